@@ -1,0 +1,127 @@
+// Package embedmongo runs an embedded MongoDB-wire-protocol server:
+// FerretDB v1 used as a library, storing data in SQLite files in a local
+// directory. It is pure Go (no cgo) and starts in milliseconds.
+//
+// It serves the all-in-one binary (data kept in a local directory) and
+// tests. FerretDB supports only a subset of MongoDB; see ARCHITECTURE.md
+// for what works and what does not. Measured with mongo-driver v2:
+//   - it reports itself as a standalone MongoDB 7.0 (no replica set, so
+//     the driver does no retryable writes);
+//   - duplicate keys (on _id or a unique index) give the usual code 11000,
+//     so mongo.IsDuplicateKeyError works, also for InsertMany;
+//   - creating a unique index over existing duplicates fails with an
+//     InternalError (a SQLite constraint message), not code 11000;
+//   - StartSession succeeds but a transaction fails (FailedToParse:
+//     unknown field "startTransaction");
+//   - TTL indexes fail with NotImplemented.
+//
+// FerretDB adds about 60 modules and 25 MB to a binary, so import this
+// package only from programs and tests that start a server, never from
+// service packages.
+package embedmongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Server is a running embedded FerretDB instance.
+type Server struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+	stop   sync.Once
+}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	addr   string
+}
+
+// WithLogger makes FerretDB log to l. By default it logs nothing;
+// FerretDB is chatty (every connection at INFO).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// WithAddr sets the TCP address to listen on, e.g. "127.0.0.1:27017".
+// The default, "127.0.0.1:0", picks a free port on loopback.
+func WithAddr(addr string) Option {
+	return func(o *options) { o.addr = addr }
+}
+
+// Start starts FerretDB with its SQLite backend storing data in dir, which
+// is created if missing (each database is one SQLite file in dir).
+// The server runs until ctx is canceled or Stop is called.
+func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
+	o := options{
+		logger: slog.New(slog.DiscardHandler),
+		addr:   "127.0.0.1:0",
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if dir == "" {
+		return nil, errors.New("embedmongo: empty data directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedmongo: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("embedmongo: %w", err)
+	}
+	// FerretDB wants a "file:" URI naming an existing directory with a
+	// trailing slash. It later re-joins the path unescaped, so characters
+	// that are special in a URI cannot be used.
+	if strings.ContainsAny(abs, "?#%") {
+		return nil, fmt.Errorf("embedmongo: data directory %q contains one of ?#%%", abs)
+	}
+	sqliteURL := "file:" + filepath.ToSlash(abs) + "/"
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: o.addr},
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+		Logger:    o.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedmongo: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Server{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = f.Run(ctx) // always nil; returns once listeners, connections and backend are closed
+	}()
+	// Run must be started before MongoDBURI, which waits for the listener.
+	s.uri = f.MongoDBURI()
+	return s, nil
+}
+
+// URI returns the MongoDB connection string, e.g. "mongodb://127.0.0.1:41234/".
+func (s *Server) URI() string { return s.uri }
+
+// Done is closed once the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Stop shuts the server down, closing all client connections, and waits
+// until it has stopped and its files are closed. FerretDB gives connected
+// clients up to 3 s to leave, so disconnect them first for a quick stop.
+// Stop is safe to call more than once.
+func (s *Server) Stop() {
+	s.stop.Do(s.cancel)
+	<-s.done
+}

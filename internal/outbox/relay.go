@@ -1,0 +1,375 @@
+package outbox
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/keylock"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval     = 15 * time.Second
+	DefaultMinAge       = time.Second
+	DefaultFlushTimeout = 5 * time.Second
+	DefaultLease        = 30 * time.Second
+	// readyPoll is how often Run looks whether the bus came back.
+	readyPoll = 200 * time.Millisecond
+)
+
+// leaseCollection holds, per outbox collection, which relay sweeps it.
+const leaseCollection = "outbox_leases"
+
+// Config configures a Relay.
+type Config struct {
+	// Collection holds the documents with outboxes.
+	Collection *mongo.Collection
+	// Publisher receives the events (usually the bus). With none, events
+	// are kept until one is configured.
+	Publisher shop.Publisher
+	// Locks are the writers' per-document locks: the relay takes a
+	// document's lock while it publishes and clears its events, so that
+	// within one process a document's events go out in order.
+	Locks *keylock.Map
+	// Name names the relay in logs, e.g. "product".
+	Name string
+	// Logger reports publish failures; slog.Default() when nil.
+	Logger *slog.Logger
+	// Interval is the time between periodic sweeps (DefaultInterval).
+	Interval time.Duration
+	// MinAge: sweeps leave events younger than this to the writer that
+	// stored them, which is publishing them (DefaultMinAge).
+	MinAge time.Duration
+	// FlushTimeout bounds a writer's own publish after its write
+	// (DefaultFlushTimeout); what does not make it waits for the relay.
+	FlushTimeout time.Duration
+	// Lease is how long a sweeping relay holds the collection against the
+	// relays of other workers of the same service (DefaultLease).
+	Lease time.Duration
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+}
+
+// Relay publishes the events stored in the documents of one collection.
+// Writers call Flush after each write; Run sweeps for what they could not
+// publish. It is safe for concurrent use.
+type Relay struct {
+	cfg    Config
+	coll   *mongo.Collection
+	leases *mongo.Collection
+	owner  string
+	kick   chan struct{}
+	log    *slog.Logger
+}
+
+// New returns a relay for cfg.Collection, creating the index it sweeps by.
+func New(ctx context.Context, cfg Config) (*Relay, error) {
+	if cfg.Collection == nil {
+		return nil, errors.New("outbox: nil collection")
+	}
+	if cfg.Locks == nil {
+		cfg.Locks = new(keylock.Map)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Collection.Name()
+	}
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
+	cfg.MinAge = cmp.Or(cfg.MinAge, DefaultMinAge)
+	cfg.FlushTimeout = cmp.Or(cfg.FlushTimeout, DefaultFlushTimeout)
+	cfg.Lease = cmp.Or(cfg.Lease, DefaultLease)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Relay{
+		cfg:    cfg,
+		coll:   cfg.Collection,
+		leases: cfg.Collection.Database().Collection(leaseCollection),
+		owner:  uuid.NewString(),
+		kick:   make(chan struct{}, 1),
+		log:    cfg.Logger,
+	}
+	if _, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldPending, Value: 1}}}); err != nil {
+		return nil, fmt.Errorf("outbox: create index: %w", err)
+	}
+	return r, nil
+}
+
+// Doc is what a writer knows of a document it has just stored.
+type Doc struct {
+	// ID is the document's _id.
+	ID string
+	// Version is its version after the write.
+	Version int64
+	// Deleted says the document is a tombstone, removed once its events are out.
+	Deleted bool
+	// Events is what it stored in the document's outbox.
+	Events Events
+}
+
+// stored is a document as the relay reads it.
+type stored struct {
+	ID      string `bson:"_id"`
+	Version int64  `bson:"version"`
+	Deleted bool   `bson:"deleted,omitempty"`
+	Events  `bson:",inline"`
+}
+
+// Flush publishes the events a writer has just stored with d and removes
+// them from the document once the broker confirmed them. The writer calls
+// it while it still holds the document's lock (Config.Locks), so that the
+// document's events leave in order. It does not wait for a bus that is
+// down: it leaves the events to the relay and returns the reason, which
+// the writer may log; the write itself has succeeded either way. A
+// tombstone without events (a service announcing nothing) is removed.
+func (r *Relay) Flush(ctx context.Context, d Doc) error {
+	switch {
+	case len(d.Events.Pending) > 0:
+		if err := r.ready(); err != nil {
+			r.poke()
+			return err
+		}
+	case !d.Deleted:
+		return nil
+	}
+	ctx, cancel := r.detach(ctx)
+	defer cancel()
+	if err := r.publishAndClear(ctx, stored{ID: d.ID, Version: d.Version, Deleted: d.Deleted, Events: d.Events}); err != nil {
+		r.poke()
+		return err
+	}
+	return nil
+}
+
+// Drain publishes every event waiting in the collection, whatever its age,
+// and returns how many it published. It stops at the first failure.
+func (r *Relay) Drain(ctx context.Context) (int, error) {
+	n, _, err := r.sweep(ctx, 0)
+	return n, err
+}
+
+// Run relays until ctx ends: it sweeps at once, whenever the bus comes
+// back after being away, after a writer's publish failed, and every
+// Interval. Only one relay per collection sweeps at a time (a lease in
+// the service's database), so several workers of one service do not
+// storm the broker with the same events. Failures are logged and retried;
+// Run returns nil when ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	periodic := time.NewTicker(r.cfg.Interval)
+	defer periodic.Stop()
+	poll := time.NewTicker(readyPoll)
+	defer poll.Stop()
+	retry := time.NewTimer(0) // the sweep at start-up
+	defer retry.Stop()
+	wasReady := r.ready() == nil
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-periodic.C:
+		case <-retry.C:
+		case <-r.kick:
+			// Leave the writer's events the time to become old enough.
+			retry.Reset(r.cfg.MinAge)
+			continue
+		case <-poll.C:
+			ready := r.ready() == nil
+			back := ready && !wasReady
+			wasReady = ready
+			if !back {
+				continue
+			}
+			r.log.Info("outbox: bus is back; relaying stored events", "service", r.cfg.Name)
+		}
+		if r.ready() != nil {
+			continue // the poll sweeps once it is back
+		}
+		if ok, err := r.acquire(ctx); err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("outbox: lease", "service", r.cfg.Name, "err", err)
+			}
+			continue
+		}
+		n, younger, err := r.sweep(ctx, r.cfg.MinAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Warn("outbox: relaying stored events failed; will retry", "service", r.cfg.Name, "relayed", n, "err", err)
+			retry.Reset(time.Second)
+		case younger:
+			retry.Reset(r.cfg.MinAge)
+		}
+		if n > 0 {
+			r.log.Info("outbox: relayed stored events", "service", r.cfg.Name, "events", n)
+		}
+	}
+}
+
+// Backlog reports the events waiting in the collection.
+func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
+	docs, err := r.pendingDocs(ctx)
+	if err != nil {
+		return shop.EventBacklog{}, err
+	}
+	var b shop.EventBacklog
+	for _, d := range docs {
+		b.Pending += len(d.Pending)
+		if t := d.Pending[0].Time; b.Oldest.IsZero() || t.Before(b.Oldest) {
+			b.Oldest = t
+		}
+	}
+	return b, nil
+}
+
+// pendingDocs returns the documents with waiting events, oldest event
+// first across documents (parents are created before their children, so
+// creation events keep that order too).
+func (r *Relay) pendingDocs(ctx context.Context) ([]stored, error) {
+	cur, err := r.coll.Find(ctx, bson.D{{Key: fieldPending, Value: true}},
+		options.Find().SetProjection(bson.D{{Key: "version", Value: 1}, {Key: "deleted", Value: 1}, {Key: fieldEvents, Value: 1}, {Key: fieldPending, Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("outbox: find waiting events: %w", err)
+	}
+	var docs []stored
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("outbox: read waiting events: %w", err)
+	}
+	docs = slices.DeleteFunc(docs, func(d stored) bool { return len(d.Pending) == 0 })
+	slices.SortFunc(docs, func(a, b stored) int { return a.Pending[0].Time.Compare(b.Pending[0].Time) })
+	return docs, nil
+}
+
+// sweep publishes the waiting events of every document whose newest event
+// is at least minAge old, and reports how many it published and whether
+// it left younger ones.
+func (r *Relay) sweep(ctx context.Context, minAge time.Duration) (n int, younger bool, err error) {
+	if r.cfg.Publisher == nil {
+		return 0, false, nil
+	}
+	docs, err := r.pendingDocs(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	now := r.cfg.Now()
+	for _, d := range docs {
+		if minAge > 0 && now.Sub(d.Pending[len(d.Pending)-1].Time) < minAge {
+			younger = true
+			continue
+		}
+		sent, err := r.relayOne(ctx, d.ID)
+		n += sent
+		if err != nil {
+			return n, younger, err
+		}
+	}
+	return n, younger, nil
+}
+
+// relayOne publishes the waiting events of document id under its lock,
+// reading them again: a writer may have published them meanwhile, or
+// added more.
+func (r *Relay) relayOne(ctx context.Context, id string) (int, error) {
+	unlock := r.cfg.Locks.Lock(id)
+	defer unlock()
+	var d stored
+	err := r.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("outbox: read %s: %w", id, err)
+	}
+	if len(d.Pending) == 0 {
+		return 0, nil
+	}
+	if err := r.publishAndClear(ctx, d); err != nil {
+		return 0, err
+	}
+	return len(d.Pending), nil
+}
+
+// publishAndClear publishes d's events in order, then removes them from
+// the document if it is still at d.Version (or removes the tombstone).
+// Had another worker changed the document meanwhile, its events stay and
+// go out again later: a duplicate, which subscribers drop.
+func (r *Relay) publishAndClear(ctx context.Context, d stored) error {
+	// Events go to every subscriber: never with a caller's session token.
+	ctx = shop.WithToken(ctx, "")
+	for _, e := range d.Pending {
+		err := r.cfg.Publisher.Publish(ctx, transport.Event{ID: e.ID, Key: e.Key, Time: e.Time, Body: e.Body})
+		if err != nil {
+			return fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
+		}
+	}
+	filter := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}}
+	var err error
+	if d.Deleted {
+		_, err = r.coll.DeleteOne(ctx, filter)
+	} else {
+		_, err = r.coll.UpdateOne(ctx, filter, bson.D{{Key: "$unset", Value: bson.D{{Key: fieldEvents, Value: ""}, {Key: fieldPending, Value: ""}}}})
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: clear published events of %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// acquire takes or renews the sweeping lease and reports whether this
+// relay holds it.
+func (r *Relay) acquire(ctx context.Context) (bool, error) {
+	now := r.cfg.Now()
+	filter := bson.D{
+		{Key: "_id", Value: r.coll.Name()},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "owner", Value: r.owner}},
+			bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
+		}},
+	}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: r.owner}, {Key: "until", Value: now.Add(r.cfg.Lease)}}}}
+	_, err := r.leases.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil // another worker's relay holds it
+	}
+	if err != nil {
+		return false, fmt.Errorf("outbox: take the sweeping lease: %w", err)
+	}
+	return true, nil
+}
+
+// ready reports why the publisher cannot take events now, if it can tell.
+func (r *Relay) ready() error {
+	if r.cfg.Publisher == nil {
+		return errors.New("outbox: no publisher")
+	}
+	if p, ok := r.cfg.Publisher.(interface{ Ready() error }); ok {
+		return p.Ready()
+	}
+	return nil
+}
+
+// poke asks Run for a sweep soon.
+func (r *Relay) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// detach returns a context for publishing after a write: it survives the
+// caller giving up (the change is stored) but is bounded by FlushTimeout.
+func (r *Relay) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FlushTimeout)
+}

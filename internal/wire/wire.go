@@ -1,0 +1,194 @@
+// Package wire holds what both Bus implementations share: the reserved
+// header names, the error encoding of replies, trace propagation, and the
+// guarded run of a handler. It is the single place that decides how a
+// request is judged, so the two transports cannot drift apart.
+package wire
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/shopbus/shopbus/transport"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Reserved header names and reply types of the wire contract (CONTRACT.md).
+const (
+	HeaderDeadline = "x-shop-deadline" // absolute deadline, Unix milliseconds
+	HeaderAttempt  = "x-shop-attempt"  // event delivery attempt, from 1
+	HeaderError    = "x-shop-error"    // error code on a failed reply
+	TypeResult     = "result"          // AMQP type of a successful reply
+	TypeError      = "error"           // AMQP type of a failed reply
+	ContentType    = "application/json"
+)
+
+// CallContext makes sure ctx has a deadline, using defaultTimeout when it has none.
+func CallContext(ctx context.Context, defaultTimeout time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	if defaultTimeout <= 0 {
+		defaultTimeout = transport.DefaultCallTimeout
+	}
+	return context.WithTimeout(ctx, defaultTimeout)
+}
+
+// OutgoingHeaders returns the headers a call or event made under ctx
+// carries: the caller's metadata (transport.WithHeader) and trace context.
+// It returns nil when there are none.
+func OutgoingHeaders(ctx context.Context) map[string]string {
+	app := transport.HeadersFrom(ctx)
+	prop := otel.GetTextMapPropagator()
+	if len(app) == 0 && !hasTrace(ctx) {
+		return nil
+	}
+	h := make(map[string]string, len(app)+2)
+	for k, v := range app {
+		h[k] = v
+	}
+	prop.Inject(ctx, propagation.MapCarrier(h))
+	return h
+}
+
+// TraceHeaders returns only the trace context of ctx (nil if none). Events
+// carry this and nothing else from the publisher's context: an event is a
+// fact, not a request on a caller's behalf, so the caller's metadata (a
+// session token, say) must not travel to every subscriber.
+func TraceHeaders(ctx context.Context) map[string]string {
+	if !hasTrace(ctx) {
+		return nil
+	}
+	h := make(map[string]string, 2)
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
+	return h
+}
+
+func hasTrace(ctx context.Context) bool {
+	// Only inject when the context holds something to propagate.
+	return traceValid(ctx)
+}
+
+// AppHeaders returns the non-reserved part of h (nil if empty).
+func AppHeaders(h map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range h {
+		if transport.ReservedHeader(k) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(h))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// HandlerContext builds the context a handler runs in: a fresh context
+// (nothing but what crossed the wire) with the caller's deadline, trace
+// context and metadata.
+func HandlerContext(deadline time.Time, headers map[string]string) (context.Context, context.CancelFunc) {
+	ctx := context.Background()
+	if len(headers) > 0 {
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(headers))
+		ctx = transport.WithHeaders(ctx, AppHeaders(headers))
+	}
+	if deadline.IsZero() {
+		return context.WithTimeout(ctx, transport.DefaultCallTimeout)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// FormatDeadline and ParseDeadline encode the deadline header.
+func FormatDeadline(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// ParseDeadline decodes the deadline header; ok is false when it is absent or malformed.
+func ParseDeadline(s string) (t time.Time, ok bool) {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
+}
+
+// CheckRequest judges a request body before any handler sees it.
+func CheckRequest(body []byte, maxSize int) *transport.Error {
+	if len(body) > maxSize {
+		return transport.Invalid("request too large", "body", fmt.Sprintf("%d bytes exceeds the limit of %d", len(body), maxSize))
+	}
+	if len(body) > 0 && !json.Valid(body) {
+		return transport.Invalid("malformed request", "body", "not valid JSON")
+	}
+	return nil
+}
+
+// Serve runs h on req, recovering a panic into a CodeInternal error, and
+// checks the reply's size. The caller has judged the request with
+// CheckRequest first (the RabbitMQ bus as part of decoding the delivery).
+func Serve(ctx context.Context, h transport.Handler, req *transport.Request, maxSize int, logger *slog.Logger) ([]byte, *transport.Error) {
+	out, err := guarded(ctx, h, req, logger)
+	if err != nil {
+		return nil, transport.AsError(err)
+	}
+	if len(out) > maxSize {
+		logger.Error("reply too large", "method", req.Method, "size", len(out), "limit", maxSize)
+		return nil, transport.Errorf(transport.CodeInternal, "reply of %d bytes exceeds the limit of %d", len(out), maxSize)
+	}
+	return out, nil
+}
+
+func guarded(ctx context.Context, h transport.Handler, req *transport.Request, logger *slog.Logger) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("handler panicked", "method", req.Method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = nil, &transport.Error{Code: transport.CodeInternal, Message: "handler panicked"}
+		}
+	}()
+	return h.ServeBus(ctx, req)
+}
+
+// HandleEvent runs h on ev, recovering a panic into an error.
+func HandleEvent(ctx context.Context, h transport.EventHandler, ev transport.Event, logger *slog.Logger) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("event handler panicked", "key", ev.Key, "id", ev.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("event handler panicked: %v", p)
+		}
+	}()
+	return h.HandleEvent(ctx, ev)
+}
+
+// EncodeError is the body of a failed reply.
+func EncodeError(e *transport.Error) []byte {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return []byte(`{"code":"internal","message":"unencodable error"}`)
+	}
+	return b
+}
+
+// DecodeError reads the body of a failed reply. A body that is not an
+// error object still yields an error, with the code from the header.
+func DecodeError(code string, body []byte) *transport.Error {
+	var e transport.Error
+	if err := json.Unmarshal(body, &e); err != nil || e.Code == "" {
+		if code == "" {
+			code = string(transport.CodeInternal)
+		}
+		return &transport.Error{Code: transport.Code(code), Message: "undecodable error reply"}
+	}
+	return &e
+}
+
+// Logger returns l, or slog.Default() when l is nil.
+func Logger(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.Default()
+}

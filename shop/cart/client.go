@@ -1,0 +1,58 @@
+package cart
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Client is the cart service over the bus. It implements Service; the
+// caller's token travels in ctx (shop.WithToken).
+type Client struct {
+	bus transport.Bus
+}
+
+// NewClient returns a client that calls the cart service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// Get calls cart.get.
+func (c *Client) Get(ctx context.Context, r CartRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodGet, r)
+}
+
+// AddItem calls cart.add_item.
+func (c *Client) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodAddItem, r)
+}
+
+// UpdateItem calls cart.update_item.
+func (c *Client) UpdateItem(ctx context.Context, r UpdateItemRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodUpdateItem, r)
+}
+
+// RemoveItem calls cart.remove_item.
+func (c *Client) RemoveItem(ctx context.Context, r RemoveItemRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodRemoveItem, r)
+}
+
+// Clear calls cart.clear.
+func (c *Client) Clear(ctx context.Context, r CartRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodClear, r)
+}
+
+// Merge calls cart.merge.
+func (c *Client) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
+	return transport.Invoke[Cart](ctx, c.bus, MethodMerge, r)
+}
+
+// Bind serves svc's methods on bus under the service name "cart".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	m := transport.NewMux()
+	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodAddItem, svc.AddItem)
+	transport.Handle(m, MethodUpdateItem, svc.UpdateItem)
+	transport.Handle(m, MethodRemoveItem, svc.RemoveItem)
+	transport.Handle(m, MethodClear, svc.Clear)
+	transport.Handle(m, MethodMerge, svc.Merge)
+	return bus.Serve(ServiceName, m, opts...)
+}

@@ -1,0 +1,672 @@
+package cart
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"github.com/shopbus/shopbus/internal/keylock"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/product"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxQuantity     = 99
+	DefaultMaxLines        = 100
+	DefaultGuestCartTTL    = 30 * 24 * time.Hour
+	DefaultCleanupInterval = time.Hour
+)
+
+// Options configure a Server. Auth and Products are required; for the
+// rest the zero value means the defaults.
+type Options struct {
+	// Auth authenticates the callers' tokens (usually auth.NewClient(bus)).
+	Auth shop.Authenticator
+	// Products looks up products (usually product.NewClient(bus)).
+	Products Products
+	// MaxQuantity caps the quantity of one line (default 99).
+	MaxQuantity int
+	// MaxLines caps the number of lines in one cart (default 100).
+	MaxLines int
+	// GuestCartTTL is how long a guest cart lives after its last change
+	// (default 30 days).
+	GuestCartTTL time.Duration
+	// CleanupInterval is how often Run calls CleanupExpired (default 1h).
+	CleanupInterval time.Duration
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
+	// Logger receives what the service logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+const (
+	collCarts = "carts"
+	// collHandledEvents holds the ids of the product events handled.
+	collHandledEvents = "handled_events"
+)
+
+// Server is the cart service on MongoDB. Create it with New. Its methods
+// are safe for concurrent use.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	carts *mongo.Collection
+	locks keylock.Map
+	// seen holds the ids of the events handled, so that a repeat is dropped.
+	seen outbox.Seen
+}
+
+// cartDoc is a cart in the carts collection.
+type cartDoc struct {
+	ID     string    `bson:"_id"`
+	UserID string    `bson:"user_id,omitempty"`
+	Lines  []lineDoc `bson:"lines"`
+	// MergedFrom lists the last guest carts merged into this one, so a
+	// retried merge adds nothing twice.
+	MergedFrom []string  `bson:"merged_from,omitempty"`
+	Version    int64     `bson:"version"`
+	CreatedAt  time.Time `bson:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at"`
+	// ExpiresAt is set on guest carts only.
+	ExpiresAt time.Time `bson:"expires_at,omitempty"`
+}
+
+// lineDoc is one line of a cart. ProductVersion is the version of the
+// product snapshot the line reflects; events older than it are ignored.
+type lineDoc struct {
+	ProductID      string            `bson:"product_id"`
+	VariantID      string            `bson:"variant_id,omitempty"`
+	Title          string            `bson:"title"`
+	Slug           string            `bson:"slug,omitempty"`
+	SKU            string            `bson:"sku,omitempty"`
+	Options        map[string]string `bson:"options,omitempty"`
+	UnitPrice      shop.Money        `bson:"unit_price"`
+	Quantity       int               `bson:"quantity"`
+	PriceChanged   bool              `bson:"price_changed,omitempty"`
+	PreviousPrice  *shop.Money       `bson:"previous_price,omitempty"`
+	Unavailable    bool              `bson:"unavailable,omitempty"`
+	ProductVersion int64             `bson:"product_version"`
+	AddedAt        time.Time         `bson:"added_at"`
+}
+
+// maxMergedFrom is how many merged guest cart ids a cart remembers.
+const maxMergedFrom = 20
+
+// New returns the cart service storing its data in db, and creates the
+// indexes it needs.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	if db == nil {
+		return nil, errors.New("cart: nil database")
+	}
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger, carts: db.Collection(collCarts), seen: outbox.NewStoredSeen(db.Collection(collHandledEvents), 0, nil)}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Carts are read by _id. These serve the rare scans (carts holding a
+	// changed product, expired guest carts) on a real MongoDB; FerretDB
+	// scans regardless. One at a time: FerretDB drops the connection when
+	// CreateMany lists indexes that exist already.
+	for _, field := range []string{"lines.product_id", "expires_at"} {
+		if _, err := s.carts.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
+			return nil, fmt.Errorf("cart: create index on %s: %w", field, err)
+		}
+	}
+	return s, nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.Auth == nil {
+		return shop.Invalid("invalid cart options", "Auth", "is required")
+	}
+	if o.Products == nil {
+		return shop.Invalid("invalid cart options", "Products", "is required")
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{{"MaxQuantity", &o.MaxQuantity, DefaultMaxQuantity}, {"MaxLines", &o.MaxLines, DefaultMaxLines}}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return shop.Invalid("invalid cart options", f.name, "must not be negative")
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	durations := []struct {
+		name string
+		d    *time.Duration
+		def  time.Duration
+	}{{"GuestCartTTL", &o.GuestCartTTL, DefaultGuestCartTTL}, {"CleanupInterval", &o.CleanupInterval, DefaultCleanupInterval}}
+	for _, f := range durations {
+		if *f.d < 0 {
+			return shop.Invalid("invalid cart options", f.name, "must not be negative")
+		}
+		if *f.d == 0 {
+			*f.d = f.def
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// now returns the clock's time in UTC at BSON's millisecond precision.
+func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
+
+// Cart ids: a user's cart is "u_" + user id; a guest cart is "g_" + 24
+// random bytes in base64url.
+const (
+	userPrefix     = "u_"
+	guestPrefix    = "g_"
+	guestRandBytes = 24
+	maxIDLen       = 128
+)
+
+func userCartID(userID string) string { return userPrefix + userID }
+
+func newGuestCartID() (string, error) {
+	b := make([]byte, guestRandBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return guestPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// owner is the cart a request is about.
+type owner struct {
+	cartID string
+	userID string // empty for a guest cart
+	// create says a missing cart may be created: always for a user's
+	// cart, for a guest cart only when the service just made up its id.
+	create bool
+	// keepExpiry says the change is not the customer's (a product event)
+	// and does not extend a guest cart's life.
+	keepExpiry bool
+}
+
+func (o owner) guest() bool { return o.userID == "" }
+
+// resolve finds the cart the caller means by cartID (already validated)
+// and checks the caller may use it. newGuest allows making up a new guest
+// cart when a caller without a token gives no id.
+func (s *Server) resolve(ctx context.Context, cartID string, newGuest bool) (owner, error) {
+	if token := shop.TokenFrom(ctx); token != "" {
+		p, err := s.opts.Auth.Authenticate(ctx, token)
+		if err != nil {
+			return owner{}, err
+		}
+		id := userCartID(p.UserID)
+		if cartID != "" && cartID != id {
+			return owner{}, shop.Forbidden("not your cart")
+		}
+		return owner{cartID: id, userID: p.UserID, create: true}, nil
+	}
+	switch {
+	case cartID == "" && newGuest:
+		id, err := newGuestCartID()
+		if err != nil {
+			return owner{}, fmt.Errorf("cart: new cart id: %w", err)
+		}
+		return owner{cartID: id, create: true}, nil
+	case cartID == "":
+		return owner{}, shop.Invalid("no cart named", "cart_id", "is required without a session token")
+	case strings.HasPrefix(cartID, userPrefix):
+		return owner{}, shop.Forbidden("not your cart: log in to use a customer's cart")
+	}
+	return owner{cartID: cartID}, nil
+}
+
+// load returns the cart with id, or nil if there is none or it is an
+// expired guest cart.
+func (s *Server) load(ctx context.Context, id string) (*cartDoc, error) {
+	var c cartDoc
+	err := s.carts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "load cart", err)
+	}
+	if !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(s.now()) {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// errUnchanged, returned by an update function, skips the write.
+var errUnchanged = errors.New("cart unchanged")
+
+// maxWriteAttempts bounds the compare-and-set retries of one change.
+const maxWriteAttempts = 10
+
+// update applies fn to the cart of o and stores the result with a
+// compare-and-set on its version, retrying from a fresh read when another
+// writer got there first. fn may return errUnchanged to skip the write.
+// It returns the cart as stored (or as read, when unchanged).
+//
+// Within this process writes to one cart are also serialised (package keylock):
+// FerretDB applies an update as read, change in Go, write back by _id,
+// without re-checking the filter, so its compare-and-set is not atomic.
+// On MongoDB the compare-and-set alone is enough, across processes too.
+func (s *Server) update(ctx context.Context, o owner, fn func(c *cartDoc, now time.Time) error) (*cartDoc, error) {
+	defer s.locks.Lock(o.cartID)()
+	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
+		if attempt > 0 {
+			// Another process won the compare-and-set: back off a little,
+			// with jitter, before reading again.
+			if err := sleep(ctx, time.Duration(1+mathrand.IntN(attempt*2))*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+		now := s.now()
+		c, err := s.load(ctx, o.cartID)
+		if err != nil {
+			return nil, err
+		}
+		fresh := c == nil
+		if fresh {
+			if !o.create {
+				return nil, shop.NotFound("cart")
+			}
+			c = &cartDoc{ID: o.cartID, UserID: o.userID, CreatedAt: now}
+		}
+		old := c.Version
+		if err := fn(c, now); errors.Is(err, errUnchanged) {
+			return c, nil
+		} else if err != nil {
+			return nil, err
+		}
+		c.Version++
+		c.UpdatedAt = now
+		if o.guest() && !o.keepExpiry {
+			c.ExpiresAt = now.Add(s.opts.GuestCartTTL)
+		}
+		if fresh {
+			// Only user carts and new guest carts get here (o.create), and
+			// neither expires, so no expired document can be in the way.
+			_, err := s.carts.InsertOne(ctx, c)
+			if mongo.IsDuplicateKeyError(err) {
+				continue
+			}
+			if err != nil {
+				return nil, s.internal(ctx, "insert cart", err)
+			}
+			return c, nil
+		}
+		res, err := s.carts.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: old}}, c)
+		if err != nil {
+			return nil, s.internal(ctx, "store cart", err)
+		}
+		if res.MatchedCount == 1 {
+			return c, nil
+		}
+	}
+	return nil, &shop.Error{Code: shop.ErrUnavailable.Code, Message: "cart is changing too fast; try again"}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Get implements Service.
+func (s *Server) Get(ctx context.Context, r CartRequest) (Cart, error) {
+	if err := fieldErrors("invalid cart request", "cart_id", checkCartID(r.CartID)); err != nil {
+		return Cart{}, err
+	}
+	o, err := s.resolve(ctx, r.CartID, false)
+	if err != nil {
+		return Cart{}, err
+	}
+	c, err := s.load(ctx, o.cartID)
+	if err != nil {
+		return Cart{}, err
+	}
+	if c == nil {
+		if o.guest() {
+			return Cart{}, shop.NotFound("cart")
+		}
+		c = &cartDoc{ID: o.cartID, UserID: o.userID}
+	}
+	return c.public(), nil
+}
+
+// AddItem implements Service.
+func (s *Server) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
+	if err := fieldErrors("invalid item",
+		"cart_id", checkCartID(r.CartID),
+		"product_id", checkRef(r.ProductID, true),
+		"variant_id", checkRef(r.VariantID, false),
+		"quantity", s.checkQuantity(r.Quantity)); err != nil {
+		return Cart{}, err
+	}
+	o, err := s.resolve(ctx, r.CartID, true)
+	if err != nil {
+		return Cart{}, err
+	}
+	p, err := s.opts.Products.Get(ctx, product.GetRequest{ID: r.ProductID})
+	if err != nil {
+		// An id the product service finds malformed names no product.
+		if shop.IsCode(err, shop.ErrNotFound.Code) || shop.IsCode(err, shop.ErrInvalid.Code) {
+			return Cart{}, shop.NotFound("product")
+		}
+		return Cart{}, err
+	}
+	line, err := lineFromProduct(p, r.ProductID, r.VariantID)
+	if err != nil {
+		return Cart{}, err
+	}
+	c, err := s.update(ctx, o, func(c *cartDoc, now time.Time) error {
+		if i := c.find(r.ProductID, r.VariantID); i >= 0 {
+			l := &c.Lines[i]
+			l.Quantity = min(l.Quantity+r.Quantity, s.opts.MaxQuantity)
+			if line.ProductVersion >= l.ProductVersion {
+				// The customer sees the product as it is now.
+				l.refresh(line)
+			}
+			return nil
+		}
+		if len(c.Lines) >= s.opts.MaxLines {
+			return shop.Conflict(fmt.Sprintf("the cart already holds the maximum of %d lines", s.opts.MaxLines))
+		}
+		nl := line
+		nl.Quantity = r.Quantity
+		nl.AddedAt = now
+		c.Lines = append(c.Lines, nl)
+		return nil
+	})
+	if err != nil {
+		return Cart{}, err
+	}
+	return c.public(), nil
+}
+
+// lineFromProduct builds the snapshot of a product (and variant) for a
+// line, or returns not_found if it cannot be bought.
+func lineFromProduct(p product.Product, productID, variantID string) (lineDoc, error) {
+	if p.ID != productID || p.Status != shop.StatusPublished {
+		return lineDoc{}, shop.NotFound("product")
+	}
+	l := lineDoc{ProductID: p.ID, VariantID: variantID, Title: p.Title, Slug: p.Slug, SKU: p.SKU, UnitPrice: p.Price, ProductVersion: p.Version}
+	switch {
+	case variantID != "":
+		i := slices.IndexFunc(p.Variants, func(v product.Variant) bool { return v.ID == variantID })
+		if i < 0 {
+			return lineDoc{}, shop.NotFound("variant")
+		}
+		v := p.Variants[i]
+		l.SKU, l.Options, l.UnitPrice = v.SKU, v.Options, v.Price
+		if l.UnitPrice.Currency == "" {
+			l.UnitPrice = p.Price
+		}
+	case len(p.Variants) > 0:
+		return lineDoc{}, shop.Invalid("invalid item", "variant_id", "is required: the product comes in variants")
+	}
+	if l.UnitPrice.Validate("unit_price") != nil {
+		return lineDoc{}, shop.NotFound("price of the product") // not for sale
+	}
+	return l, nil
+}
+
+func findVariant(p shop.ProductSnapshot, id string) (shop.VariantSnapshot, bool) {
+	for _, v := range p.Variants {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return shop.VariantSnapshot{}, false
+}
+
+// variantPrice is the variant's own price, or the product's if it has none.
+func variantPrice(p shop.ProductSnapshot, v shop.VariantSnapshot) shop.Money {
+	if v.Price.Currency == "" {
+		return p.Price
+	}
+	return v.Price
+}
+
+// refresh makes l show the product as in fresh and clears its flags: the
+// customer has just seen the current price.
+func (l *lineDoc) refresh(fresh lineDoc) {
+	l.Title, l.SKU, l.Options, l.UnitPrice = fresh.Title, fresh.SKU, fresh.Options, fresh.UnitPrice
+	l.ProductVersion = fresh.ProductVersion
+	l.PriceChanged, l.PreviousPrice, l.Unavailable = false, nil, false
+}
+
+func (c *cartDoc) find(productID, variantID string) int {
+	return slices.IndexFunc(c.Lines, func(l lineDoc) bool { return l.ProductID == productID && l.VariantID == variantID })
+}
+
+// UpdateItem implements Service.
+func (s *Server) UpdateItem(ctx context.Context, r UpdateItemRequest) (Cart, error) {
+	if err := fieldErrors("invalid item",
+		"cart_id", checkCartID(r.CartID),
+		"product_id", checkRef(r.ProductID, true),
+		"variant_id", checkRef(r.VariantID, false),
+		"quantity", s.checkQuantity(r.Quantity)); err != nil {
+		return Cart{}, err
+	}
+	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+		i := c.find(r.ProductID, r.VariantID)
+		if i < 0 {
+			return shop.NotFound("cart line")
+		}
+		l := &c.Lines[i]
+		l.Quantity = r.Quantity
+		// The customer acted on the line, having seen its current price.
+		l.PriceChanged, l.PreviousPrice = false, nil
+		return nil
+	})
+}
+
+// RemoveItem implements Service.
+func (s *Server) RemoveItem(ctx context.Context, r RemoveItemRequest) (Cart, error) {
+	if err := fieldErrors("invalid item",
+		"cart_id", checkCartID(r.CartID),
+		"product_id", checkRef(r.ProductID, true),
+		"variant_id", checkRef(r.VariantID, false)); err != nil {
+		return Cart{}, err
+	}
+	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+		i := c.find(r.ProductID, r.VariantID)
+		if i < 0 {
+			return shop.NotFound("cart line")
+		}
+		c.Lines = slices.Delete(c.Lines, i, i+1)
+		return nil
+	})
+}
+
+// Clear implements Service.
+func (s *Server) Clear(ctx context.Context, r CartRequest) (Cart, error) {
+	if err := fieldErrors("invalid cart request", "cart_id", checkCartID(r.CartID)); err != nil {
+		return Cart{}, err
+	}
+	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+		if len(c.Lines) == 0 {
+			return errUnchanged
+		}
+		c.Lines = nil
+		return nil
+	})
+}
+
+// changeLine applies fn to an existing cart of the caller. A user without
+// a cart gets an empty one, to which fn applies as to any other.
+func (s *Server) changeLine(ctx context.Context, cartID string, fn func(c *cartDoc, now time.Time) error) (Cart, error) {
+	o, err := s.resolve(ctx, cartID, false)
+	if err != nil {
+		return Cart{}, err
+	}
+	c, err := s.update(ctx, o, fn)
+	if err != nil {
+		return Cart{}, err
+	}
+	return c.public(), nil
+}
+
+// Merge implements Service.
+func (s *Server) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
+	msg := checkCartID(r.GuestCartID)
+	if r.GuestCartID == "" {
+		msg = "is required"
+	} else if msg == "" && !strings.HasPrefix(r.GuestCartID, guestPrefix) {
+		msg = "must name a guest cart"
+	}
+	if err := fieldErrors("invalid merge", "guest_cart_id", msg); err != nil {
+		return Cart{}, err
+	}
+	if shop.TokenFrom(ctx) == "" {
+		return Cart{}, shop.Unauthenticated("log in to merge a guest cart")
+	}
+	o, err := s.resolve(ctx, "", false)
+	if err != nil {
+		return Cart{}, err
+	}
+	guest, err := s.load(ctx, r.GuestCartID)
+	if err != nil {
+		return Cart{}, err
+	}
+	if guest == nil || guest.UserID != "" {
+		return Cart{}, shop.NotFound("guest cart")
+	}
+	c, err := s.update(ctx, o, func(c *cartDoc, now time.Time) error {
+		if slices.Contains(c.MergedFrom, guest.ID) {
+			return errUnchanged
+		}
+		for _, gl := range guest.Lines {
+			if i := c.find(gl.ProductID, gl.VariantID); i >= 0 {
+				l := &c.Lines[i]
+				l.Quantity = min(l.Quantity+gl.Quantity, s.opts.MaxQuantity)
+				if gl.ProductVersion > l.ProductVersion {
+					q, added := l.Quantity, l.AddedAt
+					*l = gl
+					l.Quantity, l.AddedAt = q, added
+				}
+				continue
+			}
+			if len(c.Lines) >= s.opts.MaxLines {
+				s.log.WarnContext(ctx, "cart: guest line dropped in merge: cart full", "cart_id", c.ID, "product_id", gl.ProductID)
+				continue
+			}
+			c.Lines = append(c.Lines, gl)
+		}
+		c.MergedFrom = append(c.MergedFrom, guest.ID)
+		if n := len(c.MergedFrom); n > maxMergedFrom {
+			c.MergedFrom = c.MergedFrom[n-maxMergedFrom:]
+		}
+		return nil
+	})
+	if err != nil {
+		return Cart{}, err
+	}
+	unlock := s.locks.Lock(guest.ID)
+	_, err = s.carts.DeleteOne(ctx, bson.D{{Key: "_id", Value: guest.ID}})
+	unlock()
+	if err != nil {
+		// The merge itself is done and recorded; the guest cart expires.
+		s.log.WarnContext(ctx, "cart: cannot delete merged guest cart", "cart_id", guest.ID, "err", err)
+	}
+	return c.public(), nil
+}
+
+// CleanupExpired deletes guest carts past their expiry and returns how
+// many. Expired carts are ignored by every request anyway; this only
+// reclaims space. Call it periodically (Run does).
+func (s *Server) CleanupExpired(ctx context.Context) (int64, error) {
+	res, err := s.carts.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now()}}}})
+	if err != nil {
+		return 0, s.internal(ctx, "delete expired carts", err)
+	}
+	return res.DeletedCount, nil
+}
+
+// Run calls CleanupExpired every Options.CleanupInterval until ctx ends,
+// logging failures, and then returns nil.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := s.CleanupExpired(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "cart: cleanup failed", "err", err)
+			}
+		}
+	}
+}
+
+// public returns the cart as the service shows it, with subtotals and
+// totals.
+func (c *cartDoc) public() Cart {
+	out := Cart{
+		ID:        c.ID,
+		UserID:    c.UserID,
+		Lines:     make([]Line, 0, len(c.Lines)),
+		Totals:    shop.Totals{},
+		Version:   c.Version,
+		UpdatedAt: c.UpdatedAt,
+		ExpiresAt: c.ExpiresAt,
+	}
+	for _, l := range c.Lines {
+		line := Line{
+			ProductID:     l.ProductID,
+			VariantID:     l.VariantID,
+			Title:         l.Title,
+			Slug:          l.Slug,
+			SKU:           l.SKU,
+			Options:       l.Options,
+			UnitPrice:     l.UnitPrice,
+			Quantity:      l.Quantity,
+			Subtotal:      shop.Money{Amount: l.UnitPrice.Amount * int64(l.Quantity), Currency: l.UnitPrice.Currency},
+			PriceChanged:  l.PriceChanged,
+			PreviousPrice: l.PreviousPrice,
+			Unavailable:   l.Unavailable,
+			AddedAt:       l.AddedAt,
+		}
+		if !l.Unavailable {
+			out.Totals.Add(line.Subtotal)
+		}
+		out.Lines = append(out.Lines, line)
+	}
+	return out
+}
+
+// internal logs a storage failure and returns an internal error that does
+// not leak its details to the caller.
+func (s *Server) internal(ctx context.Context, what string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	s.log.ErrorContext(ctx, "cart: "+what, "err", err)
+	return &shop.Error{Code: shop.ErrInternal.Code, Message: "cart: " + what + " failed", Cause: err}
+}

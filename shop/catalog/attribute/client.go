@@ -1,0 +1,115 @@
+package attribute
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Method names on the bus.
+const (
+	MethodCreate      = "attribute.create"
+	MethodGet         = "attribute.get"
+	MethodList        = "attribute.list"
+	MethodUpdate      = "attribute.update"
+	MethodDelete      = "attribute.delete"
+	MethodCreateGroup = "attribute.create_group"
+	MethodGetGroup    = "attribute.get_group"
+	MethodListGroups  = "attribute.list_groups"
+	MethodUpdateGroup = "attribute.update_group"
+	MethodDeleteGroup = "attribute.delete_group"
+	MethodValidate    = "attribute.validate"
+)
+
+// Client is the attribute service over the bus.
+type Client struct {
+	bus transport.Bus
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a Client calling the attribute service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// Create implements Service.
+func (c *Client) Create(ctx context.Context, r CreateRequest) (Attribute, error) {
+	return transport.Invoke[Attribute](ctx, c.bus, MethodCreate, r)
+}
+
+// Get implements Service.
+func (c *Client) Get(ctx context.Context, r CodeRequest) (Attribute, error) {
+	return transport.Invoke[Attribute](ctx, c.bus, MethodGet, r)
+}
+
+// List implements Service.
+func (c *Client) List(ctx context.Context, r ListRequest) ([]Attribute, error) {
+	return transport.Invoke[[]Attribute](ctx, c.bus, MethodList, r)
+}
+
+// Update implements Service.
+func (c *Client) Update(ctx context.Context, r UpdateRequest) (Attribute, error) {
+	return transport.Invoke[Attribute](ctx, c.bus, MethodUpdate, r)
+}
+
+// Delete implements Service.
+func (c *Client) Delete(ctx context.Context, r CodeRequest) (Attribute, error) {
+	return transport.Invoke[Attribute](ctx, c.bus, MethodDelete, r)
+}
+
+// CreateGroup implements Service.
+func (c *Client) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodCreateGroup, r)
+}
+
+// GetGroup implements Service.
+func (c *Client) GetGroup(ctx context.Context, r CodeRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodGetGroup, r)
+}
+
+// ListGroups implements Service.
+func (c *Client) ListGroups(ctx context.Context, r ListRequest) ([]Group, error) {
+	return transport.Invoke[[]Group](ctx, c.bus, MethodListGroups, r)
+}
+
+// UpdateGroup implements Service.
+func (c *Client) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodUpdateGroup, r)
+}
+
+// DeleteGroup implements Service.
+func (c *Client) DeleteGroup(ctx context.Context, r CodeRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodDeleteGroup, r)
+}
+
+// Validate implements Service.
+func (c *Client) Validate(ctx context.Context, values map[string]any) error {
+	_, err := transport.Invoke[ValidateResult](ctx, c.bus, MethodValidate, ValidateRequest{Values: values})
+	return err
+}
+
+// Handler returns a Mux serving svc's methods.
+func Handler(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodCreate, svc.Create)
+	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodList, svc.List)
+	transport.Handle(m, MethodUpdate, svc.Update)
+	transport.Handle(m, MethodDelete, svc.Delete)
+	transport.Handle(m, MethodCreateGroup, svc.CreateGroup)
+	transport.Handle(m, MethodGetGroup, svc.GetGroup)
+	transport.Handle(m, MethodListGroups, svc.ListGroups)
+	transport.Handle(m, MethodUpdateGroup, svc.UpdateGroup)
+	transport.Handle(m, MethodDeleteGroup, svc.DeleteGroup)
+	transport.Handle(m, MethodValidate, func(ctx context.Context, r ValidateRequest) (ValidateResult, error) {
+		if err := svc.Validate(ctx, r.Values); err != nil {
+			return ValidateResult{}, err
+		}
+		return ValidateResult{Valid: true}, nil
+	})
+	return m
+}
+
+// Bind serves svc on bus under the service name "attribute".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
+}

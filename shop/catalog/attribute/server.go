@@ -1,0 +1,531 @@
+package attribute
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Options configure a Server. The zero value works but cannot authorise
+// writes (no Auth).
+type Options struct {
+	// Auth authenticates the caller of a write; writes need an admin.
+	Auth shop.Authenticator
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the MongoDB implementation of Service. Attributes and groups
+// are stored by code as _id, so every lookup is by _id.
+type Server struct {
+	attrs  *mongo.Collection
+	groups *mongo.Collection
+	opts   Options
+	now    func() time.Time
+}
+
+var _ Service = (*Server)(nil)
+
+type attributeDoc struct {
+	Code      string    `bson:"_id"`
+	Name      string    `bson:"name"`
+	Type      string    `bson:"type"`
+	Unit      string    `bson:"unit,omitempty"`
+	Values    []string  `bson:"values,omitempty"`
+	Version   int64     `bson:"version"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+func (d *attributeDoc) attribute() Attribute {
+	return Attribute{Code: d.Code, Name: d.Name, Type: d.Type, Unit: d.Unit, Values: d.Values,
+		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+type groupDoc struct {
+	Code       string    `bson:"_id"`
+	Name       string    `bson:"name"`
+	Attributes []string  `bson:"attributes"`
+	Position   int       `bson:"position"`
+	Version    int64     `bson:"version"`
+	CreatedAt  time.Time `bson:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at"`
+}
+
+func (d *groupDoc) group() Group {
+	attrs := d.Attributes
+	if attrs == nil {
+		attrs = []string{}
+	}
+	return Group{Code: d.Code, Name: d.Name, Attributes: attrs, Position: d.Position,
+		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+// New returns a Server storing its data in db and creates its indexes.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	s := &Server{
+		attrs:  db.Collection("attributes"),
+		groups: db.Collection("attribute_groups"),
+		opts:   opts,
+		now:    kit.Clock(opts.Now),
+	}
+	if err := kit.EnsureIndexes(kit.Index{Collection: s.groups, Keys: bson.D{{Key: "attributes", Value: 1}}}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ---- attributes ----
+
+// checkDefinition validates type, unit and values of a definition.
+func checkDefinition(f *kit.Fields, typ, unit string, values []string) {
+	switch typ {
+	case TypeText, TypeNumber, TypeBoolean, TypeEnum:
+	case "":
+		f.Add("type", "is required")
+	default:
+		f.Add("type", "must be text, number, boolean or enum")
+	}
+	if unit != "" {
+		if typ != TypeNumber {
+			f.Add("unit", "only number attributes have a unit")
+		} else {
+			f.Text("unit", unit, true, 32)
+		}
+	}
+	if typ == TypeEnum {
+		switch {
+		case len(values) == 0:
+			f.Add("values", "an enum needs at least one allowed value")
+		case len(values) > MaxEnumValues:
+			f.Addf("values", "at most %d allowed values", MaxEnumValues)
+		default:
+			seen := map[string]bool{}
+			for i, v := range values {
+				field := "values[" + strconv.Itoa(i) + "]"
+				f.Text(field, v, true, kit.MaxNameLen)
+				if seen[v] && !f.Has(field) {
+					f.Add(field, "duplicate value "+kit.Quote(v))
+				}
+				seen[v] = true
+			}
+		}
+	} else if len(values) > 0 && typ != "" {
+		f.Add("values", "only enum attributes have allowed values")
+	}
+}
+
+// Create implements Service.
+func (s *Server) Create(ctx context.Context, r CreateRequest) (Attribute, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Attribute{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	f.Text("name", r.Name, true, kit.MaxNameLen)
+	checkDefinition(&f, r.Type, r.Unit, r.Values)
+	if err := f.Err("invalid attribute"); err != nil {
+		return Attribute{}, err
+	}
+	now := s.now()
+	d := attributeDoc{Code: r.Code, Name: strings.TrimSpace(r.Name), Type: r.Type, Unit: r.Unit,
+		Values: r.Values, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := kit.Insert(ctx, s.attrs, "attribute", r.Code, d); err != nil {
+		return Attribute{}, err
+	}
+	return d.attribute(), nil
+}
+
+// Get implements Service.
+func (s *Server) Get(ctx context.Context, r CodeRequest) (Attribute, error) {
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if err := f.Err("invalid attribute code"); err != nil {
+		return Attribute{}, err
+	}
+	d, err := s.loadAttr(ctx, r.Code)
+	if err != nil {
+		return Attribute{}, err
+	}
+	return d.attribute(), nil
+}
+
+func (s *Server) loadAttr(ctx context.Context, code string) (attributeDoc, error) {
+	return kit.Find[attributeDoc](ctx, s.attrs, "attribute", code)
+}
+
+// List implements Service.
+func (s *Server) List(ctx context.Context, _ ListRequest) ([]Attribute, error) {
+	docs, err := kit.List[attributeDoc](ctx, s.attrs, "attributes", bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attribute, len(docs))
+	for i := range docs {
+		out[i] = docs[i].attribute()
+	}
+	return out, nil
+}
+
+// Update implements Service.
+func (s *Server) Update(ctx context.Context, r UpdateRequest) (Attribute, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Attribute{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if r.Name != nil {
+		f.Text("name", *r.Name, true, kit.MaxNameLen)
+	}
+	if err := f.Err("invalid attribute"); err != nil {
+		return Attribute{}, err
+	}
+	d, err := s.loadAttr(ctx, r.Code)
+	if err != nil {
+		return Attribute{}, err
+	}
+	next := d
+	if r.Name != nil {
+		next.Name = strings.TrimSpace(*r.Name)
+	}
+	if r.Unit != nil {
+		next.Unit = *r.Unit
+	}
+	if r.Values != nil {
+		next.Values = *r.Values
+	}
+	checkDefinition(&f, next.Type, next.Unit, next.Values)
+	if err := f.Err("invalid attribute"); err != nil {
+		return Attribute{}, err
+	}
+	next.Version = d.Version + 1
+	next.UpdatedAt = s.now()
+	if err := kit.Replace(ctx, s.attrs, "attribute", d.Code, d.Version, next); err != nil {
+		return Attribute{}, err
+	}
+	return next.attribute(), nil
+}
+
+// Delete implements Service.
+func (s *Server) Delete(ctx context.Context, r CodeRequest) (Attribute, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Attribute{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if err := f.Err("invalid attribute code"); err != nil {
+		return Attribute{}, err
+	}
+	d, err := s.loadAttr(ctx, r.Code)
+	if err != nil {
+		return Attribute{}, err
+	}
+	// Take it out of the groups first, so that a failure leaves the
+	// attribute in place and the delete can be retried.
+	cur, err := s.groups.Find(ctx, bson.D{{Key: "attributes", Value: r.Code}})
+	if err != nil {
+		return Attribute{}, kit.Internal("find groups", err)
+	}
+	var groups []groupDoc
+	if err := cur.All(ctx, &groups); err != nil {
+		return Attribute{}, kit.Internal("read groups", err)
+	}
+	for _, g := range groups {
+		if _, err := s.groups.UpdateOne(ctx, bson.D{{Key: "_id", Value: g.Code}}, bson.D{
+			{Key: "$pull", Value: bson.D{{Key: "attributes", Value: r.Code}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+			{Key: "$set", Value: bson.D{{Key: "updated_at", Value: s.now()}}},
+		}); err != nil {
+			return Attribute{}, kit.Internal("update group", err)
+		}
+	}
+	if _, err := s.attrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
+		return Attribute{}, kit.Internal("delete attribute", err)
+	}
+	return d.attribute(), nil
+}
+
+// ---- groups ----
+
+// checkMembers validates a group's attribute list: codes that exist, no repeats.
+func (s *Server) checkMembers(ctx context.Context, f *kit.Fields, codes []string) error {
+	if len(codes) > MaxGroupSize {
+		f.Addf("attributes", "at most %d attributes", MaxGroupSize)
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, c := range codes {
+		field := "attributes[" + strconv.Itoa(i) + "]"
+		switch {
+		case !kit.ValidCode(c):
+			f.Add(field, "malformed attribute code "+kit.Quote(c))
+			continue
+		case seen[c]:
+			f.Add(field, "duplicate attribute "+kit.Quote(c))
+			continue
+		}
+		seen[c] = true
+		if _, err := s.loadAttr(ctx, c); err != nil {
+			if shop.IsCode(err, transport.CodeNotFound) {
+				f.Add(field, "unknown attribute "+kit.Quote(c))
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateGroup implements Service.
+func (s *Server) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Group{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	f.Text("name", r.Name, true, kit.MaxNameLen)
+	if f.Len() == 0 {
+		if err := s.checkMembers(ctx, &f, r.Attributes); err != nil {
+			return Group{}, err
+		}
+	}
+	if err := f.Err("invalid attribute group"); err != nil {
+		return Group{}, err
+	}
+	now := s.now()
+	d := groupDoc{Code: r.Code, Name: strings.TrimSpace(r.Name), Attributes: r.Attributes, Position: r.Position,
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if d.Attributes == nil {
+		d.Attributes = []string{}
+	}
+	if err := kit.Insert(ctx, s.groups, "attribute group", r.Code, d); err != nil {
+		return Group{}, err
+	}
+	return d.group(), nil
+}
+
+// GetGroup implements Service.
+func (s *Server) GetGroup(ctx context.Context, r CodeRequest) (Group, error) {
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if err := f.Err("invalid group code"); err != nil {
+		return Group{}, err
+	}
+	d, err := s.loadGroup(ctx, r.Code)
+	if err != nil {
+		return Group{}, err
+	}
+	return d.group(), nil
+}
+
+func (s *Server) loadGroup(ctx context.Context, code string) (groupDoc, error) {
+	return kit.Find[groupDoc](ctx, s.groups, "attribute group", code)
+}
+
+// ListGroups implements Service.
+func (s *Server) ListGroups(ctx context.Context, _ ListRequest) ([]Group, error) {
+	docs, err := kit.List[groupDoc](ctx, s.groups, "attribute groups", bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	kit.SortPlaced(docs, func(d *groupDoc) (int, string, string) { return d.Position, d.Name, d.Code })
+	out := make([]Group, len(docs))
+	for i := range docs {
+		out[i] = docs[i].group()
+	}
+	return out, nil
+}
+
+// UpdateGroup implements Service.
+func (s *Server) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Group{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if r.Name != nil {
+		f.Text("name", *r.Name, true, kit.MaxNameLen)
+	}
+	if r.Attributes != nil && f.Len() == 0 {
+		if err := s.checkMembers(ctx, &f, *r.Attributes); err != nil {
+			return Group{}, err
+		}
+	}
+	if err := f.Err("invalid attribute group"); err != nil {
+		return Group{}, err
+	}
+	d, err := s.loadGroup(ctx, r.Code)
+	if err != nil {
+		return Group{}, err
+	}
+	next := d
+	if r.Name != nil {
+		next.Name = strings.TrimSpace(*r.Name)
+	}
+	if r.Attributes != nil {
+		next.Attributes = append([]string{}, *r.Attributes...)
+	}
+	if r.Position != nil {
+		next.Position = *r.Position
+	}
+	next.Version = d.Version + 1
+	next.UpdatedAt = s.now()
+	if err := kit.Replace(ctx, s.groups, "attribute group", d.Code, d.Version, next); err != nil {
+		return Group{}, err
+	}
+	return next.group(), nil
+}
+
+// DeleteGroup implements Service.
+func (s *Server) DeleteGroup(ctx context.Context, r CodeRequest) (Group, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Group{}, err
+	}
+	var f kit.Fields
+	f.Code("code", r.Code)
+	if err := f.Err("invalid group code"); err != nil {
+		return Group{}, err
+	}
+	d, err := s.loadGroup(ctx, r.Code)
+	if err != nil {
+		return Group{}, err
+	}
+	if _, err := s.groups.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
+		return Group{}, kit.Internal("delete attribute group", err)
+	}
+	return d.group(), nil
+}
+
+// ---- validation ----
+
+// Validate implements Service.
+func (s *Server) Validate(ctx context.Context, values map[string]any) error {
+	if len(values) > MaxValues {
+		return shop.Invalid("invalid attributes", "attributes", "at most "+strconv.Itoa(MaxValues)+" attribute values")
+	}
+	codes := make([]string, 0, len(values))
+	for c := range values {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var f kit.Fields
+	for _, code := range codes {
+		field := "attributes." + code
+		if !kit.ValidCode(code) {
+			if len(code) > 80 {
+				field = "attributes." + code[:80]
+			}
+			f.Add(strings.ToValidUTF8(field, "?"), "malformed attribute code")
+			continue
+		}
+		def, err := s.loadAttr(ctx, code)
+		if shop.IsCode(err, transport.CodeNotFound) {
+			f.Add(field, "unknown attribute")
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if msg := checkValue(def, values[code]); msg != "" {
+			f.Add(field, msg)
+		}
+	}
+	return f.Err("invalid attribute values")
+}
+
+// checkValue returns what is wrong with v as a value of def, or "".
+func checkValue(def attributeDoc, v any) string {
+	if v == nil {
+		return "must not be null"
+	}
+	switch def.Type {
+	case TypeText:
+		s, ok := v.(string)
+		if !ok {
+			return "must be a string"
+		}
+		return kit.TextProblem(s, true, MaxTextValue, true)
+	case TypeNumber:
+		n, ok := Number(v)
+		if !ok {
+			return "must be a number"
+		}
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return "must be a finite number"
+		}
+	case TypeBoolean:
+		if _, ok := v.(bool); !ok {
+			return "must be true or false"
+		}
+	case TypeEnum:
+		s, ok := v.(string)
+		if !ok {
+			return "must be a string"
+		}
+		if !slices.Contains(def.Values, s) {
+			return "must be one of " + strings.Join(quoteAll(def.Values, 10), ", ")
+		}
+	default:
+		return "attribute has an unknown type"
+	}
+	return ""
+}
+
+// Number returns v as a float64 if it is a number of any Go numeric type
+// (or a json.Number), as attribute values of type number are stored.
+func Number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func quoteAll(ss []string, max int) []string {
+	out := make([]string, 0, min(len(ss), max)+1)
+	for i, s := range ss {
+		if i == max {
+			out = append(out, "...")
+			break
+		}
+		out = append(out, kit.Quote(s))
+	}
+	return out
+}

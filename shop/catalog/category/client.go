@@ -1,0 +1,95 @@
+package category
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Method names on the bus.
+const (
+	MethodCreate       = "category.create"
+	MethodGet          = "category.get"
+	MethodGetBySlug    = "category.get_by_slug"
+	MethodUpdate       = "category.update"
+	MethodMove         = "category.move"
+	MethodDelete       = "category.delete"
+	MethodListChildren = "category.list_children"
+	MethodTree         = "category.tree"
+	MethodAncestors    = "category.ancestors"
+)
+
+// Client is the category service over the bus.
+type Client struct {
+	bus transport.Bus
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a Client calling the category service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// Create implements Service.
+func (c *Client) Create(ctx context.Context, r CreateRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodCreate, r)
+}
+
+// Get implements Service.
+func (c *Client) Get(ctx context.Context, r GetRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodGet, r)
+}
+
+// GetBySlug implements Service.
+func (c *Client) GetBySlug(ctx context.Context, r GetBySlugRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodGetBySlug, r)
+}
+
+// Update implements Service.
+func (c *Client) Update(ctx context.Context, r UpdateRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodUpdate, r)
+}
+
+// Move implements Service.
+func (c *Client) Move(ctx context.Context, r MoveRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodMove, r)
+}
+
+// Delete implements Service.
+func (c *Client) Delete(ctx context.Context, r DeleteRequest) (Category, error) {
+	return transport.Invoke[Category](ctx, c.bus, MethodDelete, r)
+}
+
+// ListChildren implements Service.
+func (c *Client) ListChildren(ctx context.Context, r ListChildrenRequest) ([]Category, error) {
+	return transport.Invoke[[]Category](ctx, c.bus, MethodListChildren, r)
+}
+
+// Tree implements Service.
+func (c *Client) Tree(ctx context.Context, r TreeRequest) ([]Node, error) {
+	return transport.Invoke[[]Node](ctx, c.bus, MethodTree, r)
+}
+
+// Ancestors implements Service.
+func (c *Client) Ancestors(ctx context.Context, r AncestorsRequest) ([]Category, error) {
+	return transport.Invoke[[]Category](ctx, c.bus, MethodAncestors, r)
+}
+
+// Handler returns a Mux serving svc's methods.
+func Handler(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodCreate, svc.Create)
+	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
+	transport.Handle(m, MethodUpdate, svc.Update)
+	transport.Handle(m, MethodMove, svc.Move)
+	transport.Handle(m, MethodDelete, svc.Delete)
+	transport.Handle(m, MethodListChildren, svc.ListChildren)
+	transport.Handle(m, MethodTree, svc.Tree)
+	transport.Handle(m, MethodAncestors, svc.Ancestors)
+	return m
+}
+
+// Bind serves svc on bus under the service name "category".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
+}

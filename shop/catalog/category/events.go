@@ -1,0 +1,59 @@
+package category
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// ProductEvents is the pattern of the events the category service consumes.
+const ProductEvents = "product.product.*"
+
+// Subscribe feeds srv's product read model (which category holds which
+// product) from the product events on bus, under the subscriber name
+// "category". Handling is idempotent: an event older than what is stored
+// for the product is ignored. An undecodable event fails, so the bus
+// retries it and then parks it in the dead-letter queue.
+func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Subscribe(ServiceName, ProductEvents, outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.HandleProductEvent)), opts...)
+}
+
+// HandleProductEvent applies one product.product.* event to the read model.
+func (s *Server) HandleProductEvent(ctx context.Context, ev transport.Event) error {
+	var pc shop.ProductChanged
+	if err := json.Unmarshal(ev.Body, &pc); err != nil {
+		return fmt.Errorf("category: malformed product event %s: %w", ev.ID, err)
+	}
+	p := pc.Product
+	if !kit.ValidID(p.ID) || p.Version <= 0 {
+		return fmt.Errorf("category: product event %s lacks a product id or version", ev.ID)
+	}
+	deleted := pc.Deleted || ev.Key == shop.EventProductDeleted
+	ids := []string{}
+	if !deleted {
+		for _, id := range p.CategoryIDs {
+			if kit.ValidID(id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	// Upsert only over an older version: if a newer one is stored the
+	// filter misses, the upsert collides on _id, and the event is stale.
+	_, err := s.refs.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: p.Version}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "category_ids", Value: ids}, {Key: "version", Value: p.Version}, {Key: "deleted", Value: deleted}}}},
+		options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return nil
+	}
+	return err
+}

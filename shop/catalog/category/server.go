@@ -1,0 +1,629 @@
+package category
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/shopbus/shopbus/internal/keylock"
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Options configure a Server. The zero value works but cannot authorise
+// writes (no Auth) and announces nothing (no Events).
+type Options struct {
+	// Auth authenticates the caller of a write; writes need an admin.
+	Auth shop.Authenticator
+	// Events receives category.category.* events; nil publishes nothing.
+	Events shop.Publisher
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger reports events that could not be published (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server is the MongoDB implementation of Service. Its collections:
+// categories (by id), category_slugs (slug → id, so slugs are unique and
+// found by _id) and product_refs (product id → category ids, the read
+// model fed by product events).
+//
+// A change is stored together with its event in the same document (an
+// outbox), published, then removed from the document; RunRelay publishes
+// whatever a crash or a bus outage left there. Structural changes (create, move,
+// delete) are serialised within one Server.
+type Server struct {
+	cats   *mongo.Collection
+	slugs  kit.Slugs
+	refs   *mongo.Collection
+	opts   Options
+	now    func() time.Time
+	logger *slog.Logger
+	mu     sync.Mutex
+	locks  keylock.Map
+	relay  *outbox.Relay
+	// seen holds the ids of the events handled, so that a repeat is dropped.
+	seen outbox.Seen
+}
+
+var _ Service = (*Server)(nil)
+
+// categoryDoc is a category as stored.
+type categoryDoc struct {
+	ID          string    `bson:"_id"`
+	Slug        string    `bson:"slug"`
+	Name        string    `bson:"name"`
+	Description string    `bson:"description"`
+	ParentID    string    `bson:"parent_id"`
+	Ancestors   []string  `bson:"ancestors"`
+	Position    int       `bson:"position"`
+	Version     int64     `bson:"version"`
+	CreatedAt   time.Time `bson:"created_at"`
+	UpdatedAt   time.Time `bson:"updated_at"`
+	// Deleted marks a tombstone kept until its deletion is announced.
+	Deleted bool `bson:"deleted,omitempty"`
+	// Events holds the events of changes the broker has not confirmed yet,
+	// stored in the same write as the change (see internal/outbox).
+	outbox.Events `bson:",inline"`
+}
+
+func (d *categoryDoc) category() Category {
+	anc := d.Ancestors
+	if anc == nil {
+		anc = []string{}
+	}
+	return Category{
+		ID: d.ID, Slug: d.Slug, Name: d.Name, Description: d.Description,
+		ParentID: d.ParentID, Ancestors: anc, Position: d.Position, Version: d.Version,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}
+
+// New returns a Server storing its data in db and creates its indexes.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	s := &Server{
+		cats:   db.Collection("categories"),
+		slugs:  kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category"),
+		refs:   db.Collection("product_refs"),
+		seen:   outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		opts:   opts,
+		now:    kit.Clock(opts.Now),
+		logger: kit.Logger(opts.Logger),
+	}
+	if err := kit.EnsureIndexes(
+		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "parent_id", Value: 1}}},
+		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "ancestors", Value: 1}}},
+		kit.Index{Collection: s.refs, Keys: bson.D{{Key: "category_ids", Value: 1}}},
+	); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	relay, err := outbox.New(ctx, outbox.Config{Collection: s.cats, Publisher: opts.Events, Locks: &s.locks, Name: "category", Logger: s.logger})
+	if err != nil {
+		return nil, err
+	}
+	s.relay = relay
+	return s, nil
+}
+
+// ---- reads ----
+
+// Get implements Service.
+func (s *Server) Get(ctx context.Context, r GetRequest) (Category, error) {
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if err := f.Err("invalid category id"); err != nil {
+		return Category{}, err
+	}
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return Category{}, err
+	}
+	return d.category(), nil
+}
+
+// GetBySlug implements Service.
+func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Category, error) {
+	slug := strings.ToLower(strings.TrimSpace(r.Slug))
+	var f kit.Fields
+	f.Slug("slug", slug)
+	if err := f.Err("invalid slug"); err != nil {
+		return Category{}, err
+	}
+	id, err := s.slugs.Holder(ctx, slug)
+	if err != nil {
+		return Category{}, err
+	}
+	if id == "" {
+		return Category{}, shop.NotFound("category " + kit.Quote(slug))
+	}
+	d, err := s.load(ctx, id)
+	if err != nil {
+		return Category{}, err
+	}
+	if d.Slug != slug { // the slug is being released
+		return Category{}, shop.NotFound("category " + kit.Quote(slug))
+	}
+	return d.category(), nil
+}
+
+// ListChildren implements Service.
+func (s *Server) ListChildren(ctx context.Context, r ListChildrenRequest) ([]Category, error) {
+	var f kit.Fields
+	f.ID("parent_id", r.ParentID, false)
+	if err := f.Err("invalid parent id"); err != nil {
+		return nil, err
+	}
+	if r.ParentID != "" {
+		if _, err := s.load(ctx, r.ParentID); err != nil {
+			return nil, err
+		}
+	}
+	docs, err := s.find(ctx, bson.D{{Key: "parent_id", Value: r.ParentID}})
+	if err != nil {
+		return nil, err
+	}
+	sortDocs(docs)
+	out := make([]Category, len(docs))
+	for i := range docs {
+		out[i] = docs[i].category()
+	}
+	return out, nil
+}
+
+// Tree implements Service.
+func (s *Server) Tree(ctx context.Context, r TreeRequest) ([]Node, error) {
+	var f kit.Fields
+	f.ID("root_id", r.RootID, false)
+	if err := f.Err("invalid root id"); err != nil {
+		return nil, err
+	}
+	var docs, roots []categoryDoc
+	if r.RootID == "" {
+		all, err := s.find(ctx, bson.D{})
+		if err != nil {
+			return nil, err
+		}
+		docs = all
+	} else {
+		root, err := s.load(ctx, r.RootID)
+		if err != nil {
+			return nil, err
+		}
+		sub, err := s.find(ctx, bson.D{{Key: "ancestors", Value: r.RootID}})
+		if err != nil {
+			return nil, err
+		}
+		docs, roots = sub, []categoryDoc{root}
+	}
+	sortDocs(docs)
+	children := map[string][]categoryDoc{}
+	for _, d := range docs {
+		children[d.ParentID] = append(children[d.ParentID], d)
+	}
+	var build func(d categoryDoc, depth int) Node
+	build = func(d categoryDoc, depth int) Node {
+		n := Node{Category: d.category()}
+		if depth > MaxDepth+1 { // a corrupt cycle must not recurse forever
+			return n
+		}
+		for _, c := range children[d.ID] {
+			n.Children = append(n.Children, build(c, depth+1))
+		}
+		return n
+	}
+	if r.RootID == "" {
+		roots = children[""]
+	}
+	out := make([]Node, 0, len(roots))
+	for _, d := range roots {
+		out = append(out, build(d, 1))
+	}
+	return out, nil
+}
+
+// Ancestors implements Service.
+func (s *Server) Ancestors(ctx context.Context, r AncestorsRequest) ([]Category, error) {
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if err := f.Err("invalid category id"); err != nil {
+		return nil, err
+	}
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Category, 0, len(d.Ancestors))
+	for _, id := range d.Ancestors { // one _id lookup each: the fast path
+		a, err := s.load(ctx, id)
+		if shop.IsCode(err, transport.CodeNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a.category())
+	}
+	return out, nil
+}
+
+// load returns the live category id, or not_found.
+func (s *Server) load(ctx context.Context, id string) (categoryDoc, error) {
+	d, err := kit.Find[categoryDoc](ctx, s.cats, "category", id)
+	if err == nil && d.Deleted {
+		return categoryDoc{}, shop.NotFound("category " + kit.Quote(id))
+	}
+	return d, err
+}
+
+// find returns the live categories matching filter.
+func (s *Server) find(ctx context.Context, filter bson.D) ([]categoryDoc, error) {
+	cur, err := s.cats.Find(ctx, filter)
+	if err != nil {
+		return nil, kit.Internal("find categories", err)
+	}
+	var docs []categoryDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, kit.Internal("read categories", err)
+	}
+	live := docs[:0]
+	for _, d := range docs {
+		if !d.Deleted {
+			live = append(live, d)
+		}
+	}
+	return live, nil
+}
+
+func sortDocs(docs []categoryDoc) {
+	kit.SortPlaced(docs, func(d *categoryDoc) (int, string, string) { return d.Position, d.Name, d.ID })
+}
+
+// ---- writes ----
+
+// Create implements Service.
+func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Category{}, err
+	}
+	var f kit.Fields
+	f.Text("name", r.Name, true, kit.MaxNameLen)
+	if r.Slug != "" {
+		f.Slug("slug", r.Slug)
+	}
+	f.LongText("description", r.Description, false, kit.MaxDescriptionLen)
+	f.ID("parent_id", r.ParentID, false)
+	if err := f.Err("invalid category"); err != nil {
+		return Category{}, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ancestors []string
+	if r.ParentID != "" {
+		parent, err := s.load(ctx, r.ParentID)
+		if shop.IsCode(err, transport.CodeNotFound) {
+			return Category{}, shop.Invalid("invalid category", "parent_id", "unknown category "+kit.Quote(r.ParentID))
+		}
+		if err != nil {
+			return Category{}, err
+		}
+		ancestors = append(slices.Clone(parent.Ancestors), parent.ID)
+		if len(ancestors)+1 > MaxDepth {
+			return Category{}, shop.Invalid("invalid category", "parent_id", "categories nest at most 16 deep")
+		}
+	}
+	now := s.now()
+	d := categoryDoc{
+		ID:          uuid.NewString(),
+		Name:        strings.TrimSpace(r.Name),
+		Description: r.Description,
+		ParentID:    r.ParentID,
+		Ancestors:   ancestors,
+		Position:    r.Position,
+		Version:     1,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if d.Ancestors == nil {
+		d.Ancestors = []string{}
+	}
+	slug, err := s.slugs.Reserve(ctx, d.ID, r.Slug, d.Name)
+	if err != nil {
+		return Category{}, err
+	}
+	d.Slug = slug
+	s.addEvent(&d, shop.EventCategoryCreated, "")
+	unlock := s.locks.Lock(d.ID)
+	defer unlock()
+	if _, err := s.cats.InsertOne(ctx, d); err != nil {
+		s.releaseSlug(ctx, slug, d.ID)
+		return Category{}, kit.Internal("insert category", err)
+	}
+	s.announce(ctx, d)
+	return d.category(), nil
+}
+
+// Update implements Service.
+func (s *Server) Update(ctx context.Context, r UpdateRequest) (Category, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Category{}, err
+	}
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if r.Name != nil {
+		f.Text("name", *r.Name, true, kit.MaxNameLen)
+	}
+	if r.Slug != nil {
+		f.Slug("slug", *r.Slug)
+	}
+	if r.Description != nil {
+		f.LongText("description", *r.Description, false, kit.MaxDescriptionLen)
+	}
+	if err := f.Err("invalid category"); err != nil {
+		return Category{}, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return Category{}, err
+	}
+	next := d
+	if r.Name != nil {
+		next.Name = strings.TrimSpace(*r.Name)
+	}
+	if r.Description != nil {
+		next.Description = *r.Description
+	}
+	if r.Position != nil {
+		next.Position = *r.Position
+	}
+	newSlug := ""
+	if r.Slug != nil && *r.Slug != d.Slug {
+		if _, err := s.slugs.Reserve(ctx, d.ID, *r.Slug, ""); err != nil {
+			return Category{}, err
+		}
+		newSlug = *r.Slug
+		next.Slug = newSlug
+	}
+	if next.Name == d.Name && next.Description == d.Description && next.Position == d.Position && newSlug == "" {
+		return d.category(), nil // nothing changed: no new version, no event
+	}
+	oldSlug := ""
+	if newSlug != "" {
+		oldSlug = d.Slug
+	}
+	next, err = s.save(ctx, d, next, shop.EventCategoryUpdated, oldSlug)
+	if err != nil {
+		if newSlug != "" {
+			s.releaseSlug(ctx, newSlug, d.ID)
+		}
+		return Category{}, err
+	}
+	if newSlug != "" {
+		s.releaseSlug(ctx, d.Slug, d.ID)
+	}
+	return next.category(), nil
+}
+
+// Move implements Service.
+func (s *Server) Move(ctx context.Context, r MoveRequest) (Category, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Category{}, err
+	}
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	f.ID("parent_id", r.ParentID, false)
+	if err := f.Err("invalid move"); err != nil {
+		return Category{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return Category{}, err
+	}
+	moved, err := s.move(ctx, d, r.ParentID)
+	if err != nil {
+		return Category{}, err
+	}
+	return moved.category(), nil
+}
+
+// move puts d under parentID and rewrites the ancestors of its subtree.
+// The caller holds s.mu.
+func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (categoryDoc, error) {
+	if parentID == d.ParentID {
+		return d, nil
+	}
+	var ancestors []string
+	if parentID != "" {
+		if parentID == d.ID {
+			return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "a category cannot be its own parent")
+		}
+		parent, err := s.load(ctx, parentID)
+		if shop.IsCode(err, transport.CodeNotFound) {
+			return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "unknown category "+kit.Quote(parentID))
+		}
+		if err != nil {
+			return categoryDoc{}, err
+		}
+		if slices.Contains(parent.Ancestors, d.ID) {
+			return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "the new parent is a descendant of the category: the move would create a cycle")
+		}
+		ancestors = append(slices.Clone(parent.Ancestors), parent.ID)
+	}
+	descendants, err := s.find(ctx, bson.D{{Key: "ancestors", Value: d.ID}})
+	if err != nil {
+		return categoryDoc{}, err
+	}
+	height := 1
+	for _, c := range descendants {
+		height = max(height, len(c.Ancestors)-len(d.Ancestors)+1)
+	}
+	if len(ancestors)+height > MaxDepth {
+		return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "categories nest at most 16 deep")
+	}
+	if ancestors == nil {
+		ancestors = []string{}
+	}
+
+	next := d
+	next.ParentID = parentID
+	next.Ancestors = ancestors
+	next, err = s.save(ctx, d, next, shop.EventCategoryUpdated, "")
+	if err != nil {
+		return categoryDoc{}, err
+	}
+
+	// Rewrite the subtree top-down, so that a reader never sees a child
+	// moved before its parent. Without transactions a crash here leaves
+	// the rest of the subtree with stale ancestors; moving the category
+	// again repairs them.
+	slices.SortFunc(descendants, func(a, b categoryDoc) int { return len(a.Ancestors) - len(b.Ancestors) })
+	for _, c := range descendants {
+		i := slices.Index(c.Ancestors, d.ID)
+		if i < 0 {
+			continue
+		}
+		cn := c
+		cn.Ancestors = append(append(slices.Clone(ancestors), d.ID), c.Ancestors[i+1:]...)
+		if _, err = s.save(ctx, c, cn, shop.EventCategoryUpdated, ""); err != nil {
+			return categoryDoc{}, err
+		}
+	}
+	return next, nil
+}
+
+// Delete implements Service.
+func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Category, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Category{}, err
+	}
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if err := f.Err("invalid category id"); err != nil {
+		return Category{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return Category{}, err
+	}
+	children, err := s.find(ctx, bson.D{{Key: "parent_id", Value: d.ID}})
+	if err != nil {
+		return Category{}, err
+	}
+	products, err := s.refs.CountDocuments(ctx, bson.D{{Key: "category_ids", Value: d.ID}})
+	if err != nil {
+		return Category{}, kit.Internal("count products", err)
+	}
+	if !r.Reparent {
+		switch {
+		case len(children) > 0:
+			return Category{}, shop.Conflict("category has subcategories: move or delete them first, or delete with reparent")
+		case products > 0:
+			return Category{}, shop.Conflict("category has products: re-file them first, or delete with reparent")
+		}
+	}
+	for _, c := range children {
+		if _, err := s.move(ctx, c, d.ParentID); err != nil {
+			return Category{}, err
+		}
+	}
+	d, err = s.load(ctx, r.ID) // unchanged, but read again to be sure of the version
+	if err != nil {
+		return Category{}, err
+	}
+	next := d
+	next.Deleted = true
+	next, err = s.save(ctx, d, next, shop.EventCategoryDeleted, "")
+	if err != nil {
+		return Category{}, err
+	}
+	s.releaseSlug(ctx, d.Slug, d.ID)
+	return next.category(), nil
+}
+
+// save stores next in place of cur if cur is still the stored version,
+// with the version bumped and the change's event (key; oldSlug if the
+// slug changed) in the same write, then publishes the event. A
+// concurrent change is a conflict.
+func (s *Server) save(ctx context.Context, cur, next categoryDoc, key, oldSlug string) (categoryDoc, error) {
+	unlock := s.locks.Lock(cur.ID)
+	defer unlock()
+	next.Version = cur.Version + 1
+	next.UpdatedAt = s.now()
+	next.Events.Pending = slices.Clone(cur.Events.Pending)
+	s.addEvent(&next, key, oldSlug)
+	if err := kit.Replace(ctx, s.cats, "category", cur.ID, cur.Version, next); err != nil {
+		return categoryDoc{}, err
+	}
+	s.announce(ctx, next)
+	return next, nil
+}
+
+// releaseSlug frees slug if id holds it.
+func (s *Server) releaseSlug(ctx context.Context, slug, id string) {
+	if err := s.slugs.Release(ctx, slug, id); err != nil {
+		s.logger.Error("category: cannot release slug", "slug", slug, "category", id, "err", err)
+	}
+}
+
+// ---- events ----
+
+// addEvent records in d the event announcing its current version.
+func (s *Server) addEvent(d *categoryDoc, key, oldSlug string) {
+	if s.opts.Events == nil {
+		return
+	}
+	d.Events.Add(kit.EventID(key, d.ID, d.Version), key, shop.CategoryChanged{
+		Category: d.category().Snapshot(),
+		OldSlug:  oldSlug,
+		Deleted:  d.Deleted,
+		Occurred: d.UpdatedAt,
+	}, d.UpdatedAt)
+}
+
+// announce publishes the events just stored with d (and removes the
+// tombstone of a deletion). The caller holds the category's lock. A
+// failure is logged: the events wait in the document for the relay.
+func (s *Server) announce(ctx context.Context, d categoryDoc) {
+	err := s.relay.Flush(ctx, outbox.Doc{ID: d.ID, Version: d.Version, Deleted: d.Deleted, Events: d.Events})
+	if err != nil {
+		s.logger.Warn("category: event not published yet; the relay will retry", "category", d.ID, "version", d.Version, "err", err)
+	}
+}
+
+// PublishPending publishes every event stored with a change but not yet
+// confirmed by the broker (the bus was down, or the process stopped in
+// between) and returns how many it published. RunRelay does this by
+// itself; events keep their ids, so a repeat is harmless.
+func (s *Server) PublishPending(ctx context.Context) (int, error) {
+	return s.relay.Drain(ctx)
+}
+
+// RunRelay publishes stored events the writes could not publish: at once,
+// whenever the bus comes back, and periodically, until ctx ends (see
+// internal/outbox). Hosts run it beside the service.
+func (s *Server) RunRelay(ctx context.Context) error {
+	return s.relay.Run(ctx)
+}
+
+// EventBacklog reports the events stored but not yet confirmed by the broker.
+func (s *Server) EventBacklog(ctx context.Context) (shop.EventBacklog, error) {
+	return s.relay.Backlog(ctx)
+}

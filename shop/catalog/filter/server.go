@@ -1,0 +1,451 @@
+package filter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Collections of the service's own database.
+const (
+	productsCollection   = "products"   // one document per product id: the read model
+	categoriesCollection = "categories" // one document per category id
+)
+
+// seenEvents is how many event ids the service remembers to drop repeats.
+const seenEvents = 100_000
+
+// maxSourcePages bounds a rebuild, against a source that never ends.
+const maxSourcePages = 1_000_000
+
+// Options configures New. The zero value works, but Rebuild then fails.
+type Options struct {
+	// Auth checks the admin session that Rebuild requires.
+	Auth shop.Authenticator
+	// Products is where Rebuild reads the products from.
+	Products ProductSource
+	// Categories, if set, is where Rebuild reads the categories from.
+	Categories CategorySource
+	// Logger receives event handling problems; nil means slog.Default().
+	Logger *slog.Logger
+	// Subscriber is the event subscriber name Subscribe uses; empty means
+	// ServiceName. Replicas sharing a subscriber name split the events
+	// between them, but each replica keeps its own in-memory model and
+	// needs every event: give each replica a name of its own (for example
+	// "filter-1"), or run one replica.
+	Subscriber string
+}
+
+// Server is the MongoDB-backed filter service. It keeps its read model in
+// memory (an Index) and in its own database, one document per product and
+// per category keyed by id, written on every change; New loads it back.
+type Server struct {
+	idx        *Index
+	products   *mongo.Collection
+	categories *mongo.Collection
+	opts       Options
+	log        *slog.Logger
+	rebuildMu  sync.Mutex
+	// seen holds the ids of the last events handled, so that a repeat is
+	// dropped; in memory, like the index (repeats after a restart find
+	// the index at a newer version and change nothing either).
+	seen outbox.Seen
+
+	applied, ignored, failed atomic.Int64
+}
+
+// EventStats counts the events a Server has handled since it started.
+type EventStats struct {
+	// Applied counts events that changed the read model.
+	Applied int64 `json:"applied"`
+	// Ignored counts events that changed nothing: repeated, older than
+	// what is held, or of a kind the service does not use.
+	Ignored int64 `json:"ignored"`
+	// Failed counts failed deliveries (each retry of an event counts).
+	Failed int64 `json:"failed"`
+}
+
+// EventStats returns the event counters.
+func (s *Server) EventStats() EventStats {
+	return EventStats{Applied: s.applied.Load(), Ignored: s.ignored.Load(), Failed: s.failed.Load()}
+}
+
+var _ Service = (*Server)(nil)
+
+// New opens the filter service on db and loads its read model into memory.
+// The service looks documents up by _id only, so it creates no further
+// indexes.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	s := &Server{
+		idx:        NewIndex(),
+		products:   db.Collection(productsCollection),
+		categories: db.Collection(categoriesCollection),
+		opts:       opts,
+		log:        opts.Logger,
+		seen:       outbox.NewMemorySeen(seenEvents),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	ctx := context.Background()
+	cats, err := loadAll[categoryRec](ctx, s.categories)
+	if err != nil {
+		return nil, fmt.Errorf("filter: load categories: %w", err)
+	}
+	prods, err := loadAll[product](ctx, s.products)
+	if err != nil {
+		return nil, fmt.Errorf("filter: load products: %w", err)
+	}
+	s.idx.mu.Lock()
+	for _, c := range cats {
+		s.idx.applyCategory(c)
+	}
+	for _, p := range prods {
+		s.idx.apply(p)
+	}
+	s.idx.mu.Unlock()
+	return s, nil
+}
+
+func loadAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
+	cur, err := coll.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(ctx)
+	var out []T
+	for cur.Next(ctx) {
+		var v T
+		if err := cur.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, cur.Err()
+}
+
+// Index returns the in-memory read model, for inspection.
+func (s *Server) Index() *Index { return s.idx }
+
+// Query implements Service.
+func (s *Server) Query(ctx context.Context, q Query) (Result, error) {
+	if ctx.Err() != nil {
+		return Result{}, transport.ContextError(ctx)
+	}
+	return s.idx.Query(q)
+}
+
+// storeProduct writes p unless the database holds a newer version (for a
+// deletion: a version at least as new and already deleted is rewritten,
+// harmlessly). It reports whether it wrote.
+func (s *Server) storeProduct(ctx context.Context, p product) (bool, error) {
+	if p.Deleted {
+		p = product{ID: p.ID, Version: p.Version, Deleted: true, Created: p.Created}
+	}
+	return storeVersioned(ctx, s.products, p.ID, p.Version, p.Deleted, p)
+}
+
+func storeVersioned(ctx context.Context, coll *mongo.Collection, id string, version int64, deleted bool, doc any) (bool, error) {
+	op := "$lt"
+	if deleted {
+		op = "$lte"
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: op, Value: version}}}}
+	_, err := coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil // a newer version is stored
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// applyProduct persists p and applies it to the index, if it is newer than
+// what is held. Persisting first means a failure leaves both unchanged, and
+// the event is retried. When the database already holds that version or a
+// newer one (written by a replica sharing the database), the stored
+// version is applied instead.
+func (s *Server) applyProduct(ctx context.Context, p product) (bool, error) {
+	if !s.idx.prepare(&p) {
+		return false, nil
+	}
+	stored, err := s.storeProduct(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	if !stored {
+		// The database holds this version or a newer one, written by
+		// another replica: take that one.
+		if err := s.products.FindOne(ctx, bson.D{{Key: "_id", Value: p.ID}}).Decode(&p); err != nil {
+			return false, err
+		}
+	}
+	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	return s.idx.apply(p), nil
+}
+
+func (s *Server) applyCategory(ctx context.Context, c categoryRec) (bool, error) {
+	if !s.idx.prepareCategory(c) {
+		return false, nil
+	}
+	stored, err := storeVersioned(ctx, s.categories, c.ID, c.Version, c.Deleted, c)
+	if err != nil {
+		return false, err
+	}
+	if !stored {
+		if err := s.categories.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&c); err != nil {
+			return false, err
+		}
+	}
+	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	return s.idx.applyCategory(c), nil
+}
+
+// handleEvent applies one product or category event. A body that cannot be
+// decoded or lacks an id is an error, so the bus retries it and then parks
+// it in the dead-letter queue; events of other kinds are ignored.
+func (s *Server) handleEvent(ctx context.Context, ev transport.Event) error {
+	applied, err := s.applyEvent(ctx, ev)
+	switch {
+	case err != nil:
+		s.failed.Add(1)
+	case applied:
+		s.applied.Add(1)
+	default:
+		s.ignored.Add(1)
+	}
+	return err
+}
+
+func (s *Server) applyEvent(ctx context.Context, ev transport.Event) (bool, error) {
+	switch {
+	case strings.HasPrefix(ev.Key, "product.product."):
+		var body shop.ProductChanged
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			s.log.Warn("filter: undecodable product event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return false, fmt.Errorf("filter: undecodable product event %s: %w", ev.ID, err)
+		}
+		p, err := productFromEvent(body, body.Deleted || ev.Key == shop.EventProductDeleted)
+		if err != nil {
+			s.log.Warn("filter: malformed product event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return false, err
+		}
+		return s.applyProduct(ctx, p)
+	case strings.HasPrefix(ev.Key, "category.category."):
+		var body shop.CategoryChanged
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			s.log.Warn("filter: undecodable category event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return false, fmt.Errorf("filter: undecodable category event %s: %w", ev.ID, err)
+		}
+		c, err := categoryFromEvent(body, body.Deleted || ev.Key == shop.EventCategoryDeleted)
+		if err != nil {
+			s.log.Warn("filter: malformed category event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return false, err
+		}
+		return s.applyCategory(ctx, c)
+	}
+	return false, nil
+}
+
+// Rebuild implements Service. It needs Options.Products, and an admin
+// session in ctx. One rebuild runs at a time; events keep being applied
+// meanwhile, and a product changed by an event during the rebuild is never
+// removed by it.
+func (s *Server) Rebuild(ctx context.Context, _ RebuildRequest) (RebuildResult, error) {
+	var res RebuildResult
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return res, err
+	}
+	if s.opts.Products == nil {
+		return res, transport.Errorf(transport.CodeUnavailable, "filter: no product source configured")
+	}
+	s.rebuildMu.Lock()
+	defer s.rebuildMu.Unlock()
+
+	if s.opts.Categories != nil {
+		before := s.idx.categoryVersions()
+		seen := map[string]bool{}
+		err := eachPage(ctx, s.opts.Categories.CategoryPage, func(snap shop.CategorySnapshot) error {
+			res.Categories++
+			c, err := categoryFromEvent(shop.CategoryChanged{Category: snap}, false)
+			if err != nil {
+				s.log.Warn("filter: rebuild skips a malformed category", "err", err)
+				return nil
+			}
+			seen[c.ID] = true
+			applied, err := s.applyCategory(ctx, c)
+			if applied {
+				res.CategoriesApplied++
+			}
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		for id, v := range before {
+			if !seen[id] {
+				removed, err := s.applyCategory(ctx, categoryRec{ID: id, Version: v, Deleted: true})
+				if err != nil {
+					return res, err
+				}
+				if removed {
+					res.CategoriesRemoved++
+				}
+			}
+		}
+	}
+
+	before := s.idx.productVersions()
+	seen := map[string]bool{}
+	err := eachPage(ctx, s.opts.Products.ProductPage, func(sp SourceProduct) error {
+		res.Products++
+		p, err := productFromEvent(shop.ProductChanged{Product: sp.Snapshot}, false)
+		if !sp.CreatedAt.IsZero() {
+			p.Created = sp.CreatedAt.UnixNano()
+		}
+		if err != nil {
+			s.log.Warn("filter: rebuild skips a malformed product", "err", err)
+			return nil
+		}
+		seen[p.ID] = true
+		applied, err := s.applyProduct(ctx, p)
+		if applied {
+			res.Applied++
+		}
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	for id, v := range before {
+		if !seen[id] {
+			// Deleting at the version held: if an event changed the product
+			// meanwhile, its version is newer and the deletion is ignored.
+			removed, err := s.applyProduct(ctx, product{ID: id, Version: v, Deleted: true})
+			if err != nil {
+				return res, err
+			}
+			if removed {
+				res.Removed++
+			}
+		}
+	}
+	return res, nil
+}
+
+// eachPage calls fn for every element of every page of a source.
+func eachPage[T any](ctx context.Context, page func(context.Context, string) ([]T, string, error), fn func(T) error) error {
+	cursor := ""
+	for range maxSourcePages {
+		items, next, err := page(ctx, cursor)
+		if err != nil {
+			return sourceError(err)
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		if next == cursor {
+			return transport.Errorf(transport.CodeInternal, "filter: the source returned the same cursor twice")
+		}
+		cursor = next
+	}
+	return transport.Errorf(transport.CodeInternal, "filter: the source has more than %d pages", maxSourcePages)
+}
+
+// sourceError keeps a bus error from the source, and reports anything else
+// as the source being unavailable.
+func sourceError(err error) error {
+	var e *transport.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &transport.Error{Code: transport.CodeUnavailable, Message: "filter: source failed: " + err.Error(), Cause: err}
+}
+
+// productVersions returns the version of every product held and not
+// deleted.
+func (x *Index) productVersions() map[string]int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	m := make(map[string]int64, len(x.recs))
+	for id, r := range x.recs {
+		if !r.deleted {
+			m[id] = r.version
+		}
+	}
+	return m
+}
+
+// categoryVersions returns the version of every category described by an
+// event and not deleted.
+func (x *Index) categoryVersions() map[string]int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	m := map[string]int64{}
+	for id, c := range x.cats {
+		if c.known {
+			m[id] = c.version
+		}
+	}
+	return m
+}
+
+// Event patterns the service consumes.
+const (
+	ProductEvents  = "product.product.*"
+	CategoryEvents = "category.category.*"
+)
+
+// Subscribe feeds srv's read model from the product and category events on
+// bus, under the subscriber name "filter" (see Options.Subscriber). Handling is idempotent (see
+// Index), and an event id handled before is dropped, so redeliveries and
+// relayed duplicates are harmless; an undecodable event fails, is
+// retried and ends in the dead-letter queue.
+func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	h := outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.handleEvent))
+	name := srv.opts.Subscriber
+	if name == "" {
+		name = ServiceName
+	}
+	var subs multiSub
+	for _, pattern := range []string{ProductEvents, CategoryEvents} {
+		sub, err := bus.Subscribe(name, pattern, h, opts...)
+		if err != nil {
+			_ = subs.Close()
+			return nil, err
+		}
+		subs = append(subs, sub)
+	}
+	return subs, nil
+}
+
+type multiSub []transport.Subscription
+
+func (m multiSub) Close() error {
+	var errs []error
+	for _, s := range m {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}

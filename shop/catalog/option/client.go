@@ -1,0 +1,123 @@
+package option
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Method names on the bus.
+const (
+	MethodCreateGroup      = "option.create_group"
+	MethodGetGroup         = "option.get_group"
+	MethodListGroups       = "option.list_groups"
+	MethodUpdateGroup      = "option.update_group"
+	MethodDeleteGroup      = "option.delete_group"
+	MethodAddValue         = "option.add_value"
+	MethodUpdateValue      = "option.update_value"
+	MethodRemoveValue      = "option.remove_value"
+	MethodGenerateVariants = "option.generate_variants"
+	MethodAddVariant       = "option.add_variant"
+	MethodRemoveVariant    = "option.remove_variant"
+	MethodGetVariants      = "option.get_variants"
+	MethodDeleteVariants   = "option.delete_variants"
+)
+
+// Client is the option service over the bus.
+type Client struct {
+	bus transport.Bus
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a Client calling the option service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// CreateGroup implements Service.
+func (c *Client) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodCreateGroup, r)
+}
+
+// GetGroup implements Service.
+func (c *Client) GetGroup(ctx context.Context, r GroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodGetGroup, r)
+}
+
+// ListGroups implements Service.
+func (c *Client) ListGroups(ctx context.Context, r ListGroupsRequest) ([]Group, error) {
+	return transport.Invoke[[]Group](ctx, c.bus, MethodListGroups, r)
+}
+
+// UpdateGroup implements Service.
+func (c *Client) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodUpdateGroup, r)
+}
+
+// DeleteGroup implements Service.
+func (c *Client) DeleteGroup(ctx context.Context, r GroupRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodDeleteGroup, r)
+}
+
+// AddValue implements Service.
+func (c *Client) AddValue(ctx context.Context, r ValueRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodAddValue, r)
+}
+
+// UpdateValue implements Service.
+func (c *Client) UpdateValue(ctx context.Context, r ValueRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodUpdateValue, r)
+}
+
+// RemoveValue implements Service.
+func (c *Client) RemoveValue(ctx context.Context, r ValueRequest) (Group, error) {
+	return transport.Invoke[Group](ctx, c.bus, MethodRemoveValue, r)
+}
+
+// GenerateVariants implements Service.
+func (c *Client) GenerateVariants(ctx context.Context, r GenerateRequest) (ProductVariants, error) {
+	return transport.Invoke[ProductVariants](ctx, c.bus, MethodGenerateVariants, r)
+}
+
+// AddVariant implements Service.
+func (c *Client) AddVariant(ctx context.Context, r AddVariantRequest) (ProductVariants, error) {
+	return transport.Invoke[ProductVariants](ctx, c.bus, MethodAddVariant, r)
+}
+
+// RemoveVariant implements Service.
+func (c *Client) RemoveVariant(ctx context.Context, r RemoveVariantRequest) (ProductVariants, error) {
+	return transport.Invoke[ProductVariants](ctx, c.bus, MethodRemoveVariant, r)
+}
+
+// GetVariants implements Service.
+func (c *Client) GetVariants(ctx context.Context, r ProductRequest) (ProductVariants, error) {
+	return transport.Invoke[ProductVariants](ctx, c.bus, MethodGetVariants, r)
+}
+
+// DeleteVariants implements Service.
+func (c *Client) DeleteVariants(ctx context.Context, r ProductRequest) (ProductVariants, error) {
+	return transport.Invoke[ProductVariants](ctx, c.bus, MethodDeleteVariants, r)
+}
+
+// Handler returns a Mux serving svc's methods.
+func Handler(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodCreateGroup, svc.CreateGroup)
+	transport.Handle(m, MethodGetGroup, svc.GetGroup)
+	transport.Handle(m, MethodListGroups, svc.ListGroups)
+	transport.Handle(m, MethodUpdateGroup, svc.UpdateGroup)
+	transport.Handle(m, MethodDeleteGroup, svc.DeleteGroup)
+	transport.Handle(m, MethodAddValue, svc.AddValue)
+	transport.Handle(m, MethodUpdateValue, svc.UpdateValue)
+	transport.Handle(m, MethodRemoveValue, svc.RemoveValue)
+	transport.Handle(m, MethodGenerateVariants, svc.GenerateVariants)
+	transport.Handle(m, MethodAddVariant, svc.AddVariant)
+	transport.Handle(m, MethodRemoveVariant, svc.RemoveVariant)
+	transport.Handle(m, MethodGetVariants, svc.GetVariants)
+	transport.Handle(m, MethodDeleteVariants, svc.DeleteVariants)
+	return m
+}
+
+// Bind serves svc on bus under the service name "option".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
+}

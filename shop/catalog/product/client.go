@@ -1,0 +1,88 @@
+package product
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Method names on the bus.
+const (
+	MethodCreate    = "product.create"
+	MethodGet       = "product.get"
+	MethodGetBySlug = "product.get_by_slug"
+	MethodUpdate    = "product.update"
+	MethodDelete    = "product.delete"
+	MethodPublish   = "product.publish"
+	MethodUnpublish = "product.unpublish"
+	MethodList      = "product.list"
+)
+
+// Client is the product service over the bus.
+type Client struct {
+	bus transport.Bus
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a Client calling the product service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// Create implements Service.
+func (c *Client) Create(ctx context.Context, r CreateRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodCreate, r)
+}
+
+// Get implements Service.
+func (c *Client) Get(ctx context.Context, r GetRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodGet, r)
+}
+
+// GetBySlug implements Service.
+func (c *Client) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodGetBySlug, r)
+}
+
+// Update implements Service.
+func (c *Client) Update(ctx context.Context, r UpdateRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodUpdate, r)
+}
+
+// Delete implements Service.
+func (c *Client) Delete(ctx context.Context, r GetRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodDelete, r)
+}
+
+// Publish implements Service.
+func (c *Client) Publish(ctx context.Context, r GetRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodPublish, r)
+}
+
+// Unpublish implements Service.
+func (c *Client) Unpublish(ctx context.Context, r GetRequest) (Product, error) {
+	return transport.Invoke[Product](ctx, c.bus, MethodUnpublish, r)
+}
+
+// List implements Service.
+func (c *Client) List(ctx context.Context, r ListRequest) (Page, error) {
+	return transport.Invoke[Page](ctx, c.bus, MethodList, r)
+}
+
+// Handler returns a Mux serving svc's methods.
+func Handler(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodCreate, svc.Create)
+	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
+	transport.Handle(m, MethodUpdate, svc.Update)
+	transport.Handle(m, MethodDelete, svc.Delete)
+	transport.Handle(m, MethodPublish, svc.Publish)
+	transport.Handle(m, MethodUnpublish, svc.Unpublish)
+	transport.Handle(m, MethodList, svc.List)
+	return m
+}
+
+// Bind serves svc on bus under the service name "product".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
+}

@@ -1,0 +1,794 @@
+package product
+
+import (
+	"context"
+	"errors"
+	"github.com/shopbus/shopbus/internal/keylock"
+	"github.com/shopbus/shopbus/internal/outbox"
+	"log/slog"
+	"maps"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/attribute"
+	"github.com/shopbus/shopbus/shop/catalog/category"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
+	"github.com/shopbus/shopbus/shop/catalog/option"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// CategoryGetter looks categories up; category.Client is one.
+type CategoryGetter interface {
+	Get(ctx context.Context, r category.GetRequest) (category.Category, error)
+}
+
+// AttributeValidator validates attribute values; attribute.Client is one.
+type AttributeValidator interface {
+	Validate(ctx context.Context, values map[string]any) error
+}
+
+// VariantGenerator makes and drops the variants of a product;
+// option.Client is one.
+type VariantGenerator interface {
+	GenerateVariants(ctx context.Context, r option.GenerateRequest) (option.ProductVariants, error)
+	DeleteVariants(ctx context.Context, r option.ProductRequest) (option.ProductVariants, error)
+}
+
+// Options configure a Server. The zero value works for products without
+// categories, attributes or variants; it cannot authorise writes (no
+// Auth) and announces nothing (no Events).
+type Options struct {
+	// Auth authenticates the caller of a write; writes need an admin.
+	Auth shop.Authenticator
+	// Events receives product.product.* events; nil publishes nothing.
+	Events shop.Publisher
+	// Categories checks category ids (the category service's client).
+	Categories CategoryGetter
+	// Attributes validates attribute values (the attribute service's client).
+	Attributes AttributeValidator
+	// Variants generates variants (the option service's client).
+	Variants VariantGenerator
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger reports events not yet published and failed clean-ups
+	// (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server is the MongoDB implementation of Service. Its collections:
+// products (by id) and product_slugs (slug → id, so slugs are unique and
+// found by _id).
+//
+// A change is stored together with its event in the same document (an
+// outbox), published, then removed from the document; RunRelay publishes
+// whatever a crash or a bus outage left there. Changes to one product are
+// serialised within one Server, and a version check catches concurrent
+// changes from other instances (conflict).
+type Server struct {
+	products *mongo.Collection
+	slugs    kit.Slugs
+	opts     Options
+	now      func() time.Time
+	logger   *slog.Logger
+	locks    keylock.Map
+	relay    *outbox.Relay
+	// seen holds the ids of the events handled, so that a repeat is dropped.
+	seen outbox.Seen
+}
+
+var _ Service = (*Server)(nil)
+
+type variantDoc struct {
+	ID      string            `bson:"id"`
+	SKU     string            `bson:"sku"`
+	Options map[string]string `bson:"options"`
+	// Price is the variant's own price; nil means the product's.
+	Price *shop.Money `bson:"price,omitempty"`
+}
+
+type productDoc struct {
+	ID           string              `bson:"_id"`
+	Slug         string              `bson:"slug"`
+	Title        string              `bson:"title"`
+	TitleKey     string              `bson:"title_key"` // lower-cased, for sorting
+	Description  string              `bson:"description"`
+	Status       string              `bson:"status"`
+	SKU          string              `bson:"sku"`
+	Price        shop.Money          `bson:"price"`
+	CategoryIDs  []string            `bson:"category_ids"`
+	Attributes   map[string]any      `bson:"attributes,omitempty"`
+	OptionGroups []string            `bson:"option_groups,omitempty"`
+	OptionValues map[string][]string `bson:"option_values,omitempty"`
+	Variants     []variantDoc        `bson:"variants,omitempty"`
+	Images       []string            `bson:"images,omitempty"`
+	Version      int64               `bson:"version"`
+	CreatedAt    time.Time           `bson:"created_at"`
+	UpdatedAt    time.Time           `bson:"updated_at"`
+	PublishedAt  time.Time           `bson:"published_at,omitzero"`
+	// Deleted marks a tombstone kept until its deletion is announced.
+	Deleted bool `bson:"deleted,omitempty"`
+	// Events holds the events of changes the broker has not confirmed yet,
+	// stored in the same write as the change (see internal/outbox).
+	outbox.Events `bson:",inline"`
+}
+
+func (d *productDoc) product() Product {
+	p := Product{
+		ID: d.ID, Slug: d.Slug, Title: d.Title, Description: d.Description, Status: d.Status,
+		SKU: d.SKU, Price: d.Price, CategoryIDs: d.CategoryIDs, Attributes: d.Attributes,
+		OptionGroups: d.OptionGroups, OptionValues: d.OptionValues, Images: d.Images,
+		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, PublishedAt: d.PublishedAt,
+	}
+	if p.CategoryIDs == nil {
+		p.CategoryIDs = []string{}
+	}
+	for _, v := range d.Variants {
+		pv := Variant{ID: v.ID, SKU: v.SKU, Options: v.Options, Price: d.Price}
+		if v.Price != nil {
+			pv.Price, pv.OwnPrice = *v.Price, true
+		}
+		p.Variants = append(p.Variants, pv)
+	}
+	return p
+}
+
+// clone returns a copy of d that shares no slice or map with it.
+func (d productDoc) clone() productDoc {
+	d.CategoryIDs = slices.Clone(d.CategoryIDs)
+	d.Attributes = maps.Clone(d.Attributes)
+	d.OptionGroups = slices.Clone(d.OptionGroups)
+	d.OptionValues = maps.Clone(d.OptionValues)
+	d.Variants = slices.Clone(d.Variants)
+	d.Images = slices.Clone(d.Images)
+	d.Events.Pending = slices.Clone(d.Events.Pending)
+	return d
+}
+
+// New returns a Server storing its data in db and creates its indexes.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	s := &Server{
+		products: db.Collection("products"),
+		slugs:    kit.NewSlugs(db.Collection("product_slugs"), "product_id", "product"),
+		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		opts:     opts,
+		now:      kit.Clock(opts.Now),
+		logger:   kit.Logger(opts.Logger),
+	}
+	if err := kit.EnsureIndexes(
+		kit.Index{Collection: s.products, Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+		kit.Index{Collection: s.products, Keys: bson.D{{Key: "title_key", Value: 1}, {Key: "_id", Value: 1}}},
+		kit.Index{Collection: s.products, Keys: bson.D{{Key: "price.amount", Value: 1}, {Key: "_id", Value: 1}}},
+		kit.Index{Collection: s.products, Keys: bson.D{{Key: "category_ids", Value: 1}}},
+	); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	relay, err := outbox.New(ctx, outbox.Config{Collection: s.products, Publisher: opts.Events, Locks: &s.locks, Name: "product", Logger: s.logger})
+	if err != nil {
+		return nil, err
+	}
+	s.relay = relay
+	return s, nil
+}
+
+// ---- reads ----
+
+// Get implements Service.
+func (s *Server) Get(ctx context.Context, r GetRequest) (Product, error) {
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if err := f.Err("invalid product id"); err != nil {
+		return Product{}, err
+	}
+	d, err := s.load(ctx, r.ID)
+	if err != nil {
+		return Product{}, err
+	}
+	return d.product(), nil
+}
+
+// GetBySlug implements Service.
+func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, error) {
+	slug := strings.ToLower(strings.TrimSpace(r.Slug))
+	var f kit.Fields
+	f.Slug("slug", slug)
+	if err := f.Err("invalid slug"); err != nil {
+		return Product{}, err
+	}
+	id, err := s.slugs.Holder(ctx, slug)
+	if err != nil {
+		return Product{}, err
+	}
+	if id == "" {
+		return Product{}, shop.NotFound("product " + kit.Quote(slug))
+	}
+	d, err := s.load(ctx, id)
+	if err != nil {
+		return Product{}, err
+	}
+	if d.Slug != slug { // being renamed
+		return Product{}, shop.NotFound("product " + kit.Quote(slug))
+	}
+	return d.product(), nil
+}
+
+func (s *Server) load(ctx context.Context, id string) (productDoc, error) {
+	d, err := kit.Find[productDoc](ctx, s.products, "product", id)
+	if err == nil && d.Deleted {
+		return productDoc{}, shop.NotFound("product " + kit.Quote(id))
+	}
+	return d, err
+}
+
+// ---- validation ----
+
+// checkLocal validates what needs no other service. slug is the explicit
+// slug, if any.
+func checkLocal(f *kit.Fields, d *productDoc, slug string) {
+	f.Text("title", d.Title, true, kit.MaxNameLen)
+	if slug != "" {
+		f.Slug("slug", slug)
+	}
+	f.LongText("description", d.Description, false, kit.MaxDescriptionLen)
+	switch d.Status {
+	case shop.StatusDraft, shop.StatusPublished:
+	default:
+		f.Add("status", "must be draft or published")
+	}
+	if d.SKU != "" && !option.ValidSKUBase(d.SKU) {
+		f.Addf("sku", "must be 1-%d of A-Z, 0-9, '-', '_', '.', starting with a letter or digit", option.MaxSKUBaseLen)
+	}
+	f.Merge(d.Price.Validate("price"))
+	if len(d.CategoryIDs) > MaxCategories {
+		f.Addf("category_ids", "at most %d categories", MaxCategories)
+	}
+	for _, id := range d.CategoryIDs {
+		if !kit.ValidID(id) {
+			f.Add("category_ids", "malformed category id "+kit.Quote(id))
+		}
+	}
+	if len(d.Attributes) > attribute.MaxValues {
+		f.Addf("attributes", "at most %d attribute values", attribute.MaxValues)
+	}
+	if len(d.OptionGroups) > option.MaxGroupsPerProduct {
+		f.Addf("option_groups", "at most %d option groups", option.MaxGroupsPerProduct)
+	}
+	for i, g := range d.OptionGroups {
+		f.Code("option_groups["+strconv.Itoa(i)+"]", g)
+	}
+	if len(d.OptionValues) > 0 && len(d.OptionGroups) == 0 {
+		f.Add("option_values", "only with option_groups")
+	}
+	if len(d.Images) > MaxImages {
+		f.Addf("images", "at most %d images", MaxImages)
+	}
+	for i, u := range d.Images {
+		if msg := checkImageURL(u); msg != "" {
+			f.Add("images["+strconv.Itoa(i)+"]", msg)
+		}
+	}
+}
+
+// checkImageURL says what is wrong with an image URL, or returns "".
+func checkImageURL(s string) string {
+	if s == "" || len(s) > MaxImageURLLen {
+		return "must be a URL of 1-" + strconv.Itoa(MaxImageURLLen) + " bytes"
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "must not contain spaces or control characters"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "is not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "must be an http or https URL"
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "must name a host"
+	}
+	return ""
+}
+
+func checkVariantPrices(f *kit.Fields, prices []VariantPrice, currency string) {
+	for i, vp := range prices {
+		field := "variant_prices[" + strconv.Itoa(i) + "]"
+		if len(vp.Options) == 0 {
+			f.Add(field+".options", "is required")
+		}
+		if err := vp.Price.Validate(field + ".price"); err != nil {
+			f.Merge(err)
+		} else if vp.Price.Currency != currency {
+			f.Add(field+".price.currency", "must be the product's currency "+currency)
+		}
+	}
+}
+
+// checkRemote asks the category and attribute services about d's
+// categories and attributes, adding field errors to f. It returns other
+// failures (a service unavailable, say).
+func (s *Server) checkRemote(ctx context.Context, f *kit.Fields, d *productDoc, categories, attributes bool) error {
+	if categories && len(d.CategoryIDs) > 0 {
+		if s.opts.Categories == nil {
+			return transport.Errorf(transport.CodeInternal, "product: no category service configured")
+		}
+		for _, id := range d.CategoryIDs {
+			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
+			switch {
+			case err == nil:
+			case shop.IsCode(err, transport.CodeNotFound), shop.IsCode(err, transport.CodeInvalid):
+				f.Add("category_ids", "unknown category "+kit.Quote(id))
+			default:
+				return err
+			}
+		}
+	}
+	if attributes && len(d.Attributes) > 0 {
+		if s.opts.Attributes == nil {
+			return transport.Errorf(transport.CodeInternal, "product: no attribute service configured")
+		}
+		if err := s.opts.Attributes.Validate(ctx, d.Attributes); err != nil && !f.Merge(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// normaliseAttributes stores every number as a float64, as JSON gives them.
+func normaliseAttributes(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if n, ok := attribute.Number(v); ok {
+			v = n
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// ---- variants ----
+
+// generate asks the option service for d's variants and keeps the own
+// prices of variants that survive.
+func (s *Server) generate(ctx context.Context, d *productDoc) error {
+	if s.opts.Variants == nil {
+		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
+	}
+	pv, err := s.opts.Variants.GenerateVariants(ctx, option.GenerateRequest{
+		ProductID: d.ID, SKU: d.SKU, Groups: d.OptionGroups, Values: d.OptionValues,
+	})
+	if err != nil {
+		return renameOptionFields(err)
+	}
+	own := map[string]*shop.Money{}
+	for _, v := range d.Variants {
+		own[v.ID] = v.Price
+	}
+	d.Variants = make([]variantDoc, len(pv.Variants))
+	for i, v := range pv.Variants {
+		d.Variants[i] = variantDoc{ID: v.ID, SKU: v.SKU, Options: v.Options, Price: own[v.ID]}
+	}
+	return nil
+}
+
+// renameOptionFields names the option service's field errors after the
+// product's fields ("groups[0]" → "option_groups[0]").
+func renameOptionFields(err error) error {
+	var e *transport.Error
+	if !errors.As(err, &e) || e.Code != transport.CodeInvalid {
+		return err
+	}
+	out := &transport.Error{Code: e.Code, Message: e.Message, Cause: err}
+	for _, fe := range e.Fields {
+		switch {
+		case strings.HasPrefix(fe.Field, "groups"):
+			fe.Field = "option_groups" + strings.TrimPrefix(fe.Field, "groups")
+		case strings.HasPrefix(fe.Field, "values"):
+			fe.Field = "option_values" + strings.TrimPrefix(fe.Field, "values")
+		}
+		out.Fields = append(out.Fields, fe)
+	}
+	return out
+}
+
+// applyVariantPrices sets the own prices: every entry must match a variant.
+func applyVariantPrices(d *productDoc, prices []VariantPrice) error {
+	var f kit.Fields
+	for i := range d.Variants {
+		d.Variants[i].Price = nil
+	}
+	for i, vp := range prices {
+		j := slices.IndexFunc(d.Variants, func(v variantDoc) bool { return maps.Equal(v.Options, vp.Options) })
+		if j < 0 {
+			f.Add("variant_prices["+strconv.Itoa(i)+"].options", "no variant has these options")
+			continue
+		}
+		price := vp.Price
+		d.Variants[j].Price = &price
+	}
+	return f.Err("invalid variant prices")
+}
+
+// dropVariants asks the option service to forget productID's variants.
+func (s *Server) dropVariants(ctx context.Context, productID string) error {
+	if s.opts.Variants == nil {
+		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
+	}
+	_, err := s.opts.Variants.DeleteVariants(ctx, option.ProductRequest{ProductID: productID})
+	return err
+}
+
+// ---- writes ----
+
+// Create implements Service.
+func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Product{}, err
+	}
+	now := s.now()
+	d := productDoc{
+		ID:           uuid.NewString(),
+		Title:        strings.TrimSpace(r.Title),
+		Description:  r.Description,
+		Status:       r.Status,
+		SKU:          r.SKU,
+		Price:        r.Price,
+		CategoryIDs:  kit.Unique(r.CategoryIDs),
+		Attributes:   normaliseAttributes(r.Attributes),
+		OptionGroups: r.OptionGroups,
+		OptionValues: r.OptionValues,
+		Images:       kit.Unique(r.Images),
+		Version:      1,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if d.Status == "" {
+		d.Status = shop.StatusDraft
+	}
+	if d.Status == shop.StatusPublished {
+		d.PublishedAt = now
+	}
+	d.TitleKey = strings.ToLower(d.Title)
+	var f kit.Fields
+	checkLocal(&f, &d, r.Slug)
+	checkVariantPrices(&f, r.VariantPrices, d.Price.Currency)
+	if len(r.VariantPrices) > 0 && len(d.OptionGroups) == 0 {
+		f.Add("variant_prices", "only with option_groups")
+	}
+	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
+	if err := s.checkRemote(ctx, &f, &d, true, true); err != nil {
+		return Product{}, err
+	}
+	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
+
+	slug, err := s.slugs.Reserve(ctx, d.ID, r.Slug, d.Title)
+	if err != nil {
+		return Product{}, err
+	}
+	d.Slug = slug
+	if d.SKU == "" {
+		d.SKU = skuFromSlug(slug)
+	}
+	undo := func() {
+		if len(d.Variants) > 0 {
+			s.cleanup("drop variants", s.dropVariants(ctx, d.ID))
+		}
+		s.releaseSlug(ctx, slug, d.ID)
+	}
+	if len(d.OptionGroups) > 0 {
+		if err := s.generate(ctx, &d); err != nil {
+			undo()
+			return Product{}, err
+		}
+		if err := applyVariantPrices(&d, r.VariantPrices); err != nil {
+			undo()
+			return Product{}, err
+		}
+	}
+	s.addEvent(&d, shop.EventProductCreated, "")
+	unlock := s.locks.Lock(d.ID)
+	defer unlock()
+	if _, err := s.products.InsertOne(ctx, d); err != nil {
+		undo()
+		return Product{}, kit.Internal("insert product", err)
+	}
+	s.announce(ctx, d)
+	return d.product(), nil
+}
+
+// skuFromSlug derives a SKU from a slug: upper-cased, cut to fit.
+func skuFromSlug(slug string) string {
+	sku := strings.ToUpper(slug)
+	if len(sku) > option.MaxSKUBaseLen {
+		sku = strings.TrimRight(sku[:option.MaxSKUBaseLen], "-")
+	}
+	return sku
+}
+
+// beginWrite starts a change of product id: it checks that the caller is an
+// admin and the id well formed, locks the product within this process (see
+// package keylock) and loads it. The caller must call unlock.
+func (s *Server) beginWrite(ctx context.Context, id string) (cur productDoc, unlock func(), err error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return productDoc{}, nil, err
+	}
+	var f kit.Fields
+	f.ID("id", id, true)
+	if err := f.Err("invalid product id"); err != nil {
+		return productDoc{}, nil, err
+	}
+	unlock = s.locks.Lock(id)
+	if cur, err = s.load(ctx, id); err != nil {
+		unlock()
+		return productDoc{}, nil, err
+	}
+	return cur, unlock, nil
+}
+
+// Update implements Service.
+func (s *Server) Update(ctx context.Context, r UpdateRequest) (Product, error) {
+	cur, unlock, err := s.beginWrite(ctx, r.ID)
+	if err != nil {
+		return Product{}, err
+	}
+	defer unlock()
+	var f kit.Fields
+	next := cur.clone()
+	if r.Title != nil {
+		next.Title = strings.TrimSpace(*r.Title)
+		next.TitleKey = strings.ToLower(next.Title)
+	}
+	if r.Description != nil {
+		next.Description = *r.Description
+	}
+	if r.SKU != nil {
+		next.SKU = *r.SKU
+		if next.SKU == "" {
+			next.SKU = skuFromSlug(cur.Slug)
+		}
+	}
+	if r.Price != nil {
+		next.Price = *r.Price
+	}
+	if r.CategoryIDs != nil {
+		next.CategoryIDs = kit.Unique(*r.CategoryIDs)
+	}
+	if r.Attributes != nil {
+		next.Attributes = normaliseAttributes(*r.Attributes)
+	}
+	if r.OptionGroups != nil {
+		next.OptionGroups = slices.Clone(*r.OptionGroups)
+		if len(next.OptionGroups) == 0 {
+			next.OptionGroups, next.OptionValues = nil, nil
+		}
+	}
+	if r.OptionValues != nil {
+		next.OptionValues = maps.Clone(*r.OptionValues)
+	}
+	if r.Images != nil {
+		next.Images = kit.Unique(*r.Images)
+	}
+	explicitSlug := ""
+	if r.Slug != nil && *r.Slug != cur.Slug {
+		explicitSlug = *r.Slug
+		if explicitSlug == "" {
+			f.Add("slug", "must not be empty")
+		}
+	}
+	checkLocal(&f, &next, explicitSlug)
+	if r.VariantPrices != nil {
+		checkVariantPrices(&f, *r.VariantPrices, next.Price.Currency)
+		if len(*r.VariantPrices) > 0 && len(next.OptionGroups) == 0 {
+			f.Add("variant_prices", "only with option_groups")
+		}
+	}
+	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
+	if err := s.checkRemote(ctx, &f, &next, r.CategoryIDs != nil, r.Attributes != nil); err != nil {
+		return Product{}, err
+	}
+	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
+
+	if explicitSlug != "" {
+		if _, err := s.slugs.Reserve(ctx, cur.ID, explicitSlug, ""); err != nil {
+			return Product{}, err
+		}
+		next.Slug = explicitSlug
+	}
+	undo := func() {
+		if explicitSlug != "" {
+			s.releaseSlug(ctx, explicitSlug, cur.ID)
+		}
+	}
+	regenerate := !slices.Equal(next.OptionGroups, cur.OptionGroups) ||
+		!reflect.DeepEqual(next.OptionValues, cur.OptionValues) || next.SKU != cur.SKU && len(next.OptionGroups) > 0
+	if regenerate {
+		if len(next.OptionGroups) > 0 {
+			err = s.generate(ctx, &next)
+		} else {
+			err = s.dropVariants(ctx, cur.ID)
+			next.Variants = nil
+		}
+		if err != nil {
+			undo()
+			return Product{}, err
+		}
+	}
+	if r.VariantPrices != nil {
+		if err := applyVariantPrices(&next, *r.VariantPrices); err != nil {
+			undo()
+			return Product{}, err
+		}
+	}
+	for i, v := range next.Variants {
+		if v.Price != nil && v.Price.Currency != next.Price.Currency {
+			undo()
+			return Product{}, shop.Invalid("invalid product", "variant_prices["+strconv.Itoa(i)+"].price.currency",
+				"variant "+v.SKU+" has its own price in "+v.Price.Currency+": set variant_prices in "+next.Price.Currency+" too")
+		}
+	}
+	if reflect.DeepEqual(cur.product(), next.product()) {
+		undo()
+		return cur.product(), nil // nothing changed: no new version, no event
+	}
+	oldSlug := ""
+	if explicitSlug != "" {
+		oldSlug = cur.Slug
+	}
+	next, err = s.save(ctx, cur, next, shop.EventProductUpdated, oldSlug)
+	if err != nil {
+		undo()
+		return Product{}, err
+	}
+	if explicitSlug != "" {
+		s.releaseSlug(ctx, cur.Slug, cur.ID)
+	}
+	s.announce(ctx, next)
+	return next.product(), nil
+}
+
+// Publish implements Service.
+func (s *Server) Publish(ctx context.Context, r GetRequest) (Product, error) {
+	return s.setStatus(ctx, r, shop.StatusPublished)
+}
+
+// Unpublish implements Service.
+func (s *Server) Unpublish(ctx context.Context, r GetRequest) (Product, error) {
+	return s.setStatus(ctx, r, shop.StatusDraft)
+}
+
+func (s *Server) setStatus(ctx context.Context, r GetRequest, status string) (Product, error) {
+	cur, unlock, err := s.beginWrite(ctx, r.ID)
+	if err != nil {
+		return Product{}, err
+	}
+	defer unlock()
+	if cur.Status == status {
+		return cur.product(), nil
+	}
+	next := cur.clone()
+	next.Status = status
+	if status == shop.StatusPublished {
+		next.PublishedAt = s.now()
+	}
+	next, err = s.save(ctx, cur, next, shop.EventProductUpdated, "")
+	if err != nil {
+		return Product{}, err
+	}
+	s.announce(ctx, next)
+	return next.product(), nil
+}
+
+// Delete implements Service.
+func (s *Server) Delete(ctx context.Context, r GetRequest) (Product, error) {
+	cur, unlock, err := s.beginWrite(ctx, r.ID)
+	if err != nil {
+		return Product{}, err
+	}
+	defer unlock()
+	// Free the variants first: if that fails the product is untouched
+	// and the delete can be retried.
+	if len(cur.Variants) > 0 {
+		if err := s.dropVariants(ctx, cur.ID); err != nil {
+			return Product{}, err
+		}
+	}
+	next := cur.clone()
+	next.Deleted = true
+	next, err = s.save(ctx, cur, next, shop.EventProductDeleted, "")
+	if err != nil {
+		return Product{}, err
+	}
+	s.releaseSlug(ctx, cur.Slug, cur.ID)
+	s.announce(ctx, next)
+	return next.product(), nil
+}
+
+// save stores next in place of cur if cur is still the stored version,
+// with the version bumped and the change's event (key; oldSlug if the
+// slug changed) in the same write. The caller holds the product's lock.
+func (s *Server) save(ctx context.Context, cur, next productDoc, key, oldSlug string) (productDoc, error) {
+	next.Version = cur.Version + 1
+	next.UpdatedAt = s.now()
+	s.addEvent(&next, key, oldSlug)
+	if err := kit.Replace(ctx, s.products, "product", cur.ID, cur.Version, next); err != nil {
+		return productDoc{}, err
+	}
+	return next, nil
+}
+
+// releaseSlug frees slug if id holds it.
+func (s *Server) releaseSlug(ctx context.Context, slug, id string) {
+	s.cleanup("release slug "+slug, s.slugs.Release(ctx, slug, id))
+}
+
+func (s *Server) cleanup(what string, err error) {
+	if err != nil {
+		s.logger.Error("product: clean-up failed", "what", what, "err", err)
+	}
+}
+
+// ---- events ----
+
+// addEvent records in d the event announcing its current version.
+func (s *Server) addEvent(d *productDoc, key, oldSlug string) {
+	if s.opts.Events == nil {
+		return
+	}
+	d.Events.Add(kit.EventID(key, d.ID, d.Version), key, shop.ProductChanged{
+		Product:  d.product().Snapshot(),
+		OldSlug:  oldSlug,
+		Deleted:  d.Deleted,
+		Occurred: d.UpdatedAt,
+	}, d.UpdatedAt)
+}
+
+// announce publishes the events just stored with d (and removes the
+// tombstone of a deletion). The caller holds the product's lock. A
+// failure is logged: the events wait in the document for the relay.
+func (s *Server) announce(ctx context.Context, d productDoc) {
+	err := s.relay.Flush(ctx, outbox.Doc{ID: d.ID, Version: d.Version, Deleted: d.Deleted, Events: d.Events})
+	if err != nil {
+		s.logger.Warn("product: event not published yet; the relay will retry", "product", d.ID, "version", d.Version, "err", err)
+	}
+}
+
+// PublishPending publishes every event stored with a change but not yet
+// confirmed by the broker (the bus was down, or the process stopped in
+// between) and returns how many it published. RunRelay does this by
+// itself; events keep their ids, so a repeat is harmless.
+func (s *Server) PublishPending(ctx context.Context) (int, error) {
+	return s.relay.Drain(ctx)
+}
+
+// RunRelay publishes stored events the writes could not publish: at once,
+// whenever the bus comes back, and periodically, until ctx ends (see
+// internal/outbox). Hosts run it beside the service.
+func (s *Server) RunRelay(ctx context.Context) error {
+	return s.relay.Run(ctx)
+}
+
+// EventBacklog reports the events stored but not yet confirmed by the broker.
+func (s *Server) EventBacklog(ctx context.Context) (shop.EventBacklog, error) {
+	return s.relay.Backlog(ctx)
+}

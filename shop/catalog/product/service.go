@@ -1,0 +1,230 @@
+// Package product is the product service: products with a title, a unique
+// slug, a description, a status (draft or published), a price, categories,
+// attribute values, variants and images, listed with cursor pagination.
+//
+// The product service checks what other services own over the bus: every
+// category id with the category service (Get), attribute values with the
+// attribute service (Validate), and it asks the option service to generate
+// the variants for the chosen option groups (GenerateVariants); each
+// variant has its own SKU and a price (the product's unless set per
+// variant). Those dependencies are interfaces in Options; in production
+// they are the services' bus clients.
+//
+// Every change is announced as product.product.created, .updated or
+// .deleted with the full product (shop.ProductChanged), Version grown by
+// one, and OldSlug on a slug change. Read models (the filter service) are
+// rebuilt by paging through List with no status filter.
+//
+// The product service also subscribes to category.category.deleted (see
+// Subscribe): products filed under a deleted category are re-filed under
+// its parent, or just lose it when it was a root.
+//
+// Writes require an admin (shop.RequireAdmin); reads are public and show
+// drafts too: a storefront lists with Status "published".
+package product
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"github.com/shopbus/shopbus/shop"
+)
+
+// ServiceName is the service's name on the bus: the prefix of its methods
+// and the name of its event subscription.
+const ServiceName = "product"
+
+// Limits.
+const (
+	// MaxCategories is the most categories a product is filed under.
+	MaxCategories = 20
+	// MaxImages is the most images a product has.
+	MaxImages = 20
+	// MaxImageURLLen is the longest image URL.
+	MaxImageURLLen = 2048
+	// DefaultPageSize is the page size of List when Limit is 0.
+	DefaultPageSize = 20
+	// MaxPageSize is the largest page List returns.
+	MaxPageSize = 200
+)
+
+// Sort orders of List.
+const (
+	SortCreated = "created_at"
+	SortTitle   = "title"
+	SortPrice   = "price"
+)
+
+// Product is a product as the service shows it.
+type Product struct {
+	ID          string `json:"id"`
+	Slug        string `json:"slug"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// Status is shop.StatusDraft or shop.StatusPublished.
+	Status string `json:"status"`
+	// SKU is the product's SKU and the base of its variants' SKUs.
+	SKU         string     `json:"sku"`
+	Price       shop.Money `json:"price"`
+	CategoryIDs []string   `json:"category_ids"`
+	// Attributes maps attribute code to a string, float64 or bool.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// OptionGroups are the option groups the variants combine.
+	OptionGroups []string `json:"option_groups,omitempty"`
+	// OptionValues restricts option groups to some of their values.
+	OptionValues map[string][]string `json:"option_values,omitempty"`
+	Variants     []Variant           `json:"variants,omitempty"`
+	Images       []string            `json:"images,omitempty"`
+	// Version grows by one with every change.
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+// Variant is one option combination of a product.
+type Variant struct {
+	ID  string `json:"id"`
+	SKU string `json:"sku"`
+	// Options maps option group code to value code.
+	Options map[string]string `json:"options"`
+	// Price is what the variant costs: its own price, or the product's.
+	Price shop.Money `json:"price"`
+	// OwnPrice says that Price was set for this variant.
+	OwnPrice bool `json:"own_price,omitempty"`
+}
+
+// Snapshot returns p as the events carry it.
+func (p Product) Snapshot() shop.ProductSnapshot {
+	s := shop.ProductSnapshot{
+		ID:          p.ID,
+		Slug:        p.Slug,
+		Title:       p.Title,
+		Description: p.Description,
+		Status:      p.Status,
+		Price:       p.Price,
+		CategoryIDs: append([]string{}, p.CategoryIDs...),
+		Attributes:  maps.Clone(p.Attributes),
+		Images:      append([]string(nil), p.Images...),
+		Version:     p.Version,
+		UpdatedAt:   p.UpdatedAt,
+	}
+	for _, v := range p.Variants {
+		s.Variants = append(s.Variants, shop.VariantSnapshot{ID: v.ID, SKU: v.SKU, Options: maps.Clone(v.Options), Price: v.Price})
+	}
+	return s
+}
+
+// VariantPrice sets the price of the variant with the given options.
+type VariantPrice struct {
+	Options map[string]string `json:"options"`
+	Price   shop.Money        `json:"price"`
+}
+
+// CreateRequest creates a product.
+type CreateRequest struct {
+	// Title is required, at most 200 bytes.
+	Title string `json:"title"`
+	// Slug is optional: generated from Title when empty (with a numeric
+	// suffix if taken); a given slug that is taken is a conflict.
+	Slug        string `json:"slug,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Status is draft (the default) or published.
+	Status string `json:"status,omitempty"`
+	// SKU is optional: derived from the slug (upper-cased) when empty.
+	SKU string `json:"sku,omitempty"`
+	// Price is required (its currency at least; the amount may be 0).
+	Price shop.Money `json:"price"`
+	// CategoryIDs must name existing categories.
+	CategoryIDs []string `json:"category_ids,omitempty"`
+	// Attributes must satisfy the attribute definitions.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// OptionGroups, when set, make the option service generate variants.
+	OptionGroups []string `json:"option_groups,omitempty"`
+	// OptionValues optionally restricts groups to some value codes.
+	OptionValues map[string][]string `json:"option_values,omitempty"`
+	// VariantPrices give some variants a price of their own.
+	VariantPrices []VariantPrice `json:"variant_prices,omitempty"`
+	// Images are http or https URLs.
+	Images []string `json:"images,omitempty"`
+}
+
+// UpdateRequest changes the fields that are set; a set slice or map
+// replaces the whole value. Changing OptionGroups, OptionValues or SKU
+// regenerates the variants (those whose options survive keep their id);
+// an empty OptionGroups removes them. VariantPrices, when set, replaces
+// every variant's own price.
+type UpdateRequest struct {
+	ID            string               `json:"id"`
+	Title         *string              `json:"title,omitempty"`
+	Slug          *string              `json:"slug,omitempty"`
+	Description   *string              `json:"description,omitempty"`
+	SKU           *string              `json:"sku,omitempty"`
+	Price         *shop.Money          `json:"price,omitempty"`
+	CategoryIDs   *[]string            `json:"category_ids,omitempty"`
+	Attributes    *map[string]any      `json:"attributes,omitempty"`
+	OptionGroups  *[]string            `json:"option_groups,omitempty"`
+	OptionValues  *map[string][]string `json:"option_values,omitempty"`
+	VariantPrices *[]VariantPrice      `json:"variant_prices,omitempty"`
+	Images        *[]string            `json:"images,omitempty"`
+}
+
+// GetRequest names a product by id.
+type GetRequest struct {
+	ID string `json:"id"`
+}
+
+// GetBySlugRequest names a product by slug.
+type GetBySlugRequest struct {
+	Slug string `json:"slug"`
+}
+
+// ListRequest asks for one page of products.
+type ListRequest struct {
+	// Sort is SortCreated (the default), SortTitle (case-insensitive) or
+	// SortPrice (by amount, whatever the currency); ties are broken by id.
+	Sort string `json:"sort,omitempty"`
+	// Desc reverses the order.
+	Desc bool `json:"desc,omitempty"`
+	// Limit is the page size: DefaultPageSize when 0, at most MaxPageSize.
+	Limit int `json:"limit,omitempty"`
+	// Cursor continues after the previous page (its NextCursor); it is
+	// only valid with the same Sort, Desc and filters.
+	Cursor string `json:"cursor,omitempty"`
+	// Status keeps only products in that status; empty keeps all.
+	Status string `json:"status,omitempty"`
+	// CategoryID keeps only products filed directly under that category.
+	CategoryID string `json:"category_id,omitempty"`
+}
+
+// Page is one page of products.
+type Page struct {
+	Items []Product `json:"items"`
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Service is the product contract; *Server and *Client implement it.
+type Service interface {
+	// Create adds a product (admin only). Unknown categories, bad
+	// attribute values and bad variant choices are invalid, with field
+	// errors; a taken explicit slug is a conflict.
+	Create(ctx context.Context, r CreateRequest) (Product, error)
+	// Get returns a product by id: what the cart needs (status, price,
+	// variants) and everything else.
+	Get(ctx context.Context, r GetRequest) (Product, error)
+	// GetBySlug returns a product by slug.
+	GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, error)
+	// Update changes a product (admin only), checked as Create checks.
+	Update(ctx context.Context, r UpdateRequest) (Product, error)
+	// Delete removes a product and its variants (admin only) and returns
+	// it as it was.
+	Delete(ctx context.Context, r GetRequest) (Product, error)
+	// Publish sets the status to published (admin only).
+	Publish(ctx context.Context, r GetRequest) (Product, error)
+	// Unpublish sets the status back to draft (admin only).
+	Unpublish(ctx context.Context, r GetRequest) (Product, error)
+	// List returns one page of products.
+	List(ctx context.Context, r ListRequest) (Page, error)
+}

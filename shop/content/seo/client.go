@@ -1,0 +1,62 @@
+package seo
+
+import (
+	"context"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Client is the SEO service over the bus. It implements Service; the
+// caller's session token travels in the context (shop.WithToken). The
+// storefront gives its calls a short deadline and ignores failures (see
+// the package documentation).
+type Client struct {
+	bus transport.Bus
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a client calling the SEO service on bus.
+func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
+
+// Get implements Service.
+func (c *Client) Get(ctx context.Context, r GetRequest) (Metadata, error) {
+	return transport.Invoke[Metadata](ctx, c.bus, MethodGet, r)
+}
+
+// Resolve implements Service.
+func (c *Client) Resolve(ctx context.Context, r ResolveRequest) (Resolution, error) {
+	return transport.Invoke[Resolution](ctx, c.bus, MethodResolve, r)
+}
+
+// Put implements Service.
+func (c *Client) Put(ctx context.Context, r PutRequest) (Metadata, error) {
+	return transport.Invoke[Metadata](ctx, c.bus, MethodPut, r)
+}
+
+// Delete implements Service.
+func (c *Client) Delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
+	return transport.Invoke[Deleted](ctx, c.bus, MethodDelete, r)
+}
+
+// Sitemap implements Service.
+func (c *Client) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, error) {
+	return transport.Invoke[SitemapFile](ctx, c.bus, MethodSitemap, r)
+}
+
+// Mux returns a transport.Mux serving svc's methods, for hosts that add
+// middleware before serving it themselves.
+func Mux(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodResolve, svc.Resolve)
+	transport.Handle(m, MethodPut, svc.Put)
+	transport.Handle(m, MethodDelete, svc.Delete)
+	transport.Handle(m, MethodSitemap, svc.Sitemap)
+	return m
+}
+
+// Bind serves svc's methods on bus under the service name "seo".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Mux(svc), opts...)
+}

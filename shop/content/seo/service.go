@@ -1,0 +1,205 @@
+// Package seo is the shopbus SEO service: metadata (title, description,
+// canonical URL, robots directives and Open Graph fields) for products,
+// categories, articles and content pages, permanent redirects for changed
+// slugs, and the sitemap.
+//
+// Metadata is keyed by (kind, entity id) and by path. Products, categories
+// and articles get default metadata from the events their services publish
+// (product.product.*, category.category.*, article.article.*): the title,
+// a description trimmed to at most 160 characters at a word boundary, the
+// canonical URL of the entity's path, and Open Graph fields derived from
+// those. Defaults follow every change of the entity; events are applied
+// only when their Version is newer than the one already applied, so
+// redelivered and reordered events are harmless. Metadata an admin writes
+// with Put wins over the defaults field by field; Delete drops it again.
+// Content pages (kind "page") have no events: they exist by being written.
+//
+// An entity's path is its kind's prefix and its slug, e.g.
+// /products/red-shoe. When the slug changes, the old path keeps pointing
+// at the entity, and Resolve answers it with a permanent redirect to the
+// current path (chains of renames collapse to one hop).
+//
+// Sitemap produces the sitemap of every published product, category,
+// article and page (except those whose robots directives say noindex) in
+// the sitemaps.org protocol: one urlset while it fits the configured limit
+// of URLs and bytes, and otherwise a sitemap index (the default file,
+// "sitemap.xml") listing the parts "sitemap-1.xml", "sitemap-2.xml", ...
+//
+// # Decoration, not routing
+//
+// The storefront must keep working when this service is down or slow: SEO
+// metadata decorates pages, it never decides whether a page exists. The
+// storefront calls Resolve and Get with a short deadline (say 100 ms) and
+// on any error renders the page with metadata of its own (the entity's
+// title) and no redirect; only the sitemap endpoints fail with the service.
+// Drafts (unpublished products, unpublished or scheduled articles) are not
+// found by this service except for admins, so their metadata does not
+// leak.
+package seo
+
+import (
+	"context"
+	"time"
+)
+
+// ServiceName is the name the service answers to on the bus, and the name
+// of its event subscription.
+const ServiceName = "seo"
+
+// Bus method names.
+const (
+	MethodGet     = "seo.get"
+	MethodResolve = "seo.resolve"
+	MethodPut     = "seo.put"
+	MethodDelete  = "seo.delete"
+	MethodSitemap = "seo.sitemap"
+)
+
+// Kind is the kind of entity metadata describes.
+type Kind string
+
+// The kinds of entity.
+const (
+	KindProduct  Kind = "product"
+	KindCategory Kind = "category"
+	KindArticle  Kind = "article"
+	KindPage     Kind = "page"
+)
+
+// Limits on metadata.
+const (
+	MaxTitleLen       = 200  // characters
+	MaxDescriptionLen = 500  // characters, for explicit descriptions
+	DefaultDescLen    = 160  // characters, for descriptions derived from events
+	MaxURLLen         = 2048 // bytes
+	MaxPathLen        = 1024 // bytes
+	MaxIDLen          = 128  // bytes
+)
+
+// StatusMovedPermanently is Resolution.Status for a redirect (HTTP 301).
+const StatusMovedPermanently = 301
+
+// OpenGraph holds the Open Graph fields (og:title, og:description,
+// og:type, og:url, og:image).
+type OpenGraph struct {
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Type        string `json:"type,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Image       string `json:"image,omitempty"`
+}
+
+// Metadata is the metadata of one entity as the storefront uses it: the
+// explicitly written fields where there are any, the defaults elsewhere.
+type Metadata struct {
+	Kind     Kind   `json:"kind"`
+	EntityID string `json:"entity_id"`
+	// Path is the entity's current path ("" while unknown, e.g. for a
+	// product whose events have not arrived yet).
+	Path        string `json:"path,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Canonical is an absolute URL when the service has a base URL, and
+	// otherwise the path.
+	Canonical string    `json:"canonical,omitempty"`
+	Robots    string    `json:"robots"`
+	OpenGraph OpenGraph `json:"open_graph"`
+	// Explicit names the fields written with Put ("title", "description",
+	// "canonical", "robots", "og.title", "og.description", "og.type",
+	// "og.url", "og.image"); the others are defaults.
+	Explicit []string `json:"explicit,omitempty"`
+	// Published reports whether the entity is visible to the public.
+	Published bool      `json:"published"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// GetRequest asks for the metadata of an entity.
+type GetRequest struct {
+	Kind     Kind   `json:"kind"`
+	EntityID string `json:"entity_id"`
+}
+
+// ResolveRequest asks what answers a storefront path. The query and
+// fragment, and a trailing slash, are ignored.
+type ResolveRequest struct {
+	Path string `json:"path"`
+}
+
+// Resolution is what answers a path: the metadata of the entity living
+// there, or a permanent redirect to the entity's current path.
+type Resolution struct {
+	Metadata *Metadata `json:"metadata,omitempty"`
+	// Redirect is the path to redirect to, with Status 301, when the path
+	// is an old one.
+	Redirect string `json:"redirect,omitempty"`
+	Status   int    `json:"status,omitempty"`
+}
+
+// PutRequest writes explicit metadata for an entity; it replaces what was
+// written before. Empty fields fall back to the defaults.
+type PutRequest struct {
+	Kind     Kind   `json:"kind"`
+	EntityID string `json:"entity_id"`
+	// Path is required for the first Put of a page, optional later (a new
+	// path leaves a redirect from the old one), and not allowed for other
+	// kinds, whose path follows their slug.
+	Path        string `json:"path,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Canonical is an http(s) URL or an absolute path.
+	Canonical string `json:"canonical,omitempty"`
+	// Robots is a comma-separated list of directives such as "noindex,
+	// follow" or "max-snippet:50".
+	Robots    string    `json:"robots,omitempty"`
+	OpenGraph OpenGraph `json:"open_graph,omitzero"`
+}
+
+// DeleteRequest drops the explicit metadata of an entity (which goes back
+// to its defaults), or deletes a page.
+type DeleteRequest struct {
+	Kind     Kind   `json:"kind"`
+	EntityID string `json:"entity_id"`
+}
+
+// Deleted is the answer to Delete.
+type Deleted struct {
+	Kind     Kind   `json:"kind"`
+	EntityID string `json:"entity_id"`
+}
+
+// SitemapRequest asks for one sitemap file: "" or "sitemap.xml" for the
+// main file (a urlset, or a sitemap index when the URLs need several
+// files), "sitemap-N.xml" for part N (from 1).
+type SitemapRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// SitemapFile is one sitemap file.
+type SitemapFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"` // "application/xml"
+	// Index reports whether Body is a sitemap index.
+	Index bool `json:"index"`
+	// Parts is the number of urlset files ("sitemap-N.xml") there are.
+	Parts int `json:"parts"`
+	// URLs is the number of URLs in this file (or, for an index, in all parts).
+	URLs int `json:"urls"`
+	// Body is the XML document (base64 in JSON).
+	Body []byte `json:"body"`
+}
+
+// Service is the SEO contract. *Server (the MongoDB implementation) and
+// *Client (over the bus) implement it.
+type Service interface {
+	// Get returns an entity's metadata.
+	Get(ctx context.Context, r GetRequest) (Metadata, error)
+	// Resolve returns the metadata of the entity at a path, or a permanent
+	// redirect when the path is an old one.
+	Resolve(ctx context.Context, r ResolveRequest) (Resolution, error)
+	// Put writes explicit metadata. Admin only.
+	Put(ctx context.Context, r PutRequest) (Metadata, error)
+	// Delete drops explicit metadata, or a page. Admin only.
+	Delete(ctx context.Context, r DeleteRequest) (Deleted, error)
+	// Sitemap returns one file of the sitemap.
+	Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, error)
+}

@@ -1,0 +1,885 @@
+package seed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/auth"
+	"github.com/shopbus/shopbus/shop/catalog/attribute"
+	"github.com/shopbus/shopbus/shop/catalog/category"
+	"github.com/shopbus/shopbus/shop/catalog/option"
+	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/shop/content/article"
+	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Defaults of Options.
+const (
+	DefaultConcurrency   = 8
+	DefaultCallTimeout   = 30 * time.Second
+	DefaultProgressEvery = 100
+	DefaultEnsureWait    = 5 * time.Minute
+)
+
+// callAttempts is how often one call is tried when it fails with
+// unavailable or deadline_exceeded (every write is idempotent: a retried
+// creation that had succeeded finds its entity by slug).
+const callAttempts = 4
+
+// Options configure a Server. The zero value of each field means its
+// default; the services must be reachable either through Bus or through
+// the individual clients.
+type Options struct {
+	// Bus, if set, provides the clients left nil below (auth.NewClient(Bus)
+	// and so on). Production passes the bus and nothing else.
+	Bus transport.Bus
+
+	// The services the seeder writes through. Each defaults to its bus
+	// client on Bus. Auth also authenticates callers of Run and Runs.
+	Auth         auth.Service
+	Categories   category.Service
+	Attributes   attribute.Service
+	OptionGroups option.Service
+	Products     product.Service
+	Articles     article.Service
+	SEO          seo.Service
+
+	// AdminEmail and AdminPassword are the admin account the auth service
+	// ensures (its Options.AdminEmail and AdminPassword): the seeder logs
+	// in with them and writes as that admin. Without them a run writes
+	// with the session token of its caller (Run requires an admin).
+	AdminEmail, AdminPassword string
+	// DemoEmail and DemoPassword are the demo customer a run registers;
+	// defaults DefaultDemoEmail and DefaultDemoPassword.
+	DemoEmail, DemoPassword string
+
+	// Concurrency is how many categories, products and articles are
+	// created at once (default DefaultConcurrency).
+	Concurrency int
+	// CallTimeout bounds each call to another service (default
+	// DefaultCallTimeout); a call that times out or finds the service
+	// unavailable is retried a few times.
+	CallTimeout time.Duration
+	// Progress, if set, is called every ProgressEvery entities of a kind
+	// and when a kind is done. Calls do not overlap.
+	Progress func(Progress)
+	// ProgressEvery is the progress interval (default
+	// DefaultProgressEvery). Kinds with at least that many entities also
+	// log a progress line at that interval.
+	ProgressEvery int
+	// EnsureWait is how long Ensure keeps retrying a run that fails
+	// because services are not up yet (default DefaultEnsureWait).
+	EnsureWait time.Duration
+	// Logger receives progress lines and run summaries; slog.Default()
+	// when nil.
+	Logger *slog.Logger
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the seeder. It keeps a record of its runs in its database, if
+// it has one.
+type Server struct {
+	opts Options
+	runs *mongo.Collection // nil without a database
+	sem  chan struct{}     // one run at a time
+}
+
+var (
+	_ Service = (*Server)(nil)
+	_ Service = (*Client)(nil)
+)
+
+// New returns a seeder that records its runs in db (nil records nothing)
+// and writes through the services of opts. It fails if a service has
+// neither a client nor a bus to reach it through.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	if b := opts.Bus; b != nil {
+		if opts.Auth == nil {
+			opts.Auth = auth.NewClient(b)
+		}
+		if opts.Categories == nil {
+			opts.Categories = category.NewClient(b)
+		}
+		if opts.Attributes == nil {
+			opts.Attributes = attribute.NewClient(b)
+		}
+		if opts.OptionGroups == nil {
+			opts.OptionGroups = option.NewClient(b)
+		}
+		if opts.Products == nil {
+			opts.Products = product.NewClient(b)
+		}
+		if opts.Articles == nil {
+			opts.Articles = article.NewClient(b)
+		}
+		if opts.SEO == nil {
+			opts.SEO = seo.NewClient(b)
+		}
+	}
+	var missing []string
+	for name, svc := range map[string]any{"Auth": opts.Auth, "Categories": opts.Categories, "Attributes": opts.Attributes,
+		"OptionGroups": opts.OptionGroups, "Products": opts.Products, "Articles": opts.Articles, "SEO": opts.SEO} {
+		if v := reflect.ValueOf(svc); svc == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("seed: no Bus and no client for %v", missing)
+	}
+	if (opts.AdminEmail == "") != (opts.AdminPassword == "") {
+		return nil, shop.Invalid("invalid seeder options", "AdminEmail", "AdminEmail and AdminPassword must be set together")
+	}
+	if opts.DemoEmail == "" {
+		opts.DemoEmail = DefaultDemoEmail
+	}
+	if opts.DemoPassword == "" {
+		opts.DemoPassword = DefaultDemoPassword
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = DefaultProgressEvery
+	}
+	if opts.EnsureWait <= 0 {
+		opts.EnsureWait = DefaultEnsureWait
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, sem: make(chan struct{}, 1)}
+	if db != nil {
+		s.runs = db.Collection("runs")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := s.runs.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "started_at", Value: -1}}})
+		if err != nil {
+			return nil, fmt.Errorf("seed: create runs index: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Run implements Service: it checks that the caller is an admin, then
+// seeds (see Seed).
+func (s *Server) Run(ctx context.Context, r RunRequest) (Report, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Report{}, err
+	}
+	return s.Seed(ctx, r)
+}
+
+// Seed runs the seeder without checking who asks: it is for trusted
+// in-process callers (a host, Main). Runs of one Server happen one at a
+// time; a second waits for the first. On failure it returns the report of
+// what was done so far with the error.
+func (s *Server) Seed(ctx context.Context, r RunRequest) (Report, error) {
+	n, err := checkRequest(r)
+	if err != nil {
+		return Report{}, err
+	}
+	ds, err := NewDataset(r.Seed, n)
+	if err != nil {
+		return Report{}, err
+	}
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return Report{}, transport.ContextError(ctx)
+	}
+	start := s.opts.Now()
+	rn := &run{s: s, ds: ds, ctx: ctx, start: time.Now(), counts: map[Kind]*Count{}, catIDs: map[string]string{}}
+	for _, k := range Kinds {
+		rn.counts[k] = &Count{}
+	}
+	rep := Report{RunID: uuid.NewString(), Seed: r.Seed, Products: n, StartedAt: start}
+	s.record(ctx, rep, StatusRunning, nil)
+	log := s.opts.Logger.With("run", rep.RunID)
+	log.Info("seed: run started", "seed", r.Seed, "products", n)
+
+	err = rn.seed()
+
+	rep.FinishedAt = s.opts.Now()
+	rep.Counts = rn.snapshot()
+	status := StatusDone
+	if err != nil {
+		status = StatusFailed
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	s.record(rctx, rep, status, err)
+	cancel()
+	if err != nil {
+		log.Warn("seed: run failed", "err", err, "created", rep.Created(), "existing", rep.Existing())
+		return rep, err
+	}
+	log.Info("seed: run done", "created", rep.Created(), "existing", rep.Existing(), "elapsed", time.Since(rn.start).Round(time.Millisecond))
+	return rep, nil
+}
+
+// Ensure makes sure the shop holds the seed of r: if a completed run of
+// the same seed with at least as many products is recorded it does
+// nothing and returns that run's report and false; otherwise it runs Seed
+// and returns its report and true. A run that fails for any reason but an
+// invalid request, bad credentials or a lack of rights (services still
+// starting, say) is retried with backoff for up to Options.EnsureWait.
+// Hosts call it at start-up to seed a fresh shop once.
+func (s *Server) Ensure(ctx context.Context, r RunRequest) (Report, bool, error) {
+	n, err := checkRequest(r)
+	if err != nil {
+		return Report{}, false, err
+	}
+	if s.runs != nil {
+		var d runDoc
+		err := s.runs.FindOne(ctx, bson.D{
+			{Key: "status", Value: StatusDone},
+			{Key: "seed", Value: r.Seed},
+			{Key: "products", Value: bson.D{{Key: "$gte", Value: n}}},
+		}, options.FindOne().SetSort(bson.D{{Key: "started_at", Value: -1}})).Decode(&d)
+		switch {
+		case err == nil:
+			return d.record().Report, false, nil
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return Report{}, false, fmt.Errorf("seed: find runs: %w", err)
+		}
+	}
+	deadline := time.Now().Add(s.opts.EnsureWait)
+	backoff := 500 * time.Millisecond
+	for {
+		rep, err := s.Seed(ctx, r)
+		if err == nil {
+			return rep, true, nil
+		}
+		switch transport.CodeOf(err) {
+		case transport.CodeInvalid, transport.CodeUnauthenticated, transport.CodeForbidden:
+			return rep, false, err
+		}
+		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			return rep, false, err
+		}
+		s.opts.Logger.Warn("seed: run failed, retrying", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return rep, false, err
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// SeedOnStart returns background work for a host (host.Started.Run): it
+// calls Ensure with r once, logs the outcome, and returns nil, so that a
+// failed seed never restarts the seeder service. Use it where a fresh shop
+// should fill itself on first start (deploy/shop).
+func (s *Server) SeedOnStart(r RunRequest) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		rep, ran, err := s.Ensure(ctx, r)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.opts.Logger.Error("seed: seeding on start failed", "err", err)
+		case err == nil && !ran:
+			s.opts.Logger.Info("seed: shop seeded already", "seed", rep.Seed, "products", rep.Products, "run", rep.RunID)
+		}
+		return nil
+	}
+}
+
+// Runs implements Service.
+func (s *Server) Runs(ctx context.Context, r RunsRequest) ([]RunRecord, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return nil, err
+	}
+	if r.Limit < 0 || r.Limit > 100 {
+		return nil, shop.Invalid("invalid request", "limit", "must be from 1 to 100 (0 means 20)")
+	}
+	limit := r.Limit
+	if limit == 0 {
+		limit = 20
+	}
+	out := []RunRecord{}
+	if s.runs == nil {
+		return out, nil
+	}
+	cur, err := s.runs.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "started_at", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("seed: list runs: %w", err)
+	}
+	var docs []runDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("seed: read runs: %w", err)
+	}
+	for _, d := range docs {
+		out = append(out, d.record())
+	}
+	return out, nil
+}
+
+// ---- the run records ----
+
+type countDoc struct {
+	Created   int `bson:"created"`
+	Existing  int `bson:"existing"`
+	Different int `bson:"different"`
+}
+
+type runDoc struct {
+	ID         string              `bson:"_id"`
+	Seed       int64               `bson:"seed"`
+	Products   int                 `bson:"products"`
+	Status     string              `bson:"status"`
+	Error      string              `bson:"error,omitempty"`
+	Counts     map[string]countDoc `bson:"counts"`
+	StartedAt  time.Time           `bson:"started_at"`
+	FinishedAt time.Time           `bson:"finished_at,omitempty"`
+}
+
+func (d runDoc) record() RunRecord {
+	rec := RunRecord{Status: d.Status, Error: d.Error, Report: Report{
+		RunID: d.ID, Seed: d.Seed, Products: d.Products, Counts: map[Kind]Count{},
+		StartedAt: d.StartedAt.UTC(), FinishedAt: d.FinishedAt.UTC(),
+	}}
+	if d.FinishedAt.IsZero() {
+		rec.FinishedAt = time.Time{}
+	}
+	for k, c := range d.Counts {
+		rec.Counts[Kind(k)] = Count(c)
+	}
+	return rec
+}
+
+// record writes the state of a run; failing to is logged, not fatal.
+func (s *Server) record(ctx context.Context, rep Report, status string, runErr error) {
+	if s.runs == nil {
+		return
+	}
+	d := runDoc{ID: rep.RunID, Seed: rep.Seed, Products: rep.Products, Status: status,
+		Counts: map[string]countDoc{}, StartedAt: rep.StartedAt, FinishedAt: rep.FinishedAt}
+	if runErr != nil {
+		d.Error = transport.AsError(runErr).Error()
+	}
+	for k, c := range rep.Counts {
+		d.Counts[string(k)] = countDoc(c)
+	}
+	var err error
+	if status == StatusRunning {
+		_, err = s.runs.InsertOne(ctx, d)
+	} else {
+		_, err = s.runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d)
+	}
+	if err != nil {
+		s.opts.Logger.Warn("seed: cannot record the run", "run", rep.RunID, "err", err)
+	}
+}
+
+// ---- one run ----
+
+// run is the state of one seed run.
+type run struct {
+	s     *Server
+	ds    *Dataset
+	ctx   context.Context // the run's context
+	admin context.Context // ctx carrying the admin's session token
+	start time.Time
+
+	mu     sync.Mutex
+	counts map[Kind]*Count
+	catIDs map[string]string // category slug -> id
+
+	progressMu sync.Mutex
+	reported   map[Kind]int // last Done reported per kind
+}
+
+// seed runs every phase in order.
+func (r *run) seed() error {
+	logout, err := r.users()
+	if logout != nil {
+		defer logout()
+	}
+	if err != nil {
+		return err
+	}
+	for _, phase := range []func() error{r.attributes, r.attributeGroups, r.optionGroups, r.categories} {
+		if err := phase(); err != nil {
+			return err
+		}
+	}
+	seoIDs, err := r.products()
+	if err != nil {
+		return err
+	}
+	if err := r.articles(); err != nil {
+		return err
+	}
+	return r.seo(seoIDs)
+}
+
+// users logs in as the admin and registers the demo customer. It returns
+// a function ending the admin session it started, if it started one.
+func (r *run) users() (logout func(), err error) {
+	o := r.s.opts
+	ph := r.begin(KindUsers, 2)
+	token := shop.TokenFrom(r.ctx)
+	if o.AdminEmail != "" {
+		sess, err := call(r, r.ctx, func(ctx context.Context) (auth.Session, error) {
+			return o.Auth.Login(ctx, auth.LoginRequest{Email: o.AdminEmail, Password: o.AdminPassword})
+		})
+		if err != nil {
+			return nil, wrap(KindUsers, o.AdminEmail, err)
+		}
+		token = sess.Token
+		logout = func() {
+			// Ending the session is hygiene: after a cancelled run (a
+			// host shutting down, say) the auth service may be gone, so
+			// do not wait long for it.
+			wait := 10 * time.Second
+			if r.ctx.Err() != nil {
+				wait = time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), wait)
+			defer cancel()
+			if err := o.Auth.Logout(ctx, sess.Token); err != nil {
+				o.Logger.Warn("seed: admin logout", "err", err)
+			}
+		}
+	}
+	if token == "" {
+		return nil, shop.Unauthenticated("seed: no admin credentials configured (AdminEmail, AdminPassword) and no caller session token")
+	}
+	r.admin = shop.WithToken(r.ctx, token)
+	p, err := call(r, r.ctx, func(ctx context.Context) (shop.Principal, error) { return o.Auth.Authenticate(ctx, token) })
+	if err != nil {
+		return logout, wrap(KindUsers, "admin", err)
+	}
+	if !p.Has(shop.RoleAdmin) {
+		return logout, shop.Forbidden("seed: " + p.Email + " is not an admin")
+	}
+	r.found(KindUsers, true)
+	r.step(ph)
+
+	_, err = call(r, r.ctx, func(ctx context.Context) (auth.User, error) {
+		return o.Auth.Register(ctx, auth.RegisterRequest{Email: o.DemoEmail, Password: o.DemoPassword})
+	})
+	switch {
+	case err == nil:
+		r.add(KindUsers, 1, 0, 0)
+	case shop.IsCode(err, transport.CodeConflict):
+		r.found(KindUsers, true)
+	default:
+		return logout, wrap(KindUsers, o.DemoEmail, err)
+	}
+	r.step(ph)
+	return logout, nil
+}
+
+func (r *run) attributes() error {
+	svc := r.s.opts.Attributes
+	ph := r.begin(KindAttributes, len(r.ds.Attributes))
+	for _, a := range r.ds.Attributes {
+		_, _, err := ensure(r, KindAttributes, a.Code,
+			func(ctx context.Context) (attribute.Attribute, error) {
+				return svc.Get(ctx, attribute.CodeRequest{Code: a.Code})
+			},
+			func(ctx context.Context) (attribute.Attribute, error) { return svc.Create(ctx, a) },
+			func(got attribute.Attribute) bool {
+				return got.Name == a.Name && got.Type == a.Type && got.Unit == a.Unit && slices.Equal(got.Values, a.Values)
+			})
+		if err != nil {
+			return err
+		}
+		r.step(ph)
+	}
+	return nil
+}
+
+func (r *run) attributeGroups() error {
+	svc := r.s.opts.Attributes
+	ph := r.begin(KindAttributeGroups, len(r.ds.AttributeGroups))
+	for _, g := range r.ds.AttributeGroups {
+		_, _, err := ensure(r, KindAttributeGroups, g.Code,
+			func(ctx context.Context) (attribute.Group, error) {
+				return svc.GetGroup(ctx, attribute.CodeRequest{Code: g.Code})
+			},
+			func(ctx context.Context) (attribute.Group, error) { return svc.CreateGroup(ctx, g) },
+			func(got attribute.Group) bool {
+				return got.Name == g.Name && got.Position == g.Position && slices.Equal(got.Attributes, g.Attributes)
+			})
+		if err != nil {
+			return err
+		}
+		r.step(ph)
+	}
+	return nil
+}
+
+func (r *run) optionGroups() error {
+	svc := r.s.opts.OptionGroups
+	ph := r.begin(KindOptionGroups, len(r.ds.OptionGroups))
+	for _, g := range r.ds.OptionGroups {
+		_, _, err := ensure(r, KindOptionGroups, g.Code,
+			func(ctx context.Context) (option.Group, error) {
+				return svc.GetGroup(ctx, option.GroupRequest{Code: g.Code})
+			},
+			func(ctx context.Context) (option.Group, error) { return svc.CreateGroup(ctx, g) },
+			func(got option.Group) bool {
+				return got.Name == g.Name && got.Position == g.Position && slices.Equal(got.Values, g.Values)
+			})
+		if err != nil {
+			return err
+		}
+		r.step(ph)
+	}
+	return nil
+}
+
+// categories creates the tree level by level, each level concurrently.
+func (r *run) categories() error {
+	svc := r.s.opts.Categories
+	ph := r.begin(KindCategories, len(r.ds.Categories))
+	for level := 1; level <= 3; level++ {
+		var specs []CategorySpec
+		for _, c := range r.ds.Categories {
+			if c.Level == level {
+				specs = append(specs, c)
+			}
+		}
+		err := r.parallel(len(specs), func(i int) error {
+			c := specs[i]
+			parentID := ""
+			if c.ParentSlug != "" {
+				parentID = r.categoryID(c.ParentSlug)
+			}
+			got, _, err := ensure(r, KindCategories, c.Slug,
+				func(ctx context.Context) (category.Category, error) {
+					return svc.GetBySlug(ctx, category.GetBySlugRequest{Slug: c.Slug})
+				},
+				func(ctx context.Context) (category.Category, error) { return svc.Create(ctx, c.Request(parentID)) },
+				func(got category.Category) bool {
+					return got.Name == c.Name && got.ParentID == parentID && got.Description == c.Description
+				})
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			r.catIDs[c.Slug] = got.ID
+			r.mu.Unlock()
+			r.step(ph)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) categoryID(slug string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.catIDs[slug]
+}
+
+// products creates the products concurrently and returns the ids of the
+// first SEOProducts.
+func (r *run) products() ([]string, error) {
+	svc := r.s.opts.Products
+	ph := r.begin(KindProducts, r.ds.Products)
+	seoIDs := make([]string, min(SEOProducts, r.ds.Products))
+	err := r.parallel(r.ds.Products, func(i int) error {
+		spec := r.ds.Product(i)
+		req := spec.Request
+		req.CategoryIDs = []string{r.categoryID(spec.CategorySlug)}
+		p, created, err := ensure(r, KindProducts, req.Slug,
+			func(ctx context.Context) (product.Product, error) {
+				return svc.GetBySlug(ctx, product.GetBySlugRequest{Slug: req.Slug})
+			},
+			func(ctx context.Context) (product.Product, error) { return svc.Create(ctx, req) },
+			func(got product.Product) bool { return sameProduct(got, req, spec.Variants) })
+		if err != nil {
+			return err
+		}
+		if created {
+			r.add(KindVariants, len(p.Variants), 0, 0)
+		} else {
+			r.add(KindVariants, 0, len(p.Variants), 0)
+		}
+		if i < len(seoIDs) {
+			seoIDs[i] = p.ID // each index is written by one worker only
+		}
+		r.step(ph)
+		return nil
+	})
+	return seoIDs, err
+}
+
+// sameProduct reports whether got is what req would create.
+func sameProduct(got product.Product, req product.CreateRequest, variants int) bool {
+	return got.Title == req.Title && got.Description == req.Description && got.Status == req.Status &&
+		got.Price == req.Price && slices.Equal(got.CategoryIDs, req.CategoryIDs) &&
+		reflect.DeepEqual(got.Attributes, req.Attributes) && slices.Equal(got.OptionGroups, req.OptionGroups) &&
+		len(got.Variants) == variants
+}
+
+func (r *run) articles() error {
+	svc := r.s.opts.Articles
+	ph := r.begin(KindArticles, r.ds.Articles)
+	return r.parallel(r.ds.Articles, func(i int) error {
+		a := r.ds.Article(i)
+		_, _, err := ensure(r, KindArticles, a.Slug,
+			func(ctx context.Context) (article.Article, error) {
+				return svc.GetBySlug(ctx, article.GetBySlugRequest{Slug: a.Slug})
+			},
+			func(ctx context.Context) (article.Article, error) { return svc.Create(ctx, a) },
+			func(got article.Article) bool {
+				return got.Title == a.Title && got.Status == a.Status && got.Excerpt == a.Excerpt && slices.Equal(got.Tags, a.Tags)
+			})
+		if err != nil {
+			return err
+		}
+		r.step(ph)
+		return nil
+	})
+}
+
+// seo writes the explicit metadata of the pages and of the products whose
+// ids are given. Metadata counts as existing when the entity has explicit
+// metadata already (written by an earlier run or by an admin).
+func (r *run) seo(productIDs []string) error {
+	svc := r.s.opts.SEO
+	puts := slices.Clone(r.ds.Pages)
+	for i, id := range productIDs {
+		m := r.ds.ProductMetadata(i)
+		m.EntityID = id
+		puts = append(puts, m)
+	}
+	ph := r.begin(KindSEO, len(puts))
+	for _, put := range puts {
+		_, _, err := ensure(r, KindSEO, string(put.Kind)+"/"+put.EntityID,
+			func(ctx context.Context) (seo.Metadata, error) {
+				m, err := svc.Get(ctx, seo.GetRequest{Kind: put.Kind, EntityID: put.EntityID})
+				if err == nil && len(m.Explicit) == 0 {
+					return m, shop.NotFound("explicit metadata")
+				}
+				return m, err
+			},
+			func(ctx context.Context) (seo.Metadata, error) { return svc.Put(ctx, put) },
+			func(got seo.Metadata) bool {
+				return got.Title == put.Title && got.Description == put.Description && (put.Path == "" || got.Path == put.Path)
+			})
+		if err != nil {
+			return err
+		}
+		r.step(ph)
+	}
+	return nil
+}
+
+// ---- helpers ----
+
+// ensure finds an entity with lookup, or creates it with create when
+// lookup says not_found; a conflict on creation means someone else
+// created it meanwhile, and lookup runs again. It counts the entity under
+// kind, as created or existing (and different, when same says so), and
+// reports whether it created it. Calls carry the admin's token.
+func ensure[T any](r *run, kind Kind, key string, lookup, create func(ctx context.Context) (T, error), same func(T) bool) (T, bool, error) {
+	v, err := call(r, r.admin, lookup)
+	if err == nil {
+		r.found(kind, same(v))
+		return v, false, nil
+	}
+	if !shop.IsCode(err, transport.CodeNotFound) {
+		return v, false, wrap(kind, key, err)
+	}
+	v, err = call(r, r.admin, create)
+	if err == nil {
+		r.add(kind, 1, 0, 0)
+		return v, true, nil
+	}
+	if shop.IsCode(err, transport.CodeConflict) {
+		if v2, err2 := call(r, r.admin, lookup); err2 == nil {
+			r.found(kind, same(v2))
+			return v2, false, nil
+		}
+	}
+	return v, false, wrap(kind, key, err)
+}
+
+// call runs f with a per-call timeout, retrying transient failures with
+// backoff while ctx lasts.
+func call[T any](r *run, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, r.s.opts.CallTimeout)
+		v, err := f(cctx)
+		cancel()
+		if err == nil || attempt == callAttempts || ctx.Err() != nil {
+			return v, err
+		}
+		switch transport.CodeOf(err) {
+		case transport.CodeUnavailable, transport.CodeDeadlineExceeded:
+		default:
+			return v, err
+		}
+		if !sleep(ctx, backoff) {
+			return v, err
+		}
+		backoff *= 4
+	}
+}
+
+// wrap names the entity an error is about, keeping its code and fields.
+func wrap(kind Kind, key string, err error) error {
+	e := transport.AsError(err)
+	return &transport.Error{Code: e.Code, Message: fmt.Sprintf("seed %s %q: %s", kind, key, e.Message), Fields: e.Fields, Cause: err}
+}
+
+// parallel runs fn(0) ... fn(n-1) on Options.Concurrency goroutines and
+// returns the first error; after an error no new item starts.
+func (r *run) parallel(n int, fn func(i int) error) error {
+	var (
+		next     atomic.Int64
+		failed   atomic.Bool
+		errOnce  sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range min(r.s.opts.Concurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || failed.Load() || r.ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && r.ctx.Err() != nil {
+		return transport.ContextError(r.ctx)
+	}
+	return firstErr
+}
+
+// sleep waits for d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *run) add(kind Kind, created, existing, different int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.counts[kind]
+	c.Created += created
+	c.Existing += existing
+	c.Different += different
+}
+
+func (r *run) found(kind Kind, same bool) {
+	if same {
+		r.add(kind, 0, 1, 0)
+	} else {
+		r.add(kind, 0, 1, 1)
+	}
+}
+
+func (r *run) snapshot() map[Kind]Count {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[Kind]Count, len(r.counts))
+	for k, c := range r.counts {
+		out[k] = *c
+	}
+	return out
+}
+
+// phase is the progress of one kind.
+type phase struct {
+	kind  Kind
+	total int
+	done  atomic.Int64
+}
+
+// begin starts the phase of kind and reports it at 0 done.
+func (r *run) begin(kind Kind, total int) *phase {
+	ph := &phase{kind: kind, total: total}
+	r.report(ph, 0)
+	return ph
+}
+
+// step counts one entity of ph as handled and reports progress at the
+// interval and at the end.
+func (r *run) step(ph *phase) {
+	d := int(ph.done.Add(1))
+	if d == ph.total || d%r.s.opts.ProgressEvery == 0 {
+		r.report(ph, d)
+	}
+}
+
+func (r *run) report(ph *phase, done int) {
+	o := r.s.opts
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	if r.reported == nil {
+		r.reported = map[Kind]int{}
+	}
+	if last, ok := r.reported[ph.kind]; ok && done <= last {
+		return // a slower worker's older news
+	}
+	r.reported[ph.kind] = done
+	r.mu.Lock()
+	c := *r.counts[ph.kind]
+	r.mu.Unlock()
+	p := Progress{Kind: ph.kind, Done: done, Total: ph.total, Created: c.Created, Existing: c.Existing, Elapsed: time.Since(r.start)}
+	if o.Progress != nil {
+		o.Progress(p)
+	}
+	if ph.total >= o.ProgressEvery && done > 0 {
+		o.Logger.Info("seed: progress", "kind", p.Kind, "done", p.Done, "total", p.Total,
+			"created", p.Created, "existing", p.Existing, "elapsed", p.Elapsed.Round(time.Millisecond))
+	}
+}
+
+// keys returns the kinds of counts in Kinds order, then any others.
+func keys(counts map[Kind]Count) []Kind {
+	out := slices.Clone(Kinds)
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+// Package shop holds what the ten shopbus services share: the error codes
+// they answer with, money, principals and roles, how a caller's session
+// token travels with a request, and the events services announce to each
+// other. It depends on nothing but the transport package, so any service or
+// client can import it cheaply.
+//
+// Services live in sub-packages (shop/auth, shop/catalog/..., shop/cart,
+// shop/content/..., shop/seed). Each exposes a Service interface, New(db)
+// for the MongoDB implementation, NewClient(bus) for the typed client over
+// the bus, and Bind(bus, svc) to serve an implementation on the bus.
+package shop
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Error is the error type services return; it crosses the bus unchanged.
+type Error = transport.Error
+
+// FieldError names one invalid field of a request.
+type FieldError = transport.FieldError
+
+// Sentinels for errors.Is, one per code (see transport).
+var (
+	ErrInvalid          = transport.ErrInvalid
+	ErrNotFound         = transport.ErrNotFound
+	ErrConflict         = transport.ErrConflict
+	ErrUnauthenticated  = transport.ErrUnauthenticated
+	ErrForbidden        = transport.ErrForbidden
+	ErrUnavailable      = transport.ErrUnavailable
+	ErrDeadlineExceeded = transport.ErrDeadlineExceeded
+	ErrInternal         = transport.ErrInternal
+)
+
+// Invalid returns an invalid-request error; fieldAndMessage alternates
+// field names and what is wrong with them.
+func Invalid(message string, fieldAndMessage ...string) error {
+	return transport.Invalid(message, fieldAndMessage...)
+}
+
+// NotFound returns a not_found error naming what was missing.
+func NotFound(what string) error {
+	return transport.Errorf(transport.CodeNotFound, "%s not found", what)
+}
+
+// Conflict returns a conflict error.
+func Conflict(message string) error { return transport.Errorf(transport.CodeConflict, "%s", message) }
+
+// Forbidden returns a forbidden error.
+func Forbidden(message string) error { return transport.Errorf(transport.CodeForbidden, "%s", message) }
+
+// Unauthenticated returns an unauthenticated error.
+func Unauthenticated(message string) error {
+	return transport.Errorf(transport.CodeUnauthenticated, "%s", message)
+}
+
+// Role is what a principal may do.
+type Role string
+
+// The roles.
+const (
+	RoleCustomer Role = "customer"
+	RoleAdmin    Role = "admin"
+)
+
+// Principal is an authenticated user, as the auth service vouches for it.
+type Principal struct {
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	Roles  []Role `json:"roles"`
+}
+
+// Has reports whether p holds role.
+func (p Principal) Has(role Role) bool {
+	for _, r := range p.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Publisher sends events; a transport.Bus is one. Services that announce
+// changes take a Publisher.
+type Publisher interface {
+	Publish(ctx context.Context, ev transport.Event) error
+}
+
+// Authenticator turns a session token into a principal. The auth service
+// implements it; other services are given one (usually auth's bus client).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (Principal, error)
+}
+
+// TokenHeader is the request header that carries a caller's session token.
+const TokenHeader = "authorization"
+
+// WithToken returns a context whose calls carry the session token, so a
+// service can tell who is calling (see Caller).
+func WithToken(ctx context.Context, token string) context.Context {
+	return transport.WithHeader(ctx, TokenHeader, token)
+}
+
+// TokenFrom returns the session token ctx carries, or "".
+func TokenFrom(ctx context.Context) string { return transport.HeaderFrom(ctx, TokenHeader) }
+
+// Caller authenticates the token ctx carries. With no token it returns an
+// unauthenticated error.
+func Caller(ctx context.Context, authn Authenticator) (Principal, error) {
+	token := TokenFrom(ctx)
+	if token == "" {
+		return Principal{}, Unauthenticated("no session token")
+	}
+	if authn == nil {
+		return Principal{}, transport.Errorf(transport.CodeInternal, "no authenticator configured")
+	}
+	return authn.Authenticate(ctx, token)
+}
+
+// RequireAdmin returns the caller's principal if it is an admin, and an
+// unauthenticated or forbidden error otherwise. Catalog and content writes
+// call it.
+func RequireAdmin(ctx context.Context, authn Authenticator) (Principal, error) {
+	p, err := Caller(ctx, authn)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !p.Has(RoleAdmin) {
+		return Principal{}, Forbidden("admin role required")
+	}
+	return p, nil
+}
+
+// IsCode reports whether err carries code.
+func IsCode(err error, code transport.Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// EventBacklog describes the events a service has stored with its changes
+// but the broker has not confirmed yet (see the services' RunRelay).
+type EventBacklog struct {
+	// Pending is how many events wait.
+	Pending int `json:"pending"`
+	// Oldest is when the oldest waiting event happened; zero when none waits.
+	Oldest time.Time `json:"oldest,omitzero"`
+}
+
+// Age returns how long the oldest waiting event has waited at now.
+func (b EventBacklog) Age(now time.Time) time.Duration {
+	if b.Oldest.IsZero() {
+		return 0
+	}
+	return now.Sub(b.Oldest)
+}

@@ -1,0 +1,160 @@
+package storefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/transport"
+	"github.com/shopbus/shopbus/transport/inproc"
+)
+
+// TestStatusOf maps every error code to its HTTP status, and tells
+// clients nothing of failures inside the shop.
+func TestStatusOf(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   transport.Code
+		leaks  string // what must not reach the client
+	}{
+		{nil, 200, "", ""},
+		{shop.Invalid("bad", "email", "must be an address"), 400, transport.CodeInvalid, ""},
+		{shop.Unauthenticated("no"), 401, transport.CodeUnauthenticated, ""},
+		{shop.Forbidden("no"), 403, transport.CodeForbidden, ""},
+		{shop.NotFound("product"), 404, transport.CodeNotFound, ""},
+		{shop.Conflict("taken"), 409, transport.CodeConflict, ""},
+		{transport.Errorf(transport.CodeUnavailable, "rabbit: channel 7 closed at 10.0.0.3"), 503, transport.CodeUnavailable, "10.0.0.3"},
+		{transport.Errorf(transport.CodeDeadlineExceeded, "no answer from product.get_by_slug"), 503, transport.CodeDeadlineExceeded, "get_by_slug"},
+		{context.DeadlineExceeded, 503, transport.CodeDeadlineExceeded, ""},
+		{transport.Errorf(transport.CodeInternal, "mongo: password=hunter2"), 500, transport.CodeInternal, "hunter2"},
+		{fmt.Errorf("decode: secret-table"), 500, transport.CodeInternal, "secret-table"},
+		{formError(&http.MaxBytesError{Limit: MaxBodyBytes}), 413, transport.CodeInvalid, ""},
+	} {
+		if got := StatusOf(c.err); got != c.status {
+			t.Errorf("StatusOf(%v) = %d, want %d", c.err, got, c.status)
+		}
+		if c.err == nil {
+			continue
+		}
+		e := publicError(c.err)
+		if e.Code != c.code || e.Message == "" {
+			t.Errorf("publicError(%v) = %+v, want code %s", c.err, e, c.code)
+		}
+		if c.leaks != "" && strings.Contains(e.Error()+message(c.err), c.leaks) {
+			t.Errorf("publicError(%v) leaks %q: %+v", c.err, c.leaks, e)
+		}
+		if c.status == 413 && e.Field("body") == "" {
+			t.Errorf("413 without a field error: %+v", e)
+		}
+		if c.status == 400 && e.Field("email") != "must be an address" {
+			t.Errorf("400 lost its field errors: %+v", e)
+		}
+	}
+}
+
+// step is a fake lookup: it finishes after d with err (nil: found).
+type step struct {
+	d   time.Duration
+	err error
+}
+
+func (st step) start() *future[int] {
+	return async(context.Background(), time.Minute, func(context.Context) (int, error) {
+		time.Sleep(st.d)
+		return 0, st.err
+	})
+}
+
+// TestDecide picks the lookup of highest precedence that found the slug,
+// waiting for those before it, or only for a grace when they are silent.
+func TestDecide(t *testing.T) {
+	nf := shop.NotFound("x")
+	down := transport.Errorf(transport.CodeDeadlineExceeded, "no answer")
+	const grace = 300 * time.Millisecond
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name     string
+		steps    []step
+		want     int
+		min, max time.Duration
+	}{
+		{"first found at once", []step{{0, nil}, {time.Second, nil}, {time.Second, nil}}, 0, 0, 150 * ms},
+		{"second waits for the first", []step{{50 * ms, nf}, {0, nil}, {time.Second, nf}}, 1, 50 * ms, 250 * ms},
+		{"the first wins when it answers within the grace", []step{{50 * ms, nil}, {0, nil}, {0, nf}}, 0, 50 * ms, 250 * ms},
+		{"a silent first costs only the grace", []step{{2 * time.Second, down}, {0, nf}, {0, nil}}, 2, grace, grace + 150*ms},
+		{"a slow first costs only the grace", []step{{time.Second, nil}, {0, nil}, {0, nf}}, 1, grace, grace + 150*ms},
+		{"nobody", []step{{0, nf}, {20 * ms, nf}, {0, down}}, -1, 20 * ms, 150 * ms},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws := make([]waiter, len(c.steps))
+			for i, st := range c.steps {
+				ws[i] = st.start()
+			}
+			start := time.Now()
+			got := decide(ws, grace)
+			took := time.Since(start)
+			if got != c.want || took < c.min || took > c.max {
+				t.Errorf("decide = %d after %v, want %d after %v to %v", got, took, c.want, c.min, c.max)
+			}
+		})
+	}
+}
+
+func TestSEOPaths(t *testing.T) {
+	bus := inproc.New(inproc.Options{})
+	defer bus.Close()
+	s, err := New(Options{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/products/red-shoe": "/red-shoe", "/categories/shoes": "/shoes", "/blog/news": "/news",
+		"/about": "/about", "/products/a/b": "/products/a/b", "//evil.example": "", "https://x.example/y": "",
+	} {
+		if got := s.pagePath(in); got != want {
+			t.Errorf("pagePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	in := `<?xml version="1.0"?><urlset><url><loc>https://shop.example/products/red-shoe</loc></url>` +
+		`<url><loc>https://shop.example/blog/news</loc></url><url><loc>https://shop.example/about</loc></url></urlset>`
+	want := `<?xml version="1.0"?><urlset><url><loc>https://shop.example/red-shoe</loc></url>` +
+		`<url><loc>https://shop.example/news</loc></url><url><loc>https://shop.example/about</loc></url></urlset>`
+	if got := string(s.rewriteSitemap([]byte(in))); got != want {
+		t.Errorf("rewriteSitemap:\n got %s\nwant %s", got, want)
+	}
+	if !errors.Is(publicError(errCSRF), shop.ErrForbidden) {
+		t.Error("the CSRF error is not forbidden")
+	}
+}
+
+// TestCache loads once per DefinitionsTTL, keeps the old value when a load
+// fails, and does not retry a failed load at once.
+func TestCache(t *testing.T) {
+	var c cache[int]
+	now := time.Unix(1000, 0)
+	loads := 0
+	load := func(v int, err error) func() (int, error) {
+		return func() (int, error) { loads++; return v, err }
+	}
+	if v, err := c.get(now, load(1, nil)); v != 1 || err != nil {
+		t.Fatalf("first load: %d %v", v, err)
+	}
+	if v, _ := c.get(now.Add(DefinitionsTTL/2), load(2, nil)); v != 1 || loads != 1 {
+		t.Errorf("within the TTL: %d after %d loads", v, loads)
+	}
+	if v, err := c.get(now.Add(DefinitionsTTL), load(3, errors.New("down"))); v != 1 || err == nil {
+		t.Errorf("failed reload: %d %v", v, err)
+	}
+	if v, _ := c.get(now.Add(DefinitionsTTL+time.Second), load(4, nil)); v != 1 || loads != 2 {
+		t.Errorf("right after a failure: %d after %d loads", v, loads)
+	}
+	if v, _ := c.get(now.Add(DefinitionsTTL+SEOBackoff), load(5, nil)); v != 5 || loads != 3 {
+		t.Errorf("after the back-off: %d after %d loads", v, loads)
+	}
+}

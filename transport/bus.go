@@ -1,0 +1,236 @@
+package transport
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Defaults shared by every Bus implementation.
+const (
+	// DefaultCallTimeout bounds a call whose context has no deadline.
+	DefaultCallTimeout = 30 * time.Second
+	// DefaultMaxMessageSize is the largest request, reply or event body accepted.
+	DefaultMaxMessageSize = 1 << 20
+	// DefaultConcurrency is how many requests or events one consumer handles at once.
+	DefaultConcurrency = 16
+	// DefaultMaxAttempts is how many times an event is delivered before it is
+	// parked in the subscriber's dead-letter queue.
+	DefaultMaxAttempts = 5
+	// DefaultRetryDelay is the pause before a failed event is delivered again.
+	DefaultRetryDelay = 100 * time.Millisecond
+)
+
+// Bus carries requests to services and events to subscribers. The RabbitMQ
+// implementation (package rabbit) and the in-process one (package inproc)
+// behave the same way; package transporttest holds the suite that proves it.
+//
+// A method is named "<service>.<name>", for example "auth.login": the part
+// before the first dot selects the service's request queue.
+type Bus interface {
+	// Call sends body to method and waits for the reply. Every call has a
+	// deadline: the context's, or the bus's default call timeout. Failures
+	// are *Error values: the handler's own error, or CodeInvalid,
+	// CodeDeadlineExceeded, CodeUnavailable, CodeInternal from the bus.
+	Call(ctx context.Context, method string, body []byte) ([]byte, error)
+
+	// Serve consumes the request queue of service and answers each request
+	// with h. It returns once the consumer is attached; Close on the result
+	// detaches it. Requests already in the queue wait for the next consumer.
+	Serve(service string, h Handler, opts ...ConsumerOption) (Subscription, error)
+
+	// Publish sends an event to every subscription whose pattern matches its
+	// key. It returns once the event is safely stored (publisher confirm).
+	// An empty ID or Time is filled in.
+	Publish(ctx context.Context, ev Event) error
+
+	// Subscribe delivers events whose key matches pattern to h, at least once.
+	// subscriber names the durable queue: subscriptions with the same name
+	// share one queue (and so split its events); events published while no
+	// consumer is attached wait in it. pattern uses topic syntax: words
+	// separated by dots, "*" matches one word and "#" zero or more.
+	// A delivery whose handler fails is retried; after MaxAttempts it is
+	// parked in the subscriber's dead-letter queue.
+	Subscribe(subscriber, pattern string, h EventHandler, opts ...ConsumerOption) (Subscription, error)
+
+	// DrainDeadLetters removes and returns the events parked for subscriber.
+	DrainDeadLetters(ctx context.Context, subscriber string) ([]Event, error)
+
+	// Ready returns nil when the bus is connected and every consumer is
+	// attached, and an error saying what is missing otherwise.
+	Ready() error
+
+	// Close detaches every consumer and releases the bus. Calls in flight
+	// fail with CodeUnavailable.
+	Close() error
+}
+
+// Subscription is an attached consumer.
+type Subscription interface {
+	// Close detaches the consumer, waiting for handlers in progress to finish.
+	Close() error
+}
+
+// Request is one request as a handler sees it.
+type Request struct {
+	// Method is the full method name, e.g. "auth.login".
+	Method string
+	// ID is the caller's correlation id.
+	ID string
+	// Body is the JSON request body.
+	Body []byte
+	// Header holds the caller's metadata (see WithHeader).
+	Header map[string]string
+}
+
+// Handler answers requests. Implementations must be safe for concurrent use.
+type Handler interface {
+	ServeBus(ctx context.Context, req *Request) ([]byte, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) ([]byte, error)
+
+// ServeBus calls f.
+func (f HandlerFunc) ServeBus(ctx context.Context, req *Request) ([]byte, error) {
+	return f(ctx, req)
+}
+
+// Event is a fact a service announces. Delivery is at least once: handlers
+// use ID to ignore repeats.
+type Event struct {
+	// ID identifies the event across redeliveries. Publish sets a UUID when empty.
+	ID string
+	// Key is the routing key "<service>.<entity>.<verb>", e.g. "product.product.updated".
+	Key string
+	// Time is when the event happened. Publish sets it when zero.
+	Time time.Time
+	// Body is the JSON payload.
+	Body []byte
+	// Header holds metadata such as trace context. Publish adds the trace
+	// context of its ctx but never the caller's request headers (WithHeader):
+	// a session token must not reach every subscriber.
+	Header map[string]string
+	// Attempt counts deliveries to this subscriber, starting at 1. Set on receipt.
+	Attempt int
+}
+
+// EventHandler handles delivered events. Returning an error asks for a
+// retry. Implementations must be safe for concurrent use.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, ev Event) error
+}
+
+// EventHandlerFunc adapts a function to EventHandler.
+type EventHandlerFunc func(ctx context.Context, ev Event) error
+
+// HandleEvent calls f.
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, ev Event) error { return f(ctx, ev) }
+
+// ConsumerOptions tune one consumer. The zero value means the defaults.
+type ConsumerOptions struct {
+	// Concurrency is how many messages are handled at once (the prefetch).
+	Concurrency int
+	// MaxAttempts is how many deliveries an event gets before it is parked.
+	MaxAttempts int
+	// RetryDelay is the pause before a failed event is delivered again.
+	RetryDelay time.Duration
+	// HandlerTimeout bounds one event handler run (requests are bounded by
+	// the caller's deadline). Zero means one minute.
+	HandlerTimeout time.Duration
+}
+
+// ConsumerOption sets a ConsumerOptions field.
+type ConsumerOption func(*ConsumerOptions)
+
+// WithConcurrency sets how many messages a consumer handles at once.
+func WithConcurrency(n int) ConsumerOption { return func(o *ConsumerOptions) { o.Concurrency = n } }
+
+// WithMaxAttempts sets how many deliveries an event gets before it is parked.
+func WithMaxAttempts(n int) ConsumerOption { return func(o *ConsumerOptions) { o.MaxAttempts = n } }
+
+// WithRetryDelay sets the pause before a failed event is delivered again.
+func WithRetryDelay(d time.Duration) ConsumerOption {
+	return func(o *ConsumerOptions) { o.RetryDelay = d }
+}
+
+// WithHandlerTimeout bounds one event handler run.
+func WithHandlerTimeout(d time.Duration) ConsumerOption {
+	return func(o *ConsumerOptions) { o.HandlerTimeout = d }
+}
+
+// ApplyConsumerOptions returns the options with defaults filled in. It is
+// for Bus implementations.
+func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {
+	var o ConsumerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.RetryDelay < 0 {
+		o.RetryDelay = 0
+	} else if o.RetryDelay == 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = time.Minute
+	}
+	return o
+}
+
+// ServiceOf returns the service part of a method name ("auth" for
+// "auth.login"), or an invalid error when the name is malformed.
+func ServiceOf(method string) (string, error) {
+	service, name, ok := strings.Cut(method, ".")
+	if !ok || !validName(service) || name == "" || len(method) > 255 {
+		return "", Invalid("malformed method name", "method", "must look like <service>.<name>: "+quote(method))
+	}
+	return service, nil
+}
+
+// CheckName validates a service or subscriber name: 1 to 64 characters of
+// lower-case letters, digits, '-' and '_'.
+func CheckName(kind, name string) error {
+	if !validName(name) {
+		return Invalid("malformed "+kind+" name", kind, "use 1-64 of a-z, 0-9, '-', '_': "+quote(name))
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckPattern validates a topic pattern or routing key: dot-separated words.
+func CheckPattern(pattern string) error {
+	if pattern == "" || len(pattern) > 255 {
+		return Invalid("malformed pattern", "pattern", "must be 1-255 characters")
+	}
+	for _, w := range strings.Split(pattern, ".") {
+		if w == "" {
+			return Invalid("malformed pattern", "pattern", "empty word in "+quote(pattern))
+		}
+	}
+	return nil
+}
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return "\"" + s + "\""
+}

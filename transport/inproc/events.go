@@ -1,0 +1,187 @@
+package inproc
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopbus/shopbus/internal/wire"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// eventQueue is a subscriber's durable queue: it outlives its consumers,
+// as a durable RabbitMQ queue does, and keeps its bindings and parked events.
+type eventQueue struct {
+	patterns map[string]bool
+	items    []transport.Event // waiting deliveries; Attempt counts earlier deliveries
+	dead     []transport.Event
+	signal   chan struct{}
+}
+
+func (q *eventQueue) wake() {
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Publish implements transport.Bus.
+func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
+	if err := transport.CheckPattern(ev.Key); err != nil {
+		return err
+	}
+	if e := wire.CheckRequest(ev.Body, b.opts.MaxMessageSize); e != nil {
+		return e
+	}
+	if err := ctx.Err(); err != nil {
+		return transport.ContextError(ctx)
+	}
+	if ev.ID == "" {
+		ev.ID = uuid.NewString()
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	headers := wire.TraceHeaders(ctx)
+	for k, v := range ev.Header {
+		if headers == nil {
+			headers = map[string]string{}
+		}
+		headers[k] = v
+	}
+	ev.Header = headers
+	ev.Attempt = 0
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errClosed()
+	}
+	for _, q := range b.subscribers {
+		for p := range q.patterns {
+			if transport.MatchTopic(p, ev.Key) {
+				c := ev
+				c.Body = clone(ev.Body)
+				q.items = append(q.items, c)
+				q.wake()
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Subscribe implements transport.Bus.
+func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	if err := transport.CheckName("subscriber", subscriber); err != nil {
+		return nil, err
+	}
+	if err := transport.CheckPattern(pattern); err != nil {
+		return nil, err
+	}
+	o := transport.ApplyConsumerOptions(opts)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, errClosed()
+	}
+	q := b.subscribers[subscriber]
+	if q == nil {
+		q = &eventQueue{patterns: map[string]bool{}, signal: make(chan struct{}, 1)}
+		b.subscribers[subscriber] = q
+	}
+	q.patterns[pattern] = true
+	b.mu.Unlock()
+
+	s := b.newSub()
+	for range o.Concurrency {
+		s.wg.Add(1)
+		b.consumers.Add(1)
+		go func() {
+			defer b.consumers.Done()
+			defer s.wg.Done()
+			b.consume(q, h, o, s.stop)
+		}()
+	}
+	return s, nil
+}
+
+func (b *Bus) consume(q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, stop chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-b.done:
+			return
+		default:
+		}
+		ev, ok := b.pop(q)
+		if !ok {
+			select {
+			case <-q.signal:
+				continue
+			case <-stop:
+				return
+			case <-b.done:
+				return
+			}
+		}
+		ev.Attempt++
+		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), ev.Header)
+		err := wire.HandleEvent(ctx, h, ev, b.logger)
+		cancel()
+		if err == nil {
+			continue
+		}
+		if ev.Attempt >= o.MaxAttempts {
+			b.logger.Warn("event parked in dead-letter queue", "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
+			b.mu.Lock()
+			q.dead = append(q.dead, ev)
+			b.mu.Unlock()
+			continue
+		}
+		// Wait before the retry, but never lose the event when stopping.
+		t := time.NewTimer(o.RetryDelay)
+		select {
+		case <-t.C:
+		case <-stop:
+		case <-b.done:
+		}
+		t.Stop()
+		b.mu.Lock()
+		q.items = append(q.items, ev)
+		q.wake()
+		b.mu.Unlock()
+	}
+}
+
+func (b *Bus) pop(q *eventQueue) (transport.Event, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(q.items) == 0 {
+		return transport.Event{}, false
+	}
+	ev := q.items[0]
+	q.items[0] = transport.Event{}
+	q.items = q.items[1:]
+	if len(q.items) > 0 {
+		q.wake() // let another consumer take the next one
+	}
+	return ev, true
+}
+
+// DrainDeadLetters implements transport.Bus.
+func (b *Bus) DrainDeadLetters(ctx context.Context, subscriber string) ([]transport.Event, error) {
+	if err := transport.CheckName("subscriber", subscriber); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.subscribers[subscriber]
+	if q == nil {
+		return nil, nil
+	}
+	dead := q.dead
+	q.dead = nil
+	return dead, nil
+}

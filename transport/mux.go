@@ -1,0 +1,139 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Mux routes requests to handlers by method name, like http.ServeMux.
+// A request for a method with no handler gets a CodeInvalid error.
+type Mux struct {
+	mu       sync.RWMutex
+	handlers map[string]Handler
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{handlers: map[string]Handler{}} }
+
+// Handle registers h for method. It panics if method is malformed or taken,
+// as http.ServeMux does: both are programming errors.
+func (m *Mux) Handle(method string, h Handler) {
+	if _, err := ServiceOf(method); err != nil {
+		panic("transport: " + err.Error())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.handlers[method]; dup {
+		panic("transport: method registered twice: " + method)
+	}
+	m.handlers[method] = h
+}
+
+// HandleFunc registers f for method.
+func (m *Mux) HandleFunc(method string, f func(ctx context.Context, req *Request) ([]byte, error)) {
+	m.Handle(method, HandlerFunc(f))
+}
+
+// Methods lists the registered method names, sorted.
+func (m *Mux) Methods() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	names := make([]string, 0, len(m.handlers))
+	for name := range m.handlers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ServeBus dispatches req to the handler registered for req.Method.
+func (m *Mux) ServeBus(ctx context.Context, req *Request) ([]byte, error) {
+	m.mu.RLock()
+	h := m.handlers[req.Method]
+	m.mu.RUnlock()
+	if h == nil {
+		return nil, Invalid("unknown method", "method", "no handler for "+quote(req.Method))
+	}
+	return h.ServeBus(ctx, req)
+}
+
+// Handle registers a typed handler on m: the request body is decoded from
+// JSON into Req (a decoding failure is a CodeInvalid error naming the field)
+// and the result is encoded as JSON.
+func Handle[Req, Resp any](m *Mux, method string, fn func(ctx context.Context, req Req) (Resp, error)) {
+	m.Handle(method, HandlerFunc(func(ctx context.Context, r *Request) ([]byte, error) {
+		var in Req
+		if err := Decode(r.Body, &in); err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	}))
+}
+
+// Invoke calls method with req encoded as JSON and decodes the reply into a
+// Resp. It is how typed clients are written:
+//
+//	user, err := transport.Invoke[auth.User](ctx, bus, "auth.register", req)
+func Invoke[Resp any](ctx context.Context, b Bus, method string, req any) (Resp, error) {
+	var out Resp
+	body, err := json.Marshal(req)
+	if err != nil {
+		return out, &Error{Code: CodeInvalid, Message: "cannot encode request: " + err.Error(), Cause: err}
+	}
+	reply, err := b.Call(ctx, method, body)
+	if err != nil {
+		return out, err
+	}
+	if len(reply) == 0 {
+		return out, nil
+	}
+	if err := json.Unmarshal(reply, &out); err != nil {
+		return out, &Error{Code: CodeInternal, Message: "cannot decode reply of " + method + ": " + err.Error(), Cause: err}
+	}
+	return out, nil
+}
+
+// Decode unmarshals a JSON body into v and turns a failure into a
+// CodeInvalid *Error with a field error. An empty body leaves v unchanged.
+func Decode(body []byte, v any) error {
+	if len(body) == 0 {
+		return nil
+	}
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return Invalid("malformed request", field, "must be "+describeType(typeErr.Type.Kind().String())+", not "+typeErr.Value)
+	}
+	return Invalid("malformed request", "body", "not valid JSON: "+err.Error())
+}
+
+func describeType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "a boolean"
+	case kind == "slice", kind == "array":
+		return "an array"
+	case kind == "map", kind == "struct", kind == "ptr":
+		return "an object"
+	}
+	return kind
+}

@@ -1,0 +1,235 @@
+package rabbit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// consumer is a queue consumer the bus keeps attached across reconnections.
+type consumer struct {
+	bus     *Bus
+	queue   string
+	opts    transport.ConsumerOptions
+	declare func(ch *amqp.Channel) error // (re)declares the queue and its bindings
+	// handle handles one delivery. It returns true to have the delivery
+	// acknowledged, false when it settled the delivery itself.
+	handle func(ch *amqp.Channel, d amqp.Delivery) (ack bool)
+	// batchAcks coalesces acknowledgements (see acker); consumers that
+	// settle every delivery themselves leave it false.
+	batchAcks bool
+	attached  atomic.Bool
+
+	mu     sync.Mutex // guards ch, tag, closed, and serialises attach
+	ch     *amqp.Channel
+	tag    string
+	closed bool
+	wg     sync.WaitGroup // the workers of the current attachment
+}
+
+func newID() string { return uuid.NewString() }
+
+// register adds c to the bus and attaches it if the bus is connected.
+func (b *Bus) register(c *consumer) (transport.Subscription, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, errClosed()
+	}
+	b.consumers[c] = true
+	s := b.sess
+	b.mu.Unlock()
+	if s == nil {
+		return c, nil // attached when the broker is back; Ready reports it
+	}
+	if err := c.attach(s); err != nil {
+		b.mu.Lock()
+		delete(b.consumers, c)
+		b.mu.Unlock()
+		return nil, err
+	}
+	return c, nil
+}
+
+// attach opens a channel on s, declares the queue and starts the workers.
+func (c *consumer) attach(s *session) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.attached.Load() {
+		return nil
+	}
+	c.wg.Wait() // workers of a lost attachment finish first
+	ch, err := s.consume.Channel()
+	if err != nil {
+		return c.attachFailed(err)
+	}
+	if err := ch.Qos(c.opts.Concurrency, 0, false); err != nil {
+		return c.attachFailed(err)
+	}
+	if err := c.declare(ch); err != nil {
+		ch.Close()
+		return c.attachFailed(err)
+	}
+	tag := "shopbus-" + newID()
+	deliveries, err := ch.Consume(c.queue, tag, false, false, false, false, nil)
+	if err != nil {
+		ch.Close()
+		return c.attachFailed(err)
+	}
+	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
+	cancels := ch.NotifyCancel(make(chan string, 1))
+	go func() {
+		for range cancels {
+			c.bus.logger.Warn("broker cancelled consumer", "queue", c.queue)
+			ch.Close() // re-attached by the bus's watch loop
+		}
+	}()
+	go func() {
+		for range closes {
+		}
+		c.attached.Store(false)
+	}()
+	c.ch, c.tag = ch, tag
+	c.attached.Store(true)
+	var acks *acker
+	if c.batchAcks {
+		acks = newAcker(ch, c.opts.Concurrency)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			acks.run()
+		}()
+	}
+	var workers sync.WaitGroup
+	for range c.opts.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for d := range deliveries {
+				ack := c.handle(ch, d)
+				switch {
+				case acks != nil:
+					acks.settled(d.DeliveryTag, ack)
+				case ack:
+					d.Ack(false)
+				}
+			}
+		}()
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		workers.Wait()
+		if acks != nil {
+			acks.close()
+		}
+	}()
+	return nil
+}
+
+// acker coalesces the acknowledgements of one channel's deliveries, which
+// its workers finish in any order: it acknowledges, with multiple=true, the
+// highest delivery tag below which every delivery is settled. It sends an
+// ack as soon as it has one, so a lone request is acknowledged at once;
+// under load, settlements that arrive while an ack is being written are
+// covered by the next one, which saves the broker and this process work.
+type acker struct {
+	ch      *amqp.Channel
+	reports chan settlement
+	next    uint64          // the lowest tag not yet settled (tags start at 1)
+	waiting map[uint64]bool // settled tags above next: true to ack, false if settled otherwise
+}
+
+type settlement struct {
+	tag uint64
+	ack bool
+}
+
+func newAcker(ch *amqp.Channel, concurrency int) *acker {
+	return &acker{ch: ch, reports: make(chan settlement, 2*concurrency), next: 1, waiting: map[uint64]bool{}}
+}
+
+// settled reports a finished delivery: ack says whether to acknowledge it
+// (false: the worker rejected it itself).
+func (a *acker) settled(tag uint64, ack bool) { a.reports <- settlement{tag, ack} }
+
+// close ends run once every report has been handled.
+func (a *acker) close() { close(a.reports) }
+
+func (a *acker) run() {
+	for s := range a.reports {
+		a.waiting[s.tag] = s.ack
+	drain:
+		for {
+			select {
+			case s, ok := <-a.reports:
+				if !ok {
+					break drain
+				}
+				a.waiting[s.tag] = s.ack
+			default:
+				break drain
+			}
+		}
+		var upTo uint64
+		for {
+			ack, ok := a.waiting[a.next]
+			if !ok {
+				break
+			}
+			if ack {
+				upTo = a.next
+			}
+			delete(a.waiting, a.next)
+			a.next++
+		}
+		if upTo > 0 {
+			a.ch.Ack(upTo, true) // an error means the channel is gone: the broker requeues
+		}
+	}
+}
+
+func (c *consumer) attachFailed(err error) error {
+	c.bus.logger.Warn("cannot attach consumer", "queue", c.queue, "err", err)
+	return &transport.Error{Code: transport.CodeUnavailable, Message: fmt.Sprintf("cannot consume %s: %v", c.queue, err), Cause: err}
+}
+
+// Close implements transport.Subscription: it cancels the consumer, lets
+// handlers in progress finish and settle, then closes the channel.
+func (c *consumer) Close() error {
+	c.bus.mu.Lock()
+	delete(c.bus.consumers, c)
+	c.bus.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.ch != nil {
+		c.ch.Cancel(c.tag, false) // deliveries close once the broker confirms
+		done := make(chan struct{})
+		go func() { c.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(c.opts.HandlerTimeout + 5*time.Second):
+			c.bus.logger.Warn("consumer handlers did not finish", "queue", c.queue)
+		}
+		c.ch.Close()
+	}
+	c.attached.Store(false)
+	return nil
+}
+
+// withTimeout runs f with a context bounded by d.
+func withTimeout(d time.Duration, f func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	f(ctx)
+}

@@ -1,0 +1,291 @@
+package rabbit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/shopbus/shopbus/internal/wire"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// session is the live connections: conn with the call channels and the
+// confirm-mode channel for events, and consume for the consumers of
+// requests and events. Publishing and consuming on connections of their
+// own is what RabbitMQ recommends: the broker's flow control, which
+// blocks a publishing connection, then never stalls consumers, and each
+// connection gets its own reader on either side, so the two directions
+// proceed in parallel. The session is replaced after the loss of either.
+type session struct {
+	conn    *amqp.Connection
+	consume *amqp.Connection
+	calls   []*amqp.Channel // each consumes direct reply-to
+	confirm *amqp.Channel   // publisher confirms, for events and retries
+	lost    chan struct{}   // closed when the connection is gone
+	once    sync.Once
+}
+
+func (b *Bus) connect() (*session, error) {
+	cfg := amqp.Config{
+		Heartbeat:  10 * time.Second,
+		Locale:     "en_US",
+		Properties: amqp.Table{"connection_name": b.connectionName()},
+		Dial:       amqp.DefaultDial(5 * time.Second),
+	}
+	conn, err := amqp.DialConfig(b.opts.URL, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{conn: conn, lost: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	b.watchConnection(s, conn)
+	cfg.Properties = amqp.Table{"connection_name": b.connectionName() + " (consumers)"}
+	if s.consume, err = amqp.DialConfig(b.opts.URL, cfg); err != nil {
+		return nil, err
+	}
+	b.watchConnection(s, s.consume)
+
+	if err := declareTopology(conn, b.names); err != nil {
+		return nil, err
+	}
+	for range b.opts.Channels {
+		ch, err := b.openCallChannel(s)
+		if err != nil {
+			return nil, err
+		}
+		s.calls = append(s.calls, ch)
+	}
+	s.confirm, err = conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.confirm.Confirm(false); err != nil {
+		return nil, err
+	}
+	b.watchChannel(s, s.confirm)
+	ok = true
+	return s, nil
+}
+
+// watchConnection drains conn's notifications (amqp091 deadlocks on an
+// undrained one) and ends s when conn is gone.
+func (b *Bus) watchConnection(s *session, conn *amqp.Connection) {
+	closes := conn.NotifyClose(make(chan *amqp.Error, 1))
+	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	go func() {
+		for err := range closes {
+			b.logger.Warn("broker closed the connection", "err", err)
+		}
+		s.close() // the other connection goes too: the session is replaced whole
+		s.once.Do(func() { close(s.lost) })
+	}()
+	go func() {
+		for bl := range blocked {
+			b.logger.Warn("broker flow control", "blocked", bl.Active, "reason", bl.Reason)
+		}
+	}()
+}
+
+func (b *Bus) connectionName() string {
+	if b.opts.Name != "" {
+		return b.opts.Name
+	}
+	return "shopbus"
+}
+
+func declareTopology(conn *amqp.Connection, n names) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.ExchangeDeclare(n.events(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return err
+	}
+	return ch.ExchangeDeclare(n.dead(), amqp.ExchangeDirect, true, false, false, false, nil)
+}
+
+// openCallChannel opens a channel and starts consuming direct reply-to on
+// it before anything is published, so no reply can be lost.
+func (b *Bus) openCallChannel(s *session) (*amqp.Channel, error) {
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	replies, err := ch.Consume(replyTo, "", true, false, false, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.watchChannel(s, ch)
+	go func() {
+		for d := range replies {
+			b.pending.deliver(d.CorrelationId, decodeReply(&d))
+		}
+	}()
+	return ch, nil
+}
+
+// watchChannel treats a channel closed by the broker as a lost session: the
+// simplest recovery that re-creates every channel and consumer.
+func (b *Bus) watchChannel(s *session, ch *amqp.Channel) {
+	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
+	go func() {
+		for err := range closes {
+			if err != nil {
+				b.logger.Warn("broker closed a channel; reconnecting", "err", err)
+				s.close()
+			}
+		}
+	}()
+}
+
+func (s *session) close() {
+	s.conn.Close()
+	if s.consume != nil {
+		s.consume.Close()
+	}
+}
+
+// deadlineExceeded is the error of a call whose deadline passed, unless
+// ctx was cancelled first.
+func deadlineExceeded(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return transport.ContextError(ctx)
+	}
+	return &transport.Error{Code: transport.CodeDeadlineExceeded, Message: "deadline exceeded", Cause: context.DeadlineExceeded}
+}
+
+func decodeReply(d *amqp.Delivery) reply {
+	if d.Type == wire.TypeError {
+		code, _ := d.Headers[wire.HeaderError].(string)
+		return reply{err: wire.DecodeError(code, d.Body)}
+	}
+	return reply{body: d.Body}
+}
+
+// Call implements transport.Bus.
+func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, error) {
+	service, err := transport.ServiceOf(method)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > b.opts.MaxMessageSize {
+		return nil, wire.CheckRequest(body, b.opts.MaxMessageSize)
+	}
+	// Every call has a deadline: the context's or the default. Without one
+	// in ctx, a plain timer bounds the wait (cheaper than a derived context
+	// on this hot path).
+	deadline, ctxDeadline := ctx.Deadline()
+	if !ctxDeadline {
+		deadline = time.Now().Add(b.opts.CallTimeout)
+	}
+	s := b.live()
+	if s == nil { // the broker is away: wait for it until the deadline
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if s, err = b.current(wctx); err != nil {
+			return nil, err
+		}
+	}
+	remaining := time.Until(deadline)
+	if remaining <= 0 {
+		return nil, deadlineExceeded(ctx)
+	}
+	var timeout <-chan time.Time
+	if !ctxDeadline {
+		t := getTimer(remaining)
+		defer putTimer(t)
+		timeout = t.C
+	}
+	id := b.ids.next()
+	headers := getTable()
+	defer putTable(headers) // amqp091 encodes it before Publish returns
+	headers[wire.HeaderDeadline] = deadline.UnixMilli()
+	for k, v := range wire.OutgoingHeaders(ctx) {
+		headers[k] = v
+	}
+	replyCh := b.pending.add(id)
+	received := false
+	defer func() {
+		b.pending.remove(id)
+		if received {
+			b.pending.recycle(replyCh)
+		}
+	}()
+	ch := s.calls[b.next.Add(1)%uint64(len(s.calls))]
+	err = ch.PublishWithContext(ctx, "", b.requestQueue(service), false, false, amqp.Publishing{
+		ContentType:   wire.ContentType,
+		CorrelationId: id,
+		ReplyTo:       replyTo,
+		Type:          method,
+		Expiration:    expiration(remaining),
+		Headers:       headers,
+		Body:          body,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, transport.ContextError(ctx)
+		}
+		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "cannot publish request: " + err.Error(), Cause: err}
+	}
+	select {
+	case r := <-replyCh:
+		received = true
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.body, nil
+	case <-ctx.Done():
+		return nil, transport.ContextError(ctx)
+	case <-timeout:
+		return nil, deadlineExceeded(ctx)
+	case <-s.lost:
+		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "connection to the broker lost; the call may or may not have run"}
+	}
+}
+
+// Calls reuse their timers and header tables: each would otherwise cost a
+// few allocations on the hottest path (the garbage collector's work shows
+// at tens of thousands of calls a second).
+var (
+	timers sync.Pool // of *time.Timer, stopped
+	tables = sync.Pool{New: func() any { return amqp.Table{} }}
+)
+
+// getTimer returns a timer firing after d.
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d) // since Go 1.23 a stopped timer's channel holds no stale value
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
+func getTable() amqp.Table { return tables.Get().(amqp.Table) }
+
+func putTable(t amqp.Table) {
+	clear(t)
+	tables.Put(t)
+}
+
+// requestQueue returns the request queue of service, remembering the names
+// it has built.
+func (b *Bus) requestQueue(service string) string {
+	if q, ok := b.queueNames.Load(service); ok {
+		return q.(string)
+	}
+	q := b.names.requests(service)
+	b.queueNames.Store(service, q)
+	return q
+}
