@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Make sure a local RabbitMQ broker is running and ready on 127.0.0.1:5672:
-# install Debian's rabbitmq-server if it is missing, start it unless it
-# already answers, and wait until it has booted.
+# Start a RabbitMQ node of the test run's own: installed from Debian's
+# rabbitmq-server if missing, with a fresh, empty data directory every time,
+# on 127.0.0.1, and wait until it serves. It never touches the machine's own
+# broker (rabbit@host) or its data: whatever that one holds (thousands of
+# queues left by other runs make it boot for minutes), this node boots in
+# seconds.
 #
-# Usage: ./scripts/rabbitmq.sh
+# Usage: ./scripts/rabbitmq.sh start   start the node; write its env file
+#        ./scripts/rabbitmq.sh stop    stop the node
+#
+# After start, "$SHOP_RABBIT_DIR/env" holds the lines to source:
+#   SHOP_AMQP_URL=amqp://guest:guest@127.0.0.1:<port>/
+#   SHOP_RABBIT_NODE=shopbus@localhost   (for rabbitmqctl -n)
+#
 # Needs root (or password-less sudo) to install and start the broker.
 # Tested on Debian bookworm. Every step is bounded in time: the script
 # never waits on a prompt or a hung command. Environment:
-#   RABBITMQ_WAIT_SECONDS  how long to wait for the broker to boot (default 120)
+#   SHOP_RABBIT_DIR        the node's directory (default $TMPDIR/shopbus-rabbitmq)
+#   RABBITMQ_WAIT_SECONDS  how long to wait for the node to boot (default 120)
 set -euo pipefail
 
+action="${1:-start}"
+dir="${SHOP_RABBIT_DIR:-${TMPDIR:-/tmp}/shopbus-rabbitmq}"
+node="shopbus@localhost"
 wait_seconds="${RABBITMQ_WAIT_SECONDS:-120}"
 
 # Debian installs the broker's commands in /usr/sbin, which is often not in
@@ -22,23 +35,45 @@ as_root() {
 	if [[ "$(id -u)" == 0 ]]; then
 		"$@"
 	elif command -v sudo >/dev/null; then
-		sudo -n --preserve-env=DEBIAN_FRONTEND "$@"
+		sudo -n --preserve-env=DEBIAN_FRONTEND,RABBITMQ_NODENAME,RABBITMQ_NODE_PORT,RABBITMQ_DIST_PORT,RABBITMQ_MNESIA_BASE,RABBITMQ_LOG_BASE,RABBITMQ_ENABLED_PLUGINS_FILE,RABBITMQ_PID_FILE "$@"
 	else
 		echo "rabbitmq.sh: need root or sudo to run: $*" >&2
 		exit 1
 	fi
 }
 
-# amqp_answers succeeds if something accepts connections on the AMQP port.
-amqp_answers() {
-	timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null
+# ctl runs rabbitmqctl against our node, bounded in time.
+ctl() {
+	as_root timeout -k 5 30 rabbitmqctl -q -n "$node" "$@" </dev/null
 }
 
-# await_startup waits while the node boots; it fails at once if no node
-# runs. Bounded, in case name resolution or the node hangs.
-await_startup() {
-	as_root timeout -k 5 30 rabbitmqctl -q await_startup --timeout 20 </dev/null >/dev/null 2>&1
+# port_answers succeeds if something accepts connections on 127.0.0.1:$1.
+port_answers() {
+	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
+
+# free_port prints the first port from $1 on that nothing listens on.
+free_port() {
+	local port="$1"
+	while port_answers "$port"; do
+		port=$((port + 1))
+	done
+	echo "$port"
+}
+
+# stop_node stops a node left by an earlier run, if one runs.
+stop_node() {
+	ctl stop >/dev/null 2>&1 || true
+}
+
+if [[ "$action" == stop ]]; then
+	stop_node
+	exit 0
+fi
+if [[ "$action" != start ]]; then
+	echo "usage: $0 start|stop" >&2
+	exit 2
+fi
 
 # 1. Install. Another apt-get may be running (e.g. unattended upgrades):
 #    wait for the dpkg lock (bounded) instead of failing.
@@ -50,33 +85,44 @@ if ! command -v rabbitmq-server >/dev/null; then
 	as_root timeout 900 apt-get "${apt_opts[@]}" install -y --no-install-recommends rabbitmq-server </dev/null
 fi
 
-# The node is named rabbit@<short host name>; where that name does not
-# resolve, Erlang cannot start the node: name it rabbit@localhost instead
-# (rabbitmqctl reads the same file, so it finds the node).
-short_host="$(hostname -s 2>/dev/null || hostname)"
-if ! getent hosts "$short_host" >/dev/null 2>&1; then
-	echo "==> rabbitmq: host name $short_host does not resolve; naming the node rabbit@localhost"
-	as_root sh -c 'mkdir -p /etc/rabbitmq && { grep -qs "^NODENAME=" /etc/rabbitmq/rabbitmq-env.conf || echo "NODENAME=rabbit@localhost" >>/etc/rabbitmq/rabbitmq-env.conf; }'
+# 2. A fresh directory: a node left by an earlier run is stopped first.
+stop_node
+as_root rm -rf "$dir"
+mkdir -p "$dir/mnesia" "$dir/log"
+echo '[].' >"$dir/plugins" # no plugins: the fastest boot
+# Port 5682 when free, otherwise the next free one: not 5672, which the
+# machine's own broker may take any moment (e.g. while it boots).
+port="$(free_port 5682)"
+dist_port="$(free_port $((port + 20000)))"
+cat >"$dir/env" <<EOF
+SHOP_AMQP_URL=amqp://guest:guest@127.0.0.1:$port/
+SHOP_RABBIT_NODE=$node
+EOF
+# Debian's scripts run the node as the rabbitmq user: it must own the files.
+if id rabbitmq >/dev/null 2>&1; then
+	as_root chown -R rabbitmq: "$dir"
 fi
 
-# 2. Start, unless it already runs (or is booting). The node is a daemon:
-#    it must not inherit our output, or whoever reads it (CI) would wait
-#    for the daemon to end.
-if amqp_answers; then
-	echo "==> rabbitmq: already running"
-	exit 0
-fi
-if ! await_startup; then
-	echo "==> starting rabbitmq-server"
-	as_root timeout -k 5 60 rabbitmq-server -detached </dev/null >/dev/null 2>&1 || true
-fi
+# 3. Start. The node is a daemon: it must not inherit our output, or
+#    whoever reads it (CI) would wait for the daemon to end.
+echo "==> starting RabbitMQ node $node on port $port (data in $dir)"
+export RABBITMQ_NODENAME="$node" \
+	RABBITMQ_NODE_PORT="$port" \
+	RABBITMQ_DIST_PORT="$dist_port" \
+	RABBITMQ_MNESIA_BASE="$dir/mnesia" \
+	RABBITMQ_LOG_BASE="$dir/log" \
+	RABBITMQ_ENABLED_PLUGINS_FILE="$dir/plugins" \
+	RABBITMQ_PID_FILE="$dir/pid"
+# Many queues need many file handles: raise the limit the node inherits.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+as_root timeout -k 5 60 rabbitmq-server -detached </dev/null >/dev/null 2>&1 || true
 
-# 3. Wait. await_startup fails at once while the node is not up yet, so retry.
+# 4. Wait. await_startup fails at once while the node is not up yet, so retry.
 deadline=$((SECONDS + wait_seconds))
-until await_startup && amqp_answers; do
+until ctl await_startup --timeout 20 >/dev/null 2>&1 && port_answers "$port"; do
 	if ((SECONDS >= deadline)); then
-		echo "rabbitmq.sh: broker not ready after ${wait_seconds}s; hostname $(hostname); its logs:" >&2
-		as_root sh -c 'tail -n 30 /var/log/rabbitmq/*.log' >&2 || true
+		echo "rabbitmq.sh: node $node not ready after ${wait_seconds}s; its logs:" >&2
+		as_root sh -c "tail -n 40 '$dir'/log/*.log" >&2 || true
 		exit 1
 	fi
 	sleep 1

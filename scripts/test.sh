@@ -9,7 +9,8 @@
 # Works on a fresh Debian bookworm machine with Go installed, as root (or
 # with sudo): it installs and starts rabbitmq-server if needed.
 # Environment:
-#   SHOP_AMQP_URL   use this broker instead of a local one (nothing installed)
+#   SHOP_AMQP_URL   use this broker instead of a node of the run's own
+#                   (nothing installed)
 #   SHOP_MONGO_URI  use this MongoDB instead of the embedded FerretDB
 #   CI              set in CI: tests fail rather than skip when
 #                   infrastructure is missing
@@ -36,9 +37,18 @@ phase() {
 	return "$status"
 }
 
-# 1. Infrastructure: the local broker, unless another one is configured.
+# 1. Infrastructure: a RabbitMQ node of this run's own, with fresh data
+#    (scripts/rabbitmq.sh), unless another broker is configured. It is
+#    stopped when the run ends.
 if [[ -z "${SHOP_AMQP_URL:-}" ]]; then
-	phase rabbitmq 5m ./scripts/rabbitmq.sh
+	export SHOP_RABBIT_DIR="${SHOP_RABBIT_DIR:-${TMPDIR:-/tmp}/shopbus-rabbitmq}"
+	trap './scripts/rabbitmq.sh stop' EXIT
+	phase rabbitmq 5m ./scripts/rabbitmq.sh start
+	set -a
+	# shellcheck source=/dev/null
+	source "$SHOP_RABBIT_DIR/env"
+	set +a
+	echo "==> broker: $SHOP_AMQP_URL"
 fi
 
 # 2. Formatting: gofmt must have nothing to say.

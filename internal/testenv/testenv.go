@@ -42,6 +42,10 @@ const (
 	EnvAMQPURL = "SHOP_AMQP_URL"
 	// EnvMongoURI names the variable holding the URI of an existing MongoDB server.
 	EnvMongoURI = "SHOP_MONGO_URI"
+	// EnvRabbitNode names the variable holding the name of the local
+	// RabbitMQ node that $SHOP_AMQP_URL reaches (scripts/rabbitmq.sh sets
+	// it), so that RabbitCtl can control it.
+	EnvRabbitNode = "SHOP_RABBIT_NODE"
 )
 
 // LocalAMQPURL is the URL of the local broker that AMQPURL starts.
@@ -164,12 +168,12 @@ func amqpAnswers() bool {
 	return true
 }
 
-// RabbitCtl runs `rabbitmqctl args...` against the local broker, e.g.
-// RabbitCtl(t, "stop_app") then RabbitCtl(t, "start_app") to test
-// reconnection, and returns its output. It fails the test on error, and
-// skips it (fails in CI) where rabbitmqctl is not installed or
-// $SHOP_AMQP_URL points at another broker, since rabbitmqctl controls only
-// the local one.
+// RabbitCtl runs `rabbitmqctl args...` against the local broker (the node
+// named by $SHOP_RABBIT_NODE when set), e.g. RabbitCtl(t, "stop_app") then
+// RabbitCtl(t, "start_app") to test reconnection, and returns its output.
+// It fails the test on error, and skips it (fails in CI) where rabbitmqctl
+// is not installed or $SHOP_AMQP_URL points at another broker without
+// $SHOP_RABBIT_NODE, since rabbitmqctl controls only local nodes.
 //
 // The local broker is shared by every test process: stopping it breaks
 // AMQP tests running concurrently in other packages. Keep such tests few
@@ -177,12 +181,16 @@ func amqpAnswers() bool {
 // with tb.Cleanup.
 func RabbitCtl(tb testing.TB, args ...string) string {
 	tb.Helper()
-	if os.Getenv(EnvAMQPURL) != "" {
-		skipOrFatal(tb, "testenv: RabbitCtl controls only the local broker, but "+EnvAMQPURL+" is set")
+	node := os.Getenv(EnvRabbitNode)
+	if os.Getenv(EnvAMQPURL) != "" && node == "" {
+		skipOrFatal(tb, "testenv: RabbitCtl controls only a local node, but "+EnvAMQPURL+" is set without "+EnvRabbitNode)
 	}
 	ctl := lookSbin("rabbitmqctl")
 	if ctl == "" {
 		skipOrFatal(tb, "testenv: rabbitmqctl is not installed")
+	}
+	if node != "" {
+		args = append([]string{"-n", node}, args...)
 	}
 	out, err := run(2*time.Minute, ctl, args...)
 	if err != nil {
