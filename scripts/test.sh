@@ -42,7 +42,9 @@ phase() {
 #    stopped when the run ends.
 if [[ -z "${SHOP_AMQP_URL:-}" ]]; then
 	export SHOP_RABBIT_DIR="${SHOP_RABBIT_DIR:-${TMPDIR:-/tmp}/shopbus-rabbitmq}"
-	trap './scripts/rabbitmq.sh stop' EXIT
+	rabbitmq_sh="$PWD/scripts/rabbitmq.sh"
+	# Stopping the node must neither fail the run nor hide its status.
+	trap 'status=$?; "$rabbitmq_sh" stop || true; exit $status' EXIT
 	phase rabbitmq 5m ./scripts/rabbitmq.sh start
 	set -a
 	# shellcheck source=/dev/null
