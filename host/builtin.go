@@ -52,9 +52,10 @@ func startAuth(_ context.Context, env Env) (*Started, error) {
 
 func startCategory(_ context.Context, env Env) (*Started, error) {
 	srv, err := category.New(env.DB, category.Options{
-		Auth:   auth.NewClient(env.Bus),
-		Events: env.Bus,
-		Logger: env.Logger,
+		Auth:        auth.NewClient(env.Bus),
+		Events:      env.Bus,
+		SharedSlugs: shop.SlugSpace{"product": product.NewClient(env.Bus), "article": article.NewClient(env.Bus)},
+		Logger:      env.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -87,12 +88,13 @@ func startOption(_ context.Context, env Env) (*Started, error) {
 
 func startProduct(_ context.Context, env Env) (*Started, error) {
 	srv, err := product.New(env.DB, product.Options{
-		Auth:       auth.NewClient(env.Bus),
-		Events:     env.Bus,
-		Categories: category.NewClient(env.Bus),
-		Attributes: attribute.NewClient(env.Bus),
-		Variants:   option.NewClient(env.Bus),
-		Logger:     env.Logger,
+		Auth:        auth.NewClient(env.Bus),
+		Events:      env.Bus,
+		Categories:  category.NewClient(env.Bus),
+		Attributes:  attribute.NewClient(env.Bus),
+		Variants:    option.NewClient(env.Bus),
+		SharedSlugs: shop.SlugSpace{"category": category.NewClient(env.Bus), "article": article.NewClient(env.Bus)},
+		Logger:      env.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -142,9 +144,10 @@ func startCart(_ context.Context, env Env) (*Started, error) {
 
 func startArticle(_ context.Context, env Env) (*Started, error) {
 	srv, err := article.New(env.DB, article.Options{
-		Auth:   auth.NewClient(env.Bus),
-		Events: env.Bus,
-		Logger: env.Logger,
+		Auth:        auth.NewClient(env.Bus),
+		Events:      env.Bus,
+		SharedSlugs: shop.SlugSpace{"product": product.NewClient(env.Bus), "category": category.NewClient(env.Bus)},
+		Logger:      env.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -26,8 +26,10 @@
 // GET /{slug} asks the product, category and article services for the slug
 // at the same time, together with the seo service (Resolve of the path it
 // knows the page under, see SEOPaths), the navigation and the visitor's
-// session. A product wins over a category, a category over an article, so
-// the page is served as soon as the service that settles it has answered: a
+// session. The three services keep their slugs apart when the host wires
+// them (shop.SlugSpace: each checks the others before it claims a slug);
+// should two claim one slug at the same instant, a product wins over a
+// category, a category over an article. So the page is served as soon as the service that settles it has answered: a
 // product page does not wait for the category or article service, and a
 // category or article is served at most Grace after it was found even if a
 // service of higher precedence stays silent. A slug nobody has is looked up

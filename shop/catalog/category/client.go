@@ -3,6 +3,7 @@ package category
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -11,6 +12,7 @@ const (
 	MethodCreate       = "category.create"
 	MethodGet          = "category.get"
 	MethodGetBySlug    = "category.get_by_slug"
+	MethodHoldsSlug    = "category.holds_slug"
 	MethodUpdate       = "category.update"
 	MethodMove         = "category.move"
 	MethodDelete       = "category.delete"
@@ -74,12 +76,18 @@ func (c *Client) Ancestors(ctx context.Context, r AncestorsRequest) ([]Category,
 	return transport.Invoke[[]Category](ctx, c.bus, MethodAncestors, r)
 }
 
+// HoldsSlug implements Service.
+func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
+}
+
 // Handler returns a Mux serving svc's methods.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
+	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
 	transport.Handle(m, MethodUpdate, svc.Update)
 	transport.Handle(m, MethodMove, svc.Move)
 	transport.Handle(m, MethodDelete, svc.Delete)

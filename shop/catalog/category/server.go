@@ -26,6 +26,11 @@ type Options struct {
 	Auth shop.Authenticator
 	// Events receives category.category.* events; nil publishes nothing.
 	Events shop.Publisher
+	// SharedSlugs are the other services whose pages share this one's
+	// addresses (the storefront's /{slug}): a slug one of them holds is
+	// refused, or skipped when generated. Nil: slugs are unique among
+	// categorys only.
+	SharedSlugs shop.SlugSpace
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger reports events that could not be published (default slog.Default()).
@@ -92,7 +97,7 @@ func (d *categoryDoc) category() Category {
 func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{
 		cats:   db.Collection("categories"),
-		slugs:  kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category"),
+		slugs:  kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category").Sharing(opts.SharedSlugs),
 		refs:   db.Collection("product_refs"),
 		seen:   outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
 		opts:   opts,
@@ -133,6 +138,15 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Category, error) {
 }
 
 // GetBySlug implements Service.
+// HoldsSlug implements Service. A malformed slug is held by nobody.
+func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	if !kit.ValidSlug(r.Slug) {
+		return shop.SlugHeld{}, nil
+	}
+	id, err := s.slugs.Holder(ctx, r.Slug)
+	return shop.SlugHeld{Held: id != ""}, err
+}
+
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Category, error) {
 	slug := strings.ToLower(strings.TrimSpace(r.Slug))
 	var f kit.Fields

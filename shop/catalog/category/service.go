@@ -139,6 +139,9 @@ type AncestorsRequest struct {
 
 // Service is the category contract; *Server and *Client implement it.
 type Service interface {
+	// SlugHolder reports whether a category holds a slug (see
+	// shop.SlugSpace); anyone may ask.
+	shop.SlugHolder
 	// Create adds a category (admin only). An unknown parent is invalid,
 	// a taken explicit slug a conflict.
 	Create(ctx context.Context, r CreateRequest) (Category, error)

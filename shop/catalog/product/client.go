@@ -3,6 +3,7 @@ package product
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -11,6 +12,7 @@ const (
 	MethodCreate    = "product.create"
 	MethodGet       = "product.get"
 	MethodGetBySlug = "product.get_by_slug"
+	MethodHoldsSlug = "product.holds_slug"
 	MethodUpdate    = "product.update"
 	MethodDelete    = "product.delete"
 	MethodPublish   = "product.publish"
@@ -68,12 +70,18 @@ func (c *Client) List(ctx context.Context, r ListRequest) (Page, error) {
 	return transport.Invoke[Page](ctx, c.bus, MethodList, r)
 }
 
+// HoldsSlug implements Service.
+func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
+}
+
 // Handler returns a Mux serving svc's methods.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
+	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
 	transport.Handle(m, MethodUpdate, svc.Update)
 	transport.Handle(m, MethodDelete, svc.Delete)
 	transport.Handle(m, MethodPublish, svc.Publish)

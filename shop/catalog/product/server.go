@@ -57,6 +57,11 @@ type Options struct {
 	Attributes AttributeValidator
 	// Variants generates variants (the option service's client).
 	Variants VariantGenerator
+	// SharedSlugs are the other services whose pages share this one's
+	// addresses (the storefront's /{slug}): a slug one of them holds is
+	// refused, or skipped when generated. Nil: slugs are unique among
+	// products only.
+	SharedSlugs shop.SlugSpace
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger reports events not yet published and failed clean-ups
@@ -157,7 +162,7 @@ func (d productDoc) clone() productDoc {
 func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{
 		products: db.Collection("products"),
-		slugs:    kit.NewSlugs(db.Collection("product_slugs"), "product_id", "product"),
+		slugs:    kit.NewSlugs(db.Collection("product_slugs"), "product_id", "product").Sharing(opts.SharedSlugs),
 		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
 		opts:     opts,
 		now:      kit.Clock(opts.Now),
@@ -198,6 +203,15 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Product, error) {
 }
 
 // GetBySlug implements Service.
+// HoldsSlug implements Service. A malformed slug is held by nobody.
+func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	if !kit.ValidSlug(r.Slug) {
+		return shop.SlugHeld{}, nil
+	}
+	id, err := s.slugs.Holder(ctx, r.Slug)
+	return shop.SlugHeld{Held: id != ""}, err
+}
+
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, error) {
 	slug := strings.ToLower(strings.TrimSpace(r.Slug))
 	var f kit.Fields

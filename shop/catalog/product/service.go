@@ -207,6 +207,9 @@ type Page struct {
 
 // Service is the product contract; *Server and *Client implement it.
 type Service interface {
+	// SlugHolder reports whether a product holds a slug (see
+	// shop.SlugSpace); anyone may ask.
+	shop.SlugHolder
 	// Create adds a product (admin only). Unknown categories, bad
 	// attribute values and bad variant choices are invalid, with field
 	// errors; a taken explicit slug is a conflict.

@@ -3,6 +3,7 @@ package article
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -42,6 +43,11 @@ func (c *Client) GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, er
 	return transport.Invoke[Article](ctx, c.bus, MethodGetBySlug, r)
 }
 
+// HoldsSlug implements Service.
+func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
+}
+
 // List implements Service.
 func (c *Client) List(ctx context.Context, r ListRequest) (ListResult, error) {
 	return transport.Invoke[ListResult](ctx, c.bus, MethodList, r)
@@ -56,6 +62,7 @@ func Mux(svc Service) *transport.Mux {
 	transport.Handle(m, MethodDelete, svc.Delete)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
+	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
 	transport.Handle(m, MethodList, svc.List)
 	return m
 }

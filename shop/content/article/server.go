@@ -48,6 +48,11 @@ type Options struct {
 	Auth shop.Authenticator
 	// Events receives article.article.* events (usually the bus).
 	Events shop.Publisher
+	// SharedSlugs are the other services whose pages share the articles'
+	// addresses (the storefront's /{slug}): a slug one of them holds is
+	// refused, or skipped when generated. Nil: slugs are unique among
+	// articles only.
+	SharedSlugs shop.SlugSpace
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Logger logs failures to publish events; slog.Default() when nil.
@@ -453,6 +458,9 @@ func (s *Server) EventBacklog(ctx context.Context) (shop.EventBacklog, error) {
 // claimSlug reserves slug for article id, or fails with a conflict when
 // another article holds it.
 func (s *Server) claimSlug(ctx context.Context, slug, id string) error {
+	if err := s.opts.SharedSlugs.Check(ctx, slug); err != nil {
+		return err
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		_, err := s.slugs.InsertOne(ctx, slugDoc{Slug: slug, ArticleID: id, ClaimedAt: s.now()})
 		if err == nil {
@@ -602,6 +610,19 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Article, error) {
 }
 
 // GetBySlug implements Service.
+// HoldsSlug implements Service: a reservation counts, whatever the
+// article's status. A malformed slug is held by nobody.
+func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	if !validSlug(r.Slug) {
+		return shop.SlugHeld{}, nil
+	}
+	n, err := s.slugs.CountDocuments(ctx, bson.D{{Key: "_id", Value: r.Slug}})
+	if err != nil {
+		return shop.SlugHeld{}, fmt.Errorf("article: find slug: %w", err)
+	}
+	return shop.SlugHeld{Held: n > 0}, nil
+}
+
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, error) {
 	slug := r.Slug
 	if slug == "" || len(slug) > 4*MaxSlugLen || !utf8.ValidString(slug) || strings.ContainsFunc(slug, isControl) {

@@ -25,6 +25,8 @@ package article
 import (
 	"context"
 	"time"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // ServiceName is the name the service answers to on the bus.
@@ -37,6 +39,7 @@ const (
 	MethodDelete    = "article.delete"
 	MethodGet       = "article.get"
 	MethodGetBySlug = "article.get_by_slug"
+	MethodHoldsSlug = "article.holds_slug"
 	MethodList      = "article.list"
 )
 
@@ -165,6 +168,9 @@ type ListResult struct {
 // Service is the article contract. *Server (the MongoDB implementation)
 // and *Client (over the bus) implement it.
 type Service interface {
+	// SlugHolder reports whether an article holds a slug (see
+	// shop.SlugSpace); anyone may ask.
+	shop.SlugHolder
 	// Create stores a new article. Admin only.
 	Create(ctx context.Context, r CreateRequest) (Article, error)
 	// Update changes an article. Admin only.

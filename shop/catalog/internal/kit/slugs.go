@@ -18,6 +18,7 @@ type Slugs struct {
 	coll     *mongo.Collection
 	owner    string
 	fallback string
+	space    shop.SlugSpace
 }
 
 // NewSlugs returns the slugs kept in coll, each naming its holder's id in
@@ -27,11 +28,21 @@ func NewSlugs(coll *mongo.Collection, owner, fallback string) Slugs {
 	return Slugs{coll: coll, owner: owner, fallback: fallback}
 }
 
-// Reserve claims a slug for id: explicit when it is not empty (taken: a
-// conflict), or else one generated from name, with a numeric suffix while
-// taken.
+// Sharing returns s checking the other services of space before it
+// claims a slug (see shop.SlugSpace).
+func (s Slugs) Sharing(space shop.SlugSpace) Slugs {
+	s.space = space
+	return s
+}
+
+// Reserve claims a slug for id: explicit when it is not empty (taken here
+// or in the shared space: a conflict), or else one generated from name,
+// with a numeric suffix while taken.
 func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, error) {
 	if explicit != "" {
+		if err := s.space.Check(ctx, explicit); err != nil {
+			return "", err
+		}
 		err := s.insert(ctx, explicit, id)
 		if mongo.IsDuplicateKeyError(err) {
 			return "", shop.Conflict("slug " + Quote(explicit) + " is taken")
@@ -53,7 +64,14 @@ func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, 
 		if n == 50 {
 			slug = WithSuffix(base, int(uuid.New().ID()%1_000_000_000))
 		}
-		err := s.insert(ctx, slug, id)
+		err := s.space.Check(ctx, slug)
+		if errors.Is(err, shop.ErrConflict) {
+			continue // another kind of page has it
+		}
+		if err != nil {
+			return "", err
+		}
+		err = s.insert(ctx, slug, id)
 		if err == nil {
 			return slug, nil
 		}
