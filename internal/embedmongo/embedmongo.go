@@ -13,7 +13,9 @@
 //     InternalError (a SQLite constraint message), not code 11000;
 //   - StartSession succeeds but a transaction fails (FailedToParse:
 //     unknown field "startTransaction");
-//   - TTL indexes fail with NotImplemented.
+//   - TTL indexes fail with NotImplemented;
+//   - its own _id index is never used (see idindex.go): Start adds one
+//     that is, to every collection, within about 100 ms of its creation.
 //
 // FerretDB adds about 60 modules and 25 MB to a binary, so import this
 // package only from programs and tests that start a server, never from
@@ -47,6 +49,9 @@ type Option func(*options)
 type options struct {
 	logger *slog.Logger
 	addr   string
+	// noIDIndexes leaves FerretDB's tables as it makes them (benchmarks
+	// compare).
+	noIDIndexes bool
 }
 
 // WithLogger makes FerretDB log to l. By default it logs nothing;
@@ -102,9 +107,15 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{cancel: cancel, done: make(chan struct{})}
+	var indexer sync.WaitGroup
+	if !o.noIDIndexes {
+		x := &idIndexer{dir: abs, logger: o.logger, checked: map[string]fileState{}}
+		indexer.Go(func() { x.run(ctx) })
+	}
 	go func() {
 		defer close(s.done)
 		_ = f.Run(ctx) // always nil; returns once listeners, connections and backend are closed
+		indexer.Wait()
 	}()
 	// Run must be started before MongoDBURI, which waits for the listener.
 	s.uri = f.MongoDBURI()
