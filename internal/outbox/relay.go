@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
@@ -314,12 +315,12 @@ func (r *Relay) publishAndClear(ctx context.Context, d stored) error {
 			return fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
 		}
 	}
-	filter := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}}
+	atVersion := docstore.Equal("version", d.Version)
 	var err error
 	if d.Deleted {
-		_, err = r.coll.DeleteOne(ctx, filter)
+		_, err = docstore.Delete(ctx, r.coll, d.ID, atVersion)
 	} else {
-		_, err = r.coll.UpdateOne(ctx, filter, bson.D{{Key: "$unset", Value: bson.D{{Key: fieldEvents, Value: ""}, {Key: fieldPending, Value: ""}}}})
+		_, err = docstore.Update(ctx, r.coll, d.ID, bson.D{{Key: "$unset", Value: bson.D{{Key: fieldEvents, Value: ""}, {Key: fieldPending, Value: ""}}}}, false, atVersion)
 	}
 	if err != nil {
 		return fmt.Errorf("outbox: clear published events of %s: %w", d.ID, err)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"log/slog"
 	"time"
@@ -311,7 +312,7 @@ func (s *Server) ensureAdmin(ctx context.Context) error {
 		if res.MatchedCount == 0 {
 			// The address is reserved for a user that does not exist
 			// (should not happen): free it and create the account.
-			if _, err := s.emails.DeleteOne(ctx, bson.D{{Key: "_id", Value: email}, {Key: "user_id", Value: em.UserID}}); err != nil {
+			if _, err := docstore.Delete(ctx, s.emails, email, docstore.Equal("user_id", em.UserID)); err != nil {
 				return s.internal(ctx, "free admin e-mail", err)
 			}
 			continue

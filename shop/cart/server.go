@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"log/slog"
 	mathrand "math/rand/v2"
@@ -313,11 +314,11 @@ func (s *Server) update(ctx context.Context, o owner, fn func(c *cartDoc, now ti
 			}
 			return c, nil
 		}
-		res, err := s.carts.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: old}}, c)
+		replaced, err := docstore.Replace(ctx, s.carts, c.ID, c, false, docstore.Equal("version", old))
 		if err != nil {
 			return nil, s.internal(ctx, "store cart", err)
 		}
-		if res.MatchedCount == 1 {
+		if replaced {
 			return c, nil
 		}
 	}

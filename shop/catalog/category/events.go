@@ -6,9 +6,8 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
@@ -46,14 +45,10 @@ func (s *Server) HandleProductEvent(ctx context.Context, ev transport.Event) err
 			}
 		}
 	}
-	// Upsert only over an older version: if a newer one is stored the
-	// filter misses, the upsert collides on _id, and the event is stale.
-	_, err := s.refs.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: p.Version}}}},
+	// Only over an older version: if a newer one is stored, the event is
+	// stale and changes nothing.
+	_, err := docstore.Update(ctx, s.refs, p.ID,
 		bson.D{{Key: "$set", Value: bson.D{{Key: "category_ids", Value: ids}, {Key: "version", Value: p.Version}, {Key: "deleted", Value: deleted}}}},
-		options.UpdateOne().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) {
-		return nil
-	}
+		true, docstore.Less("version", p.Version))
 	return err
 }

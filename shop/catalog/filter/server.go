@@ -12,8 +12,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
@@ -158,20 +158,14 @@ func (s *Server) storeProduct(ctx context.Context, p product) (bool, error) {
 	return storeVersioned(ctx, s.products, p.ID, p.Version, p.Deleted, p)
 }
 
+// storeVersioned writes doc over an older version of it (over the same
+// version too, for a deletion) and reports whether it wrote.
 func storeVersioned(ctx context.Context, coll *mongo.Collection, id string, version int64, deleted bool, doc any) (bool, error) {
-	op := "$lt"
+	older := docstore.Less("version", version)
 	if deleted {
-		op = "$lte"
+		older = docstore.LessOrEqual("version", version)
 	}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: op, Value: version}}}}
-	_, err := coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) {
-		return false, nil // a newer version is stored
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, nil
+	return docstore.Replace(ctx, coll, id, doc, true, older)
 }
 
 // applyProduct persists p and applies it to the index, if it is newer than

@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 	"github.com/shopbus/shopbus/transport"
@@ -696,9 +697,9 @@ func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next set
 
 	var err error
 	if exists {
-		var res *mongo.UpdateResult
-		res, err = s.variants.ReplaceOne(ctx, bson.D{{Key: "_id", Value: old.ProductID}, {Key: "version", Value: old.Version}}, next)
-		if err == nil && res.MatchedCount == 0 {
+		var replaced bool
+		replaced, err = docstore.Replace(ctx, s.variants, old.ProductID, next, false, docstore.Equal("version", old.Version))
+		if err == nil && !replaced {
 			err = shop.Conflict("the product's variants changed concurrently; try again")
 		}
 	} else {

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -280,8 +281,8 @@ func (s *Server) Update(ctx context.Context, r UpdateRequest) (Article, error) {
 			oldSlug = old.Slug
 		}
 		s.addEvent(&d, shop.EventArticleUpdated, oldSlug, now)
-		res, err := s.articles.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: old.Version}}, &d)
-		if err != nil || res.MatchedCount == 0 {
+		replaced, err := docstore.Replace(ctx, s.articles, d.ID, &d, false, docstore.Equal("version", old.Version))
+		if err != nil || !replaced {
 			if claimed {
 				s.releaseSlug(ctx, d.Slug, d.ID)
 			}
@@ -325,23 +326,18 @@ func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Article, error) {
 		d.Version = old.Version + 1
 		d.UpdatedAt = now
 		s.addEvent(&d, shop.EventArticleDeleted, "", now)
-		filter := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: old.Version}}
-		var matched int64
+		atVersion := docstore.Equal("version", old.Version)
+		var done bool
 		if s.opts.Events == nil {
-			res, err := s.articles.DeleteOne(ctx, filter)
-			if err != nil {
-				return Article{}, fmt.Errorf("article: delete: %w", err)
-			}
-			matched = res.DeletedCount
+			done, err = docstore.Delete(ctx, s.articles, d.ID, atVersion)
 		} else {
 			// A tombstone keeps the deleted event until it is published.
-			res, err := s.articles.ReplaceOne(ctx, filter, &d)
-			if err != nil {
-				return Article{}, fmt.Errorf("article: delete: %w", err)
-			}
-			matched = res.MatchedCount
+			done, err = docstore.Replace(ctx, s.articles, d.ID, &d, false, atVersion)
 		}
-		if matched == 0 {
+		if err != nil {
+			return Article{}, fmt.Errorf("article: delete: %w", err)
+		}
+		if !done {
 			if r.Version != 0 {
 				return Article{}, staleVersion(0)
 			}
@@ -492,7 +488,7 @@ func (s *Server) claimSlug(ctx context.Context, slug, id string) error {
 		if err != nil && !errors.Is(err, shop.ErrNotFound) {
 			return err
 		}
-		if _, err := s.slugs.DeleteOne(ctx, bson.D{{Key: "_id", Value: slug}, {Key: "article_id", Value: cur.ArticleID}}); err != nil {
+		if _, err := docstore.Delete(ctx, s.slugs, slug, docstore.Equal("article_id", cur.ArticleID)); err != nil {
 			return fmt.Errorf("article: reserve slug: %w", err)
 		}
 	}
@@ -553,7 +549,7 @@ func generatedFrom(slug, base string) bool {
 func (s *Server) releaseSlug(ctx context.Context, slug, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if _, err := s.slugs.DeleteOne(ctx, bson.D{{Key: "_id", Value: slug}, {Key: "article_id", Value: id}}); err != nil {
+	if _, err := docstore.Delete(ctx, s.slugs, slug, docstore.Equal("article_id", id)); err != nil {
 		// Left over: claimSlug takes over stale reservations.
 		s.opts.Logger.Warn("article: release slug", "slug", slug, "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 )
@@ -281,11 +282,11 @@ func (s *Server) save(ctx context.Context, prev, d *entityDoc) (bool, error) {
 		return true, nil
 	}
 	d.Rev = prev.Rev + 1
-	res, err := s.entities.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "rev", Value: prev.Rev}}, d)
+	replaced, err := docstore.Replace(ctx, s.entities, d.ID, d, false, docstore.Equal("rev", prev.Rev))
 	if err != nil {
 		return false, fmt.Errorf("seo: update %s: %w", d.ID, err)
 	}
-	return res.MatchedCount == 1, nil
+	return replaced, nil
 }
 
 // isAdmin reports whether the caller is an admin; any failure (no token,

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -66,11 +67,11 @@ func Find[T any](ctx context.Context, c *mongo.Collection, what, id string) (T, 
 // that is still at version; if it is not (a concurrent change) that is a
 // conflict "<what> changed concurrently; try again".
 func Replace(ctx context.Context, c *mongo.Collection, what, id string, version int64, next any) error {
-	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}}, next)
+	replaced, err := docstore.Replace(ctx, c, id, next, false, docstore.Equal("version", version))
 	if err != nil {
 		return Internal("update "+what, err)
 	}
-	if res.MatchedCount == 0 {
+	if !replaced {
 		return shop.Conflict(what + " changed concurrently; try again")
 	}
 	return nil

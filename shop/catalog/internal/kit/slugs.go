@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -106,6 +107,6 @@ func (s Slugs) Holder(ctx context.Context, slug string) (string, error) {
 func (s Slugs) Release(ctx context.Context, slug, id string) error {
 	ctx, cancel := Detach(ctx, 10*time.Second)
 	defer cancel()
-	_, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: slug}, {Key: s.owner, Value: id}})
+	_, err := docstore.Delete(ctx, s.coll, slug, docstore.Equal(s.owner, id))
 	return err
 }
