@@ -381,3 +381,42 @@ func TestWorkersDoNotRelayTwice(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// A relay that finds only events too young to relay (a writer is still
+// publishing them) looks again later, but spaces its looks by their cost:
+// where the store scans the collection (FerretDB), constant writes must not
+// keep it scanning. Backlog reuses its answer for as long.
+func TestLooksAreSpacedByTheirCost(t *testing.T) {
+	bus := bustest.New(t, "inproc")
+	start := time.Now()
+	s := newStore(t, &switchable{Bus: bus}, Config{
+		MinAge:   10 * time.Millisecond,
+		Interval: 30 * time.Millisecond,
+		Now:      func() time.Time { return start }, // every event stays young
+	})
+	var looks atomic.Int64
+	s.relay.onScan = func() { looks.Add(1); time.Sleep(40 * time.Millisecond) }
+
+	young := thing{ID: "young", Version: 1}
+	young.Events.Add("young-v1", "thing.thing.updated", map[string]any{}, start)
+	if _, err := s.coll.InsertOne(context.Background(), young); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	if err := s.relay.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Unspaced, a look every 30-50 ms would make about 25. Spaced by 20
+	// times 40 ms: one at start, one about 0.84 s later.
+	if n := looks.Load(); n < 2 || n > 3 {
+		t.Fatalf("%d looks in 1.2 s with 40 ms looks, want 2 or 3", n)
+	}
+	if n := s.backlog(t); n != 1 {
+		t.Fatalf("backlog %d, want 1", n)
+	}
+	before := looks.Load()
+	if n := s.backlog(t); n != 1 || looks.Load() != before {
+		t.Fatalf("second backlog within the spacing: %d, looked again: %v", n, looks.Load() != before)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +30,13 @@ const (
 	DefaultLease        = 30 * time.Second
 	// readyPoll is how often Run looks whether the bus came back.
 	readyPoll = 200 * time.Millisecond
+	// scanSpacing: after looking for waiting events, a relay lets at
+	// least this many times that look's duration pass before it looks
+	// again, unless a writer's publish failed or the bus came back. Where
+	// the store scans the whole collection for them (FerretDB: about 2 s
+	// with 60,000 products) that keeps the scans under 5% of the time;
+	// where it uses the index (MongoDB: milliseconds), it changes nothing.
+	scanSpacing = 20
 )
 
 // leaseCollection holds, per outbox collection, which relay sweeps it.
@@ -73,6 +82,16 @@ type Relay struct {
 	owner  string
 	kick   chan struct{}
 	log    *slog.Logger
+	// scanCost is how long the last look for waiting events took.
+	scanCost atomic.Int64 // nanoseconds
+	// onScan, when set, runs inside each look (tests make looks slow).
+	onScan func()
+	// backlog is Backlog's last answer, reused for a while (see Backlog).
+	backlog struct {
+		sync.Mutex
+		at    time.Time
+		value shop.EventBacklog
+	}
 }
 
 // New returns a relay for cfg.Collection, creating the index it sweeps by.
@@ -177,11 +196,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	retry := time.NewTimer(0) // the sweep at start-up
 	defer retry.Stop()
 	wasReady := r.ready() == nil
+	var lastSweep time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-periodic.C:
+			if time.Since(lastSweep) < r.spaced(r.cfg.Interval) {
+				continue // the last look was expensive: let the store breathe
+			}
 		case <-retry.C:
 		case <-r.kick:
 			// Leave the writer's events the time to become old enough.
@@ -206,12 +229,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue
 		}
 		n, younger, err := r.sweep(ctx, r.cfg.MinAge)
+		lastSweep = time.Now()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.log.Warn("outbox: relaying stored events failed; will retry", "service", r.cfg.Name, "relayed", n, "err", err)
-			retry.Reset(time.Second)
+			retry.Reset(r.spaced(time.Second))
 		case younger:
-			retry.Reset(r.cfg.MinAge)
+			retry.Reset(r.spaced(r.cfg.MinAge))
 		}
 		if n > 0 {
 			r.log.Info("outbox: relayed stored events", "service", r.cfg.Name, "events", n)
@@ -219,8 +243,22 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Backlog reports the events waiting in the collection.
+// spaced returns how long to wait before looking for waiting events
+// again: at least wait, and at least scanSpacing times the last look.
+func (r *Relay) spaced(wait time.Duration) time.Duration {
+	return max(wait, scanSpacing*time.Duration(r.scanCost.Load()))
+}
+
+// Backlog reports the events waiting in the collection. It reuses its last
+// answer for scanSpacing times the look's duration (milliseconds on
+// MongoDB, seconds on FerretDB with a large collection), so that frequent
+// metric scrapes do not keep the store busy.
 func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
+	r.backlog.Lock()
+	defer r.backlog.Unlock()
+	if !r.backlog.at.IsZero() && time.Since(r.backlog.at) < r.spaced(0) {
+		return r.backlog.value, nil
+	}
 	docs, err := r.pendingDocs(ctx)
 	if err != nil {
 		return shop.EventBacklog{}, err
@@ -232,6 +270,7 @@ func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
 			b.Oldest = t
 		}
 	}
+	r.backlog.at, r.backlog.value = time.Now(), b
 	return b, nil
 }
 
@@ -239,6 +278,11 @@ func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
 // first across documents (parents are created before their children, so
 // creation events keep that order too).
 func (r *Relay) pendingDocs(ctx context.Context) ([]stored, error) {
+	start := time.Now()
+	defer func() { r.scanCost.Store(int64(time.Since(start))) }()
+	if r.onScan != nil {
+		r.onScan()
+	}
 	cur, err := r.coll.Find(ctx, bson.D{{Key: fieldPending, Value: true}},
 		options.Find().SetProjection(bson.D{{Key: "version", Value: 1}, {Key: "deleted", Value: 1}, {Key: fieldEvents, Value: 1}, {Key: fieldPending, Value: 1}}))
 	if err != nil {

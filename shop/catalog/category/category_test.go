@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
@@ -219,13 +221,17 @@ func TestDelete(t *testing.T) {
 		p := ct.Must(c.Products.Create(c.Admin, product.CreateRequest{
 			Title: "Lamp", Price: shop.Money{Amount: 1999, Currency: "EUR"}, CategoryIDs: []string{other.ID, mid.ID},
 		}))(t)
-		ct.Eventually(t, "delete refused for a category with products", func() error {
-			_, err := cats.Delete(c.Admin, category.DeleteRequest{ID: other.ID})
-			if !shop.IsCode(err, transport.CodeConflict) {
-				return err
+		// Wait for that (a delete tried earlier would succeed and spoil the
+		// rest), then the delete is refused.
+		ct.Eventually(t, "the category service to learn of the product", func() error {
+			n, err := c.CategoryDB.Collection("product_refs").CountDocuments(context.Background(), bson.D{{Key: "category_ids", Value: other.ID}})
+			if err == nil && n != 1 {
+				err = transport.Errorf(transport.CodeInternal, "%d products known under the category", n)
 			}
-			return nil
+			return err
 		})
+		_, err = cats.Delete(c.Admin, category.DeleteRequest{ID: other.ID})
+		ct.WantCode(t, err, transport.CodeConflict)
 
 		// Reparent: Leaf moves under Top, the product is re-filed under Top.
 		deleted := ct.Must(cats.Delete(c.Admin, category.DeleteRequest{ID: mid.ID, Reparent: true}))(t)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
@@ -27,7 +29,10 @@ type Catalog struct {
 	// Admin and Customer carry the session tokens of an admin and a customer.
 	Admin, Customer context.Context
 
-	CategoryServer  *category.Server
+	CategoryServer *category.Server
+	// CategoryDB is the category service's database, for tests that must
+	// wait for its read model of products.
+	CategoryDB      *mongo.Database
 	AttributeServer *attribute.Server
 	OptionServer    *option.Server
 	ProductServer   *product.Server
@@ -59,7 +64,8 @@ func Start(t testing.TB, bus transport.Bus, cfg Config) *Catalog {
 		Products:   product.NewClient(bus),
 	}
 	var err error
-	if c.CategoryServer, err = category.New(testenv.MongoDB(t, "category"), category.Options{Auth: a.Client, Events: bus, Now: cfg.Now}); err != nil {
+	c.CategoryDB = testenv.MongoDB(t, "category")
+	if c.CategoryServer, err = category.New(c.CategoryDB, category.Options{Auth: a.Client, Events: bus, Now: cfg.Now}); err != nil {
 		t.Fatalf("category.New: %v", err)
 	}
 	if c.AttributeServer, err = attribute.New(testenv.MongoDB(t, "attribute"), attribute.Options{Auth: a.Client, Now: cfg.Now}); err != nil {
