@@ -50,7 +50,9 @@ func (s *switchable) Ready() error {
 	return s.Bus.Ready()
 }
 
-// recorder subscribes to "thing.#" and keeps what arrives.
+// recorder subscribes to "thing.#" and keeps what arrives, one event at a
+// time, so that it sees them in the order they were published (subscribers
+// that handle several at once rely on versions, not on arrival order).
 type recorder struct {
 	mu     sync.Mutex
 	events []transport.Event
@@ -64,7 +66,7 @@ func record(t *testing.T, bus transport.Bus) *recorder {
 		defer r.mu.Unlock()
 		r.events = append(r.events, ev)
 		return nil
-	}))
+	}), transport.WithConcurrency(1))
 	if err != nil {
 		t.Fatal(err)
 	}

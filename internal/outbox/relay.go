@@ -86,11 +86,15 @@ type Relay struct {
 	scanCost atomic.Int64 // nanoseconds
 	// onScan, when set, runs inside each look (tests make looks slow).
 	onScan func()
+	// changes counts the writes (Flush) and publishes through this relay:
+	// Backlog's last answer holds only while it has not moved.
+	changes atomic.Int64
 	// backlog is Backlog's last answer, reused for a while (see Backlog).
 	backlog struct {
 		sync.Mutex
-		at    time.Time
-		value shop.EventBacklog
+		at      time.Time
+		changes int64
+		value   shop.EventBacklog
 	}
 }
 
@@ -157,6 +161,7 @@ type stored struct {
 // the writer may log; the write itself has succeeded either way. A
 // tombstone without events (a service announcing nothing) is removed.
 func (r *Relay) Flush(ctx context.Context, d Doc) error {
+	defer r.changes.Add(1)
 	switch {
 	case len(d.Events.Pending) > 0:
 		if err := r.ready(); err != nil {
@@ -249,14 +254,17 @@ func (r *Relay) spaced(wait time.Duration) time.Duration {
 	return max(wait, scanSpacing*time.Duration(r.scanCost.Load()))
 }
 
-// Backlog reports the events waiting in the collection. It reuses its last
-// answer for scanSpacing times the look's duration (milliseconds on
-// MongoDB, seconds on FerretDB with a large collection), so that frequent
-// metric scrapes do not keep the store busy.
+// Backlog reports the events waiting in the collection. While nothing has
+// been written or published through this relay, it reuses its last answer
+// for scanSpacing times the look's duration (milliseconds on MongoDB,
+// seconds on FerretDB with a large collection), so that frequent metric
+// scrapes of an idle service do not keep the store busy; what other
+// processes change shows after that time.
 func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
 	r.backlog.Lock()
 	defer r.backlog.Unlock()
-	if !r.backlog.at.IsZero() && time.Since(r.backlog.at) < r.spaced(0) {
+	changes := r.changes.Load()
+	if !r.backlog.at.IsZero() && r.backlog.changes == changes && time.Since(r.backlog.at) < r.spaced(0) {
 		return r.backlog.value, nil
 	}
 	docs, err := r.pendingDocs(ctx)
@@ -270,7 +278,7 @@ func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
 			b.Oldest = t
 		}
 	}
-	r.backlog.at, r.backlog.value = time.Now(), b
+	r.backlog.at, r.backlog.changes, r.backlog.value = time.Now(), changes, b
 	return b, nil
 }
 
@@ -351,6 +359,7 @@ func (r *Relay) relayOne(ctx context.Context, id string) (int, error) {
 // Had another worker changed the document meanwhile, its events stay and
 // go out again later: a duplicate, which subscribers drop.
 func (r *Relay) publishAndClear(ctx context.Context, d stored) error {
+	defer r.changes.Add(1)
 	// Events go to every subscriber: never with a caller's session token.
 	ctx = shop.WithToken(ctx, "")
 	for _, e := range d.Pending {
