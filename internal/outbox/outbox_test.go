@@ -422,3 +422,30 @@ func TestLooksAreSpacedByTheirCost(t *testing.T) {
 		t.Fatalf("second backlog within the spacing: %d, looked again: %v", n, looks.Load() != before)
 	}
 }
+
+// Callers of Backlog share one look at a time, and a look outlives a
+// caller that gives up: frequent scrapes of a slow store never pile scans
+// up.
+func TestBacklogLooksOnceAtATime(t *testing.T) {
+	s := newStore(t, &switchable{Bus: bustest.New(t, "inproc")}, Config{})
+	var looks atomic.Int64
+	s.relay.onScan = func() { looks.Add(1); time.Sleep(200 * time.Millisecond) }
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if _, err := s.relay.Backlog(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Backlog with 50 ms against a 200 ms look: %v, want the deadline", err)
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(250 * time.Millisecond) // the look finishes alone
+	if n := s.backlog(t); n != 0 {
+		t.Fatalf("backlog %d, want 0", n)
+	}
+	if n := looks.Load(); n != 1 {
+		t.Fatalf("%d looks for 6 calls, want 1 (shared, then reused)", n)
+	}
+}

@@ -92,9 +92,11 @@ type Relay struct {
 	// backlog is Backlog's last answer, reused for a while (see Backlog).
 	backlog struct {
 		sync.Mutex
-		at      time.Time
-		changes int64
+		at      time.Time // of the last successful look
+		changes int64     // r.changes when it began
 		value   shop.EventBacklog
+		err     error
+		looking chan struct{} // closed when the look under way ends
 	}
 }
 
@@ -254,32 +256,66 @@ func (r *Relay) spaced(wait time.Duration) time.Duration {
 	return max(wait, scanSpacing*time.Duration(r.scanCost.Load()))
 }
 
-// Backlog reports the events waiting in the collection. While nothing has
-// been written or published through this relay, it reuses its last answer
-// for scanSpacing times the look's duration (milliseconds on MongoDB,
-// seconds on FerretDB with a large collection), so that frequent metric
-// scrapes of an idle service do not keep the store busy; what other
-// processes change shows after that time.
+// Backlog reports the events waiting in the collection.
+//
+// Looking costs a scan of the collection where the store has no usable
+// index (FerretDB: about 20 s with 100,000 products), so Backlog looks at
+// most once at a time: callers arriving meanwhile share that look, which
+// goes on (and is kept) when a caller's ctx ends first. An answer is
+// reused for scanSpacing times the look's duration while nothing has been
+// written or published through this relay; where a look takes longer than
+// exactLookLimit, it is reused for that long even then (what other
+// processes change shows after that time in any case).
 func (r *Relay) Backlog(ctx context.Context) (shop.EventBacklog, error) {
-	r.backlog.Lock()
-	defer r.backlog.Unlock()
+	b := &r.backlog
+	b.Lock()
+	exact := time.Duration(r.scanCost.Load()) < exactLookLimit
+	if !b.at.IsZero() && time.Since(b.at) < r.spaced(0) && (b.changes == r.changes.Load() || !exact) {
+		defer b.Unlock()
+		return b.value, nil
+	}
+	if b.looking == nil {
+		b.looking = make(chan struct{})
+		go r.lookForBacklog(b.looking)
+	}
+	looking := b.looking
+	b.Unlock()
+	select {
+	case <-looking:
+		b.Lock()
+		defer b.Unlock()
+		return b.value, b.err
+	case <-ctx.Done():
+		return shop.EventBacklog{}, ctx.Err()
+	}
+}
+
+// exactLookLimit: Backlog's answers follow this process's own writes at
+// once only where a look takes less than this.
+const exactLookLimit = time.Second
+
+// lookForBacklog runs Backlog's shared look and closes done.
+func (r *Relay) lookForBacklog(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	changes := r.changes.Load()
-	if !r.backlog.at.IsZero() && r.backlog.changes == changes && time.Since(r.backlog.at) < r.spaced(0) {
-		return r.backlog.value, nil
-	}
 	docs, err := r.pendingDocs(ctx)
-	if err != nil {
-		return shop.EventBacklog{}, err
-	}
-	var b shop.EventBacklog
+	var v shop.EventBacklog
 	for _, d := range docs {
-		b.Pending += len(d.Pending)
-		if t := d.Pending[0].Time; b.Oldest.IsZero() || t.Before(b.Oldest) {
-			b.Oldest = t
+		v.Pending += len(d.Pending)
+		if t := d.Pending[0].Time; v.Oldest.IsZero() || t.Before(v.Oldest) {
+			v.Oldest = t
 		}
 	}
-	r.backlog.at, r.backlog.changes, r.backlog.value = time.Now(), changes, b
-	return b, nil
+	b := &r.backlog
+	b.Lock()
+	defer b.Unlock()
+	b.value, b.err = v, err
+	if err == nil {
+		b.at, b.changes = time.Now(), changes
+	}
+	b.looking = nil
+	close(done)
 }
 
 // pendingDocs returns the documents with waiting events, oldest event
