@@ -16,12 +16,14 @@
 # Needs root (or password-less sudo) to install and start the broker.
 # Tested on Debian bookworm. Every step is bounded in time: the script
 # never waits on a prompt or a hung command. Environment:
-#   SHOP_RABBIT_DIR        the node's directory (default $TMPDIR/shopbus-rabbitmq)
+#   SHOP_RABBIT_DIR        the node's directory (default /tmp/shopbus-rabbitmq)
 #   RABBITMQ_WAIT_SECONDS  how long to wait for the node to boot (default 120)
 set -euo pipefail
 
 action="${1:-start}"
-dir="${SHOP_RABBIT_DIR:-${TMPDIR:-/tmp}/shopbus-rabbitmq}"
+# /tmp, not $TMPDIR (which may be private): the node runs as the rabbitmq
+# user, which must reach the directory.
+dir="${SHOP_RABBIT_DIR:-/tmp/shopbus-rabbitmq}"
 node="shopbus@localhost"
 wait_seconds="${RABBITMQ_WAIT_SECONDS:-120}"
 

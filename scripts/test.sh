@@ -41,7 +41,7 @@ phase() {
 #    (scripts/rabbitmq.sh), unless another broker is configured. It is
 #    stopped when the run ends.
 if [[ -z "${SHOP_AMQP_URL:-}" ]]; then
-	export SHOP_RABBIT_DIR="${SHOP_RABBIT_DIR:-${TMPDIR:-/tmp}/shopbus-rabbitmq}"
+	export SHOP_RABBIT_DIR="${SHOP_RABBIT_DIR:-/tmp/shopbus-rabbitmq}"
 	rabbitmq_sh="$PWD/scripts/rabbitmq.sh"
 	# Stopping the node must neither fail the run nor hide its status.
 	trap 'status=$?; "$rabbitmq_sh" stop || true; exit $status' EXIT

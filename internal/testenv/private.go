@@ -34,7 +34,9 @@ func PrivateRabbit(tb testing.TB) *Broker {
 	if server == "" || ctl == "" {
 		skipOrFatal(tb, "testenv: rabbitmq-server is not installed; run ./scripts/rabbitmq.sh")
 	}
-	dir, err := os.MkdirTemp("", "shop-rabbit-")
+	// In /tmp, not $TMPDIR (which may be private): Debian's scripts run the
+	// node as the rabbitmq user, which must reach the directory.
+	dir, err := os.MkdirTemp("/tmp", "shop-rabbit-")
 	if err != nil {
 		tb.Fatal(err)
 	}
