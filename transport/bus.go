@@ -77,6 +77,10 @@ type Request struct {
 	Method string
 	// ID is the caller's correlation id.
 	ID string
+	// RequestID identifies the request across redeliveries and the
+	// caller's retries (see WithRequestID): the request id header, or the
+	// correlation id when there is none.
+	RequestID string
 	// Body is the JSON request body.
 	Body []byte
 	// Header holds the caller's metadata (see WithHeader).
@@ -131,7 +135,9 @@ func (f EventHandlerFunc) HandleEvent(ctx context.Context, ev Event) error { ret
 type ConsumerOptions struct {
 	// Concurrency is how many messages are handled at once (the prefetch).
 	Concurrency int
-	// MaxAttempts is how many deliveries an event gets before it is parked.
+	// MaxAttempts is how many deliveries an event gets before it is
+	// parked; a request delivered more often than this (it crashed its
+	// consumers each time) is parked too.
 	MaxAttempts int
 	// RetryDelay is the pause before a failed event is delivered again.
 	RetryDelay time.Duration

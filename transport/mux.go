@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Mux routes requests to handlers by method name, like http.ServeMux.
@@ -82,13 +84,33 @@ func Handle[Req, Resp any](m *Mux, method string, fn func(ctx context.Context, r
 // Resp. It is how typed clients are written:
 //
 //	user, err := transport.Invoke[auth.User](ctx, bus, "auth.register", req)
+//
+// The call carries one request id (see WithRequestID) across its attempts.
+// A call that fails with CodeUnavailable — the connection was lost and the
+// call may or may not have run, or the service could not do it just now —
+// is made again with the same id after a short pause, until the deadline
+// (the context's, or DefaultCallTimeout): the service applies it at most
+// once. Every other error is returned at once, as is the error of a
+// closed bus.
 func Invoke[Resp any](ctx context.Context, b Bus, method string, req any) (Resp, error) {
 	var out Resp
 	body, err := json.Marshal(req)
 	if err != nil {
 		return out, &Error{Code: CodeInvalid, Message: "cannot encode request: " + err.Error(), Cause: err}
 	}
-	reply, err := b.Call(ctx, method, body)
+	if id, _ := ctx.Value(callIDKey{}).(string); id == "" {
+		id := CallRequestID(ctx, method, body)
+		if id == "" {
+			id = NewRequestID()
+		}
+		ctx = WithRequestID(ctx, id)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	reply, err := callRetrying(ctx, b, method, body)
 	if err != nil {
 		return out, err
 	}
@@ -100,6 +122,47 @@ func Invoke[Resp any](ctx context.Context, b Bus, method string, req any) (Resp,
 	}
 	return out, nil
 }
+
+// Pauses between the attempts of a call that failed with CodeUnavailable.
+const (
+	retryMinDelay = 25 * time.Millisecond
+	retryMaxDelay = time.Second
+)
+
+// callRetrying calls method, and calls it again after CodeUnavailable
+// while ctx allows. ctx carries the request id and a deadline.
+func callRetrying(ctx context.Context, b Bus, method string, body []byte) ([]byte, error) {
+	delay := retryMinDelay
+	for {
+		reply, err := b.Call(ctx, method, body)
+		if err == nil || !Retryable(err) {
+			return reply, err
+		}
+		pause := delay/2 + rand.N(delay/2+1)
+		if deadline, _ := ctx.Deadline(); time.Until(deadline) <= pause {
+			return nil, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		delay = min(2*delay, retryMaxDelay)
+	}
+}
+
+// Retryable reports whether a call that failed with err may be made again
+// with the same request id: its code is CodeUnavailable and the bus is not
+// closed.
+func Retryable(err error) bool {
+	return CodeOf(err) == CodeUnavailable && !errors.Is(err, ErrBusClosed)
+}
+
+// ErrBusClosed is the cause of the CodeUnavailable error of a call on a
+// closed bus; such a call is not retried.
+var ErrBusClosed = errors.New("bus closed")
 
 // Decode unmarshals a JSON body into v and turns a failure into a
 // CodeInvalid *Error with a field error. An empty body leaves v unchanged.

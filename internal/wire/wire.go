@@ -23,6 +23,10 @@ const (
 	HeaderDeadline = "x-shop-deadline" // absolute deadline, Unix milliseconds
 	HeaderAttempt  = "x-shop-attempt"  // event delivery attempt, from 1
 	HeaderError    = "x-shop-error"    // error code on a failed reply
+	// HeaderRequestID is the request id that makes retries safe (see
+	// transport.WithRequestID); without it a request is known by its
+	// correlation id.
+	HeaderRequestID = "x-shop-request-id"
 	TypeResult     = "result"          // AMQP type of a successful reply
 	TypeError      = "error"           // AMQP type of a failed reply
 	ContentType    = "application/json"
@@ -91,9 +95,12 @@ func AppHeaders(h map[string]string) map[string]string {
 
 // HandlerContext builds the context a handler runs in: a fresh context
 // (nothing but what crossed the wire) with the caller's deadline, trace
-// context and metadata.
-func HandlerContext(deadline time.Time, headers map[string]string) (context.Context, context.CancelFunc) {
+// context and metadata, serving the request requestID (empty for events).
+func HandlerContext(deadline time.Time, headers map[string]string, requestID string) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
+	if requestID != "" {
+		ctx = transport.ServingRequestID(ctx, requestID)
+	}
 	if len(headers) > 0 {
 		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(headers))
 		ctx = transport.WithHeaders(ctx, AppHeaders(headers))
@@ -102,6 +109,19 @@ func HandlerContext(deadline time.Time, headers map[string]string) (context.Cont
 		return context.WithTimeout(ctx, transport.DefaultCallTimeout)
 	}
 	return context.WithDeadline(ctx, deadline)
+}
+
+// RequestID returns the id of a request: its request id header if it has
+// one, else its correlation id. A malformed header is an invalid request.
+func RequestID(headers map[string]string, correlationID string) (string, *transport.Error) {
+	id, ok := headers[HeaderRequestID]
+	if !ok {
+		return correlationID, nil
+	}
+	if err := transport.CheckRequestID(id); err != nil {
+		return "", err.(*transport.Error)
+	}
+	return id, nil
 }
 
 // FormatDeadline and ParseDeadline encode the deadline header.

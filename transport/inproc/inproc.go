@@ -100,7 +100,7 @@ func (b *Bus) queue(service string) (*requestQueue, error) {
 }
 
 func errClosed() *transport.Error {
-	return &transport.Error{Code: transport.CodeUnavailable, Message: "bus closed"}
+	return &transport.Error{Code: transport.CodeUnavailable, Message: "bus closed", Cause: transport.ErrBusClosed}
 }
 
 // Call implements transport.Bus.
@@ -124,6 +124,12 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 		headers:  wire.OutgoingHeaders(ctx),
 		deadline: deadline,
 		reply:    make(chan result, 1),
+	}
+	if id := transport.CallRequestID(ctx, method, body); id != "" {
+		if c.headers == nil {
+			c.headers = map[string]string{}
+		}
+		c.headers[wire.HeaderRequestID] = id
 	}
 	select {
 	case q.ch <- c:
@@ -181,14 +187,19 @@ func (b *Bus) answer(h transport.Handler, c *call) {
 	if time.Now().After(c.deadline) {
 		return // the caller has given up: drop it, as the broker drops expired messages
 	}
-	ctx, cancel := wire.HandlerContext(c.deadline, c.headers)
-	defer cancel()
 	req := c.req
-	req.Header = wire.AppHeaders(c.headers)
-	if bad := wire.CheckRequest(req.Body, b.opts.MaxMessageSize); bad != nil {
+	id, bad := wire.RequestID(c.headers, req.ID)
+	if bad == nil {
+		bad = wire.CheckRequest(req.Body, b.opts.MaxMessageSize)
+	}
+	if bad != nil {
 		c.reply <- result{err: bad}
 		return
 	}
+	req.RequestID = id
+	ctx, cancel := wire.HandlerContext(c.deadline, c.headers, id)
+	defer cancel()
+	req.Header = wire.AppHeaders(c.headers)
 	body, err := wire.Serve(ctx, h, &req, b.opts.MaxMessageSize, b.logger)
 	c.reply <- result{body: clone(body), err: err}
 }

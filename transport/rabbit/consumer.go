@@ -19,12 +19,9 @@ type consumer struct {
 	opts    transport.ConsumerOptions
 	declare func(ch *amqp.Channel) error // (re)declares the queue and its bindings
 	// handle handles one delivery. It returns true to have the delivery
-	// acknowledged, false when it settled the delivery itself.
-	handle func(ch *amqp.Channel, d amqp.Delivery) (ack bool)
-	// batchAcks coalesces acknowledgements (see acker); consumers that
-	// settle every delivery themselves leave it false.
-	batchAcks bool
-	attached  atomic.Bool
+	// acknowledged at once, false when it settled the delivery itself.
+	handle   func(ch *amqp.Channel, d amqp.Delivery) (ack bool)
+	attached atomic.Bool
 
 	mu     sync.Mutex // guards ch, tag, closed, and serialises attach
 	ch     *amqp.Channel
@@ -97,102 +94,21 @@ func (c *consumer) attach(s *session) error {
 	}()
 	c.ch, c.tag = ch, tag
 	c.attached.Store(true)
-	var acks *acker
-	if c.batchAcks {
-		acks = newAcker(ch, c.opts.Concurrency)
+	// Each delivery is acknowledged as soon as it is handled (for a
+	// request: its reply published), never held back behind slower ones, so
+	// a consumer that dies leaves the broker only what it had not finished.
+	for range c.opts.Concurrency {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			acks.run()
-		}()
-	}
-	var workers sync.WaitGroup
-	for range c.opts.Concurrency {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
 			for d := range deliveries {
-				ack := c.handle(ch, d)
-				switch {
-				case acks != nil:
-					acks.settled(d.DeliveryTag, ack)
-				case ack:
-					d.Ack(false)
+				if c.handle(ch, d) {
+					d.Ack(false) // an error means the channel is gone: the broker requeues
 				}
 			}
 		}()
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		workers.Wait()
-		if acks != nil {
-			acks.close()
-		}
-	}()
 	return nil
-}
-
-// acker coalesces the acknowledgements of one channel's deliveries, which
-// its workers finish in any order: it acknowledges, with multiple=true, the
-// highest delivery tag below which every delivery is settled. It sends an
-// ack as soon as it has one, so a lone request is acknowledged at once;
-// under load, settlements that arrive while an ack is being written are
-// covered by the next one, which saves the broker and this process work.
-type acker struct {
-	ch      *amqp.Channel
-	reports chan settlement
-	next    uint64          // the lowest tag not yet settled (tags start at 1)
-	waiting map[uint64]bool // settled tags above next: true to ack, false if settled otherwise
-}
-
-type settlement struct {
-	tag uint64
-	ack bool
-}
-
-func newAcker(ch *amqp.Channel, concurrency int) *acker {
-	return &acker{ch: ch, reports: make(chan settlement, 2*concurrency), next: 1, waiting: map[uint64]bool{}}
-}
-
-// settled reports a finished delivery: ack says whether to acknowledge it
-// (false: the worker rejected it itself).
-func (a *acker) settled(tag uint64, ack bool) { a.reports <- settlement{tag, ack} }
-
-// close ends run once every report has been handled.
-func (a *acker) close() { close(a.reports) }
-
-func (a *acker) run() {
-	for s := range a.reports {
-		a.waiting[s.tag] = s.ack
-	drain:
-		for {
-			select {
-			case s, ok := <-a.reports:
-				if !ok {
-					break drain
-				}
-				a.waiting[s.tag] = s.ack
-			default:
-				break drain
-			}
-		}
-		var upTo uint64
-		for {
-			ack, ok := a.waiting[a.next]
-			if !ok {
-				break
-			}
-			if ack {
-				upTo = a.next
-			}
-			delete(a.waiting, a.next)
-			a.next++
-		}
-		if upTo > 0 {
-			a.ch.Ack(upTo, true) // an error means the channel is gone: the broker requeues
-		}
-	}
 }
 
 func (c *consumer) attachFailed(err error) error {

@@ -199,7 +199,7 @@ func (b *Bus) current(ctx context.Context) (*session, error) {
 }
 
 func errClosed() *transport.Error {
-	return &transport.Error{Code: transport.CodeUnavailable, Message: "bus closed"}
+	return &transport.Error{Code: transport.CodeUnavailable, Message: "bus closed", Cause: transport.ErrBusClosed}
 }
 
 // run keeps a session alive until Close: connect, attach, wait for loss, repeat.

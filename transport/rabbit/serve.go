@@ -2,6 +2,8 @@ package rabbit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -17,17 +19,49 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 	queue := b.names.requests(service)
 	c := &consumer{bus: b, queue: queue, opts: transport.ApplyConsumerOptions(opts)}
 	c.declare = func(ch *amqp.Channel) error { return declareRequestQueue(ch, b.names, service, b.opts.ExpireUnused) }
-	c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool { return b.answer(ch, service, h, d) }
-	c.batchAcks = true
+	c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool { return b.answer(ch, service, h, c.opts, d) }
 	return b.register(c)
 }
 
-// declareRequestQueue declares a service's durable request queue. Requests
-// that cannot be answered (no reply-to) are dead-lettered to
-// "<namespace>.<service>.dead".
+// Bounds of a service's dead-letter queue of requests.
+const (
+	deadRequestsMaxLength = 10000
+	deadRequestsTTL       = 24 * time.Hour
+)
+
+// declareRequestQueue declares a service's durable request queue and its
+// dead-letter queue "<namespace>.<service>.dead". The request queue has no
+// dead-letter exchange: an expired request is dropped by the broker, never
+// parked. The consumer itself parks what cannot be answered (no reply-to)
+// and requests that were delivered too often (they crash their consumers);
+// the dead-letter queue keeps at most 10,000 of them, each for 24 hours.
 func declareRequestQueue(ch *amqp.Channel, n names, service string, expire time.Duration) error {
 	queue, dead := n.requests(service), n.deadRequests(service)
-	return declareWithDeadLetters(ch, n, queue, dead, expire)
+	deadArgs := amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}
+	var args amqp.Table
+	if expire > 0 {
+		deadArgs["x-expires"] = expire.Milliseconds()
+		args = amqp.Table{"x-expires": expire.Milliseconds()}
+	}
+	if _, err := ch.QueueDeclare(dead, true, false, false, false, deadArgs); err != nil {
+		return declareFailed(dead, err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, args); err != nil {
+		return declareFailed(queue, err)
+	}
+	return nil
+}
+
+// declareFailed explains a queue declaration the broker refused. The usual
+// cause is a queue left by an older version with other arguments.
+func declareFailed(queue string, err error) error {
+	var amqpErr *amqp.Error
+	if errors.As(err, &amqpErr) && amqpErr.Code == amqp.PreconditionFailed {
+		return fmt.Errorf("queue %s exists with other arguments than this version declares (%s): "+
+			"let it drain, then delete it (rabbitmqctl delete_queue %s) and the service declares it anew: %w",
+			queue, amqpErr.Reason, queue, err)
+	}
+	return err
 }
 
 // incoming is a request as decoded from a delivery.
@@ -36,12 +70,15 @@ type incoming struct {
 	headers  map[string]string
 	deadline time.Time
 	expired  bool
+	// attempt counts the deliveries of the request: its attempt header,
+	// plus one when the broker redelivers it (a consumer died with it).
+	attempt int
 }
 
 // decodeRequest judges a delivery from a request queue. It never panics,
 // whatever the delivery holds; a non-nil error is the reply to send.
 func decodeRequest(d *amqp.Delivery, service string, maxSize int) (incoming, *transport.Error) {
-	in := incoming{req: transport.Request{Method: d.Type, ID: d.CorrelationId, Body: d.Body}}
+	in := incoming{req: transport.Request{Method: d.Type, ID: d.CorrelationId, Body: d.Body}, attempt: 1}
 	for k, v := range d.Headers {
 		if s, ok := v.(string); ok {
 			if in.headers == nil {
@@ -54,9 +91,23 @@ func decodeRequest(d *amqp.Delivery, service string, maxSize int) (incoming, *tr
 		in.deadline = t
 		in.expired = time.Now().After(t)
 	}
+	switch n := d.Headers[wire.HeaderAttempt].(type) {
+	case int64:
+		in.attempt = int(max(1, min(n, 1<<20)))
+	case int32:
+		in.attempt = int(max(1, min(n, 1<<20)))
+	}
+	if d.Redelivered {
+		in.attempt++
+	}
 	if d.CorrelationId == "" {
 		return in, transport.Invalid("malformed request", "correlation_id", "missing")
 	}
+	id, bad := wire.RequestID(in.headers, d.CorrelationId)
+	if bad != nil {
+		return in, bad
+	}
+	in.req.RequestID = id
 	if d.ContentType != "" && d.ContentType != wire.ContentType {
 		return in, transport.Invalid("malformed request", "content_type", "must be "+wire.ContentType)
 	}
@@ -93,23 +144,34 @@ func headerTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// answer handles one request delivery. Requests without a reply-to cannot
-// be answered and are dead-lettered (it rejects them itself and returns
-// false); expired ones are dropped; everything else gets a reply, even if
-// it is malformed. It returns true when the delivery is to be acknowledged.
-func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, d amqp.Delivery) bool {
-	if d.ReplyTo == "" {
-		b.logger.Warn("request without reply_to dead-lettered", "queue", b.names.requests(service), "type", d.Type, "correlation_id", d.CorrelationId)
-		d.Nack(false, false)
-		return false
-	}
+// answer handles one request delivery and reports whether to acknowledge
+// it (false: it settled the delivery itself). An expired request is
+// dropped. A request without a reply-to cannot be answered, and one
+// delivered more than MaxAttempts times has crashed its consumers: both
+// are parked in the service's dead-letter queue. A redelivered request
+// goes back to the tail of the queue with its attempt count raised (a
+// classic queue does not count deliveries), and everything else gets a
+// reply, even if it is malformed.
+func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, o transport.ConsumerOptions, d amqp.Delivery) bool {
 	in, bad := decodeRequest(&d, service, b.opts.MaxMessageSize)
-	if in.expired {
+	switch {
+	case in.expired:
 		return true // the caller gave up: drop it
+	case d.ReplyTo == "":
+		b.logger.Warn("request without reply_to dead-lettered", "queue", b.names.requests(service), "type", d.Type, "correlation_id", d.CorrelationId)
+		b.park(service, d, in.attempt)
+		return false
+	case in.attempt > o.MaxAttempts:
+		b.logger.Error("request dead-lettered after crashing its consumers", "queue", b.names.requests(service), "type", d.Type, "correlation_id", d.CorrelationId, "attempts", in.attempt-1)
+		b.park(service, d, in.attempt-1)
+		return false
+	case d.Redelivered:
+		b.requeue(b.names.requests(service), d, in)
+		return false
 	}
 	var body []byte
 	if bad == nil {
-		ctx, cancel := wire.HandlerContext(in.deadline, in.headers)
+		ctx, cancel := wire.HandlerContext(in.deadline, in.headers, in.req.RequestID)
 		in.req.Header = wire.AppHeaders(in.headers)
 		body, bad = wire.Serve(ctx, h, &in.req, b.opts.MaxMessageSize, b.logger)
 		cancel()
@@ -127,6 +189,60 @@ func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, d am
 		b.logger.Warn("cannot publish reply", "queue", b.names.requests(service), "err", err)
 	}
 	return true
+}
+
+// copyOf returns d as a message to publish again, with the attempt header
+// set to attempt.
+func copyOf(d amqp.Delivery, attempt int) amqp.Publishing {
+	msg := amqp.Publishing{
+		ContentType:   d.ContentType,
+		DeliveryMode:  amqp.Persistent,
+		CorrelationId: d.CorrelationId,
+		ReplyTo:       d.ReplyTo,
+		Type:          d.Type,
+		MessageId:     d.MessageId,
+		Timestamp:     d.Timestamp,
+		Headers:       amqp.Table{},
+		Body:          d.Body,
+	}
+	for k, v := range d.Headers {
+		msg.Headers[k] = v
+	}
+	msg.Headers[wire.HeaderAttempt] = int64(attempt)
+	return msg
+}
+
+// park moves a request delivery to the service's dead-letter queue, then
+// acknowledges it; if the copy cannot be stored, the broker keeps the
+// request (it is requeued).
+func (b *Bus) park(service string, d amqp.Delivery, attempts int) {
+	msg := copyOf(d, attempts)
+	withTimeout(10*time.Second, func(ctx context.Context) {
+		if err := b.publishConfirmed(ctx, "", b.names.deadRequests(service), msg); err != nil {
+			b.logger.Warn("cannot dead-letter request; the broker keeps it", "queue", b.names.requests(service), "err", err)
+			d.Nack(false, true)
+			return
+		}
+		d.Ack(false)
+	})
+}
+
+// requeue puts a redelivered request back at the tail of its queue with its
+// attempt count, expiring when its caller's deadline passes, and then
+// acknowledges the delivery.
+func (b *Bus) requeue(queue string, d amqp.Delivery, in incoming) {
+	msg := copyOf(d, in.attempt)
+	if !in.deadline.IsZero() {
+		msg.Expiration = expiration(time.Until(in.deadline))
+	}
+	withTimeout(10*time.Second, func(ctx context.Context) {
+		if err := b.publishConfirmed(ctx, "", queue, msg); err != nil {
+			b.logger.Warn("cannot requeue redelivered request; the broker keeps it", "queue", queue, "err", err)
+			d.Nack(false, true)
+			return
+		}
+		d.Ack(false)
+	})
 }
 
 // declareWithDeadLetters declares a durable queue whose rejected messages go

@@ -210,6 +210,9 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 	for k, v := range wire.OutgoingHeaders(ctx) {
 		headers[k] = v
 	}
+	if rid := transport.CallRequestID(ctx, method, body); rid != "" {
+		headers[wire.HeaderRequestID] = rid
+	}
 	replyCh := b.pending.add(id)
 	received := false
 	defer func() {
