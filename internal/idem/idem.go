@@ -133,7 +133,7 @@ func Do[Resp any](ctx context.Context, s *Store, method string, req any, fn func
 	}
 	var zero Resp
 	key := method + " " + id
-	fp, err := fingerprint(ctx, method, req)
+	fp, err := Fingerprint(ctx, method, req)
 	if err != nil {
 		return zero, err
 	}
@@ -152,8 +152,9 @@ func Do[Resp any](ctx context.Context, s *Store, method string, req any, fn func
 	return out, runErr
 }
 
-// fingerprint identifies what a request asks and on whose behalf.
-func fingerprint(ctx context.Context, method string, req any) (string, error) {
+// Fingerprint identifies what a request asks (method and req, as JSON) and
+// on whose behalf (the caller's authorization header): a hex SHA-256.
+func Fingerprint(ctx context.Context, method string, req any) (string, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", fmt.Errorf("idem: encode request: %w", err)

@@ -47,6 +47,11 @@ func (c *Client) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 
 // Bind serves svc's methods on bus under the service name "cart".
 func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
+}
+
+// Handler returns a Mux serving svc's methods.
+func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodAddItem, svc.AddItem)
@@ -54,5 +59,5 @@ func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (tra
 	transport.Handle(m, MethodRemoveItem, svc.RemoveItem)
 	transport.Handle(m, MethodClear, svc.Clear)
 	transport.Handle(m, MethodMerge, svc.Merge)
-	return bus.Serve(ServiceName, m, opts...)
+	return m
 }

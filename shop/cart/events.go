@@ -70,7 +70,7 @@ func (s *Server) HandleProductChanged(ctx context.Context, pc shop.ProductChange
 		return s.internal(ctx, "find carts of product", err)
 	}
 	for _, id := range ids {
-		_, err := s.update(ctx, owner{cartID: id.ID, userID: id.UserID, keepExpiry: true}, func(c *cartDoc, now time.Time) error {
+		_, err := s.update(ctx, "", nil, owner{cartID: id.ID, userID: id.UserID, keepExpiry: true}, func(c *cartDoc, now time.Time) error {
 			changed := false
 			for i := range c.Lines {
 				if l := &c.Lines[i]; l.ProductID == p.ID && p.Version > l.ProductVersion {

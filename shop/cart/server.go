@@ -3,11 +3,10 @@ package cart
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/shopbus/shopbus/internal/docstore"
-	"github.com/shopbus/shopbus/internal/keylock"
 	"log/slog"
 	mathrand "math/rand/v2"
 	"slices"
@@ -17,9 +16,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/transport"
 )
 
 // Defaults for Options fields left zero.
@@ -76,10 +79,14 @@ type cartDoc struct {
 	Lines  []lineDoc `bson:"lines"`
 	// MergedFrom lists the last guest carts merged into this one, so a
 	// retried merge adds nothing twice.
-	MergedFrom []string  `bson:"merged_from,omitempty"`
-	Version    int64     `bson:"version"`
-	CreatedAt  time.Time `bson:"created_at"`
-	UpdatedAt  time.Time `bson:"updated_at"`
+	MergedFrom []string `bson:"merged_from,omitempty"`
+	// Requests lists the last requests applied to the cart, in the same
+	// write as their change, so a redelivered or retried request is never
+	// applied twice (see update).
+	Requests  []appliedRequest `bson:"requests,omitempty"`
+	Version   int64            `bson:"version"`
+	CreatedAt time.Time        `bson:"created_at"`
+	UpdatedAt time.Time        `bson:"updated_at"`
 	// ExpiresAt is set on guest carts only.
 	ExpiresAt time.Time `bson:"expires_at,omitempty"`
 }
@@ -104,6 +111,69 @@ type lineDoc struct {
 
 // maxMergedFrom is how many merged guest cart ids a cart remembers.
 const maxMergedFrom = 20
+
+// appliedRequest is a request applied to a cart: its method and request
+// id, and the fingerprint of what it asked (idem.Fingerprint).
+type appliedRequest struct {
+	Key         string    `bson:"k"`
+	Fingerprint string    `bson:"f"`
+	At          time.Time `bson:"at"`
+}
+
+// A cart remembers its last maxRequests requests, for at most requestTTL:
+// far more than a caller's retries and redeliveries need (seconds).
+const (
+	maxRequests = 32
+	requestTTL  = 10 * time.Minute
+)
+
+// request identifies the request under way in ctx for the in-document
+// memory; ok is false when the call carries no request id.
+type request struct {
+	key, fingerprint string
+}
+
+func requestOf(ctx context.Context, method string, r any) (request, bool, error) {
+	id := transport.RequestID(ctx)
+	if id == "" {
+		return request{}, false, nil
+	}
+	fp, err := idem.Fingerprint(ctx, method, r)
+	if err != nil {
+		return request{}, false, err
+	}
+	return request{key: method + " " + id, fingerprint: fp[:16]}, true, nil
+}
+
+// seen reports whether c has had req applied; a request id used for
+// another request is invalid.
+func (c *cartDoc) seen(req request) (bool, error) {
+	for _, a := range c.Requests {
+		if a.Key == req.key {
+			if a.Fingerprint != req.fingerprint {
+				return false, shop.Invalid("request id reused", "request_id", "was used for a different request")
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// remember records req as applied to c, forgetting the oldest requests
+// beyond the bounds.
+func (c *cartDoc) remember(req request, now time.Time) {
+	keep := c.Requests[:0]
+	for _, a := range c.Requests {
+		if now.Sub(a.At) < requestTTL {
+			keep = append(keep, a)
+		}
+	}
+	keep = append(keep, appliedRequest{Key: req.key, Fingerprint: req.fingerprint, At: now})
+	if n := len(keep); n > maxRequests {
+		keep = keep[n-maxRequests:]
+	}
+	c.Requests = keep
+}
 
 // New returns the cart service storing its data in db, and creates the
 // indexes it needs.
@@ -185,9 +255,16 @@ const (
 
 func userCartID(userID string) string { return userPrefix + userID }
 
-func newGuestCartID() (string, error) {
+// newGuestCartID returns the id of a new guest cart: derived from the
+// request id when ctx carries one (a repeat of the request names the same
+// cart; request ids are as unguessable as the caller keeps them), random
+// otherwise.
+func newGuestCartID(ctx context.Context) (string, error) {
 	b := make([]byte, guestRandBytes)
-	if _, err := rand.Read(b); err != nil {
+	if id := transport.RequestID(ctx); id != "" {
+		sum := sha256.Sum256([]byte("cart.guest\x00" + id))
+		copy(b, sum[:])
+	} else if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
 	return guestPrefix + base64.RawURLEncoding.EncodeToString(b), nil
@@ -224,7 +301,7 @@ func (s *Server) resolve(ctx context.Context, cartID string, newGuest bool) (own
 	}
 	switch {
 	case cartID == "" && newGuest:
-		id, err := newGuestCartID()
+		id, err := newGuestCartID(ctx)
 		if err != nil {
 			return owner{}, fmt.Errorf("cart: new cart id: %w", err)
 		}
@@ -265,11 +342,20 @@ const maxWriteAttempts = 10
 // writer got there first. fn may return errUnchanged to skip the write.
 // It returns the cart as stored (or as read, when unchanged).
 //
+// The request under way (method and r, see requestOf) is recorded in the
+// same write; a cart that records it already is returned as it is, so a
+// redelivered or retried request changes nothing, whichever replica gets
+// it and whenever the first attempt died.
+//
 // Within this process writes to one cart are also serialised (package keylock):
 // FerretDB applies an update as read, change in Go, write back by _id,
 // without re-checking the filter, so its compare-and-set is not atomic.
 // On MongoDB the compare-and-set alone is enough, across processes too.
-func (s *Server) update(ctx context.Context, o owner, fn func(c *cartDoc, now time.Time) error) (*cartDoc, error) {
+func (s *Server) update(ctx context.Context, method string, r any, o owner, fn func(c *cartDoc, now time.Time) error) (*cartDoc, error) {
+	req, tracked, err := requestOf(ctx, method, r)
+	if err != nil {
+		return nil, err
+	}
 	defer s.locks.Lock(o.cartID)()
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
 		if attempt > 0 {
@@ -292,10 +378,18 @@ func (s *Server) update(ctx context.Context, o owner, fn func(c *cartDoc, now ti
 			c = &cartDoc{ID: o.cartID, UserID: o.userID, CreatedAt: now}
 		}
 		old := c.Version
+		if tracked {
+			if done, err := c.seen(req); err != nil || done {
+				return c, err
+			}
+		}
 		if err := fn(c, now); errors.Is(err, errUnchanged) {
 			return c, nil
 		} else if err != nil {
 			return nil, err
+		}
+		if tracked {
+			c.remember(req, now)
 		}
 		c.Version++
 		c.UpdatedAt = now
@@ -323,6 +417,23 @@ func (s *Server) update(ctx context.Context, o owner, fn func(c *cartDoc, now ti
 		}
 	}
 	return nil, &shop.Error{Code: shop.ErrUnavailable.Code, Message: "cart is changing too fast; try again"}
+}
+
+// applied returns the cart cartID when it records the request under way
+// (method and r) as applied already; done is false otherwise.
+func (s *Server) applied(ctx context.Context, method string, r any, cartID string) (c Cart, done bool, err error) {
+	req, tracked, err := requestOf(ctx, method, r)
+	if err != nil || !tracked {
+		return Cart{}, false, err
+	}
+	doc, err := s.load(ctx, cartID)
+	if err != nil || doc == nil {
+		return Cart{}, false, err
+	}
+	if done, err = doc.seen(req); err != nil || !done {
+		return Cart{}, false, err
+	}
+	return doc.public(), true, nil
 }
 
 // sleep waits for d or until ctx ends.
@@ -384,7 +495,7 @@ func (s *Server) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
 	if err != nil {
 		return Cart{}, err
 	}
-	c, err := s.update(ctx, o, func(c *cartDoc, now time.Time) error {
+	c, err := s.update(ctx, MethodAddItem, r, o, func(c *cartDoc, now time.Time) error {
 		if i := c.find(r.ProductID, r.VariantID); i >= 0 {
 			l := &c.Lines[i]
 			l.Quantity = min(l.Quantity+r.Quantity, s.opts.MaxQuantity)
@@ -474,7 +585,7 @@ func (s *Server) UpdateItem(ctx context.Context, r UpdateItemRequest) (Cart, err
 		"quantity", s.checkQuantity(r.Quantity)); err != nil {
 		return Cart{}, err
 	}
-	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+	return s.changeLine(ctx, MethodUpdateItem, r, r.CartID, func(c *cartDoc, now time.Time) error {
 		i := c.find(r.ProductID, r.VariantID)
 		if i < 0 {
 			return shop.NotFound("cart line")
@@ -495,7 +606,7 @@ func (s *Server) RemoveItem(ctx context.Context, r RemoveItemRequest) (Cart, err
 		"variant_id", checkRef(r.VariantID, false)); err != nil {
 		return Cart{}, err
 	}
-	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+	return s.changeLine(ctx, MethodRemoveItem, r, r.CartID, func(c *cartDoc, now time.Time) error {
 		i := c.find(r.ProductID, r.VariantID)
 		if i < 0 {
 			return shop.NotFound("cart line")
@@ -510,7 +621,7 @@ func (s *Server) Clear(ctx context.Context, r CartRequest) (Cart, error) {
 	if err := fieldErrors("invalid cart request", "cart_id", checkCartID(r.CartID)); err != nil {
 		return Cart{}, err
 	}
-	return s.changeLine(ctx, r.CartID, func(c *cartDoc, now time.Time) error {
+	return s.changeLine(ctx, MethodClear, r, r.CartID, func(c *cartDoc, now time.Time) error {
 		if len(c.Lines) == 0 {
 			return errUnchanged
 		}
@@ -521,12 +632,12 @@ func (s *Server) Clear(ctx context.Context, r CartRequest) (Cart, error) {
 
 // changeLine applies fn to an existing cart of the caller. A user without
 // a cart gets an empty one, to which fn applies as to any other.
-func (s *Server) changeLine(ctx context.Context, cartID string, fn func(c *cartDoc, now time.Time) error) (Cart, error) {
+func (s *Server) changeLine(ctx context.Context, method string, r any, cartID string, fn func(c *cartDoc, now time.Time) error) (Cart, error) {
 	o, err := s.resolve(ctx, cartID, false)
 	if err != nil {
 		return Cart{}, err
 	}
-	c, err := s.update(ctx, o, fn)
+	c, err := s.update(ctx, method, r, o, fn)
 	if err != nil {
 		return Cart{}, err
 	}
@@ -551,6 +662,10 @@ func (s *Server) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 	if err != nil {
 		return Cart{}, err
 	}
+	// A repeat finds the guest cart gone: answer it from the cart it went into.
+	if c, done, err := s.applied(ctx, MethodMerge, r, o.cartID); err != nil || done {
+		return c, err
+	}
 	guest, err := s.load(ctx, r.GuestCartID)
 	if err != nil {
 		return Cart{}, err
@@ -558,7 +673,7 @@ func (s *Server) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 	if guest == nil || guest.UserID != "" {
 		return Cart{}, shop.NotFound("guest cart")
 	}
-	c, err := s.update(ctx, o, func(c *cartDoc, now time.Time) error {
+	c, err := s.update(ctx, MethodMerge, r, o, func(c *cartDoc, now time.Time) error {
 		if slices.Contains(c.MergedFrom, guest.ID) {
 			return errUnchanged
 		}
