@@ -27,9 +27,9 @@ const (
 	// transport.WithRequestID); without it a request is known by its
 	// correlation id.
 	HeaderRequestID = "x-shop-request-id"
-	TypeResult     = "result"          // AMQP type of a successful reply
-	TypeError      = "error"           // AMQP type of a failed reply
-	ContentType    = "application/json"
+	TypeResult      = "result" // AMQP type of a successful reply
+	TypeError       = "error"  // AMQP type of a failed reply
+	ContentType     = "application/json"
 )
 
 // CallContext makes sure ctx has a deadline, using defaultTimeout when it has none.
