@@ -17,6 +17,9 @@
 # Tested on Debian bookworm. Every step is bounded in time: the script
 # never waits on a prompt or a hung command. Environment:
 #   SHOP_RABBIT_DIR        the node's directory (default /tmp/shopbus-rabbitmq)
+#   SHOP_RABBIT_NODENAME   the node's name (default shopbus@localhost); a test
+#                          that stops and starts its broker runs a node of its
+#                          own under another name
 #   RABBITMQ_WAIT_SECONDS  how long to wait for the node to boot (default 120)
 set -euo pipefail
 
@@ -24,7 +27,7 @@ action="${1:-start}"
 # /tmp, not $TMPDIR (which may be private): the node runs as the rabbitmq
 # user, which must reach the directory.
 dir="${SHOP_RABBIT_DIR:-/tmp/shopbus-rabbitmq}"
-node="shopbus@localhost"
+node="${SHOP_RABBIT_NODENAME:-shopbus@localhost}"
 wait_seconds="${RABBITMQ_WAIT_SECONDS:-120}"
 
 # Debian installs the broker's commands in /usr/sbin, which is often not in

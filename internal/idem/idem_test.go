@@ -1,0 +1,238 @@
+package idem_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/testenv"
+	"github.com/shopbus/shopbus/transport"
+)
+
+type reply struct {
+	N int `json:"n"`
+}
+
+// counter is work that counts its runs.
+type counter struct{ runs atomic.Int32 }
+
+func (c *counter) work(err error) func(context.Context) (reply, error) {
+	return func(context.Context) (reply, error) {
+		n := int(c.runs.Add(1))
+		return reply{N: n}, err
+	}
+}
+
+func serving(id string) context.Context {
+	return transport.ServingRequestID(context.Background(), id)
+}
+
+func TestRepeatReturnsTheFirstOutcome(t *testing.T) {
+	s := idem.New(testenv.MongoDB(t, "idem"), idem.Options{})
+	var c counter
+	ctx := serving("r1")
+	for i := range 3 {
+		got, err := idem.Do(ctx, s, "x.create", map[string]int{"a": 1}, c.work(nil))
+		if err != nil || got.N != 1 {
+			t.Fatalf("attempt %d: %+v, %v; want the first outcome {1}", i, got, err)
+		}
+	}
+	if c.runs.Load() != 1 {
+		t.Errorf("work ran %d times, want 1", c.runs.Load())
+	}
+	// Another method with the same id is another request.
+	if got, _ := idem.Do(ctx, s, "x.update", map[string]int{"a": 1}, c.work(nil)); got.N != 2 {
+		t.Errorf("another method: %+v, want a run of its own", got)
+	}
+	// No id: nothing is remembered.
+	for range 2 {
+		idem.Do(context.Background(), s, "x.create", 1, c.work(nil))
+	}
+	if c.runs.Load() != 4 {
+		t.Errorf("without a request id the work ran %d times in all, want 4", c.runs.Load())
+	}
+}
+
+func TestRememberedErrorsAndTransientOnes(t *testing.T) {
+	s := idem.New(testenv.MongoDB(t, "idem"), idem.Options{})
+	var c counter
+	conflict := transport.Errorf(transport.CodeConflict, "taken")
+	ctx := serving("r2")
+	for range 2 {
+		_, err := idem.Do(ctx, s, "x.create", 1, c.work(conflict))
+		if !errors.Is(err, transport.ErrConflict) {
+			t.Fatalf("got %v, want the remembered conflict", err)
+		}
+	}
+	if c.runs.Load() != 1 {
+		t.Errorf("a definitive error: work ran %d times, want 1", c.runs.Load())
+	}
+	var d counter
+	ctx = serving("r3")
+	unavailable := transport.Errorf(transport.CodeUnavailable, "try later")
+	idem.Do(ctx, s, "x.create", 1, d.work(unavailable))
+	got, err := idem.Do(ctx, s, "x.create", 1, d.work(nil))
+	if err != nil || got.N != 2 {
+		t.Errorf("retry after unavailable: %+v, %v; want a second run", got, err)
+	}
+}
+
+func TestReusedIDWithAnotherRequestIsInvalid(t *testing.T) {
+	s := idem.New(testenv.MongoDB(t, "idem"), idem.Options{})
+	var c counter
+	ctx := serving("r4")
+	idem.Do(ctx, s, "x.create", map[string]int{"a": 1}, c.work(nil))
+	_, err := idem.Do(ctx, s, "x.create", map[string]int{"a": 2}, c.work(nil))
+	if transport.CodeOf(err) != transport.CodeInvalid || err.(*transport.Error).Field("request_id") == "" {
+		t.Errorf("another body: %v, want invalid naming request_id", err)
+	}
+	other := transport.WithHeader(ctx, "authorization", "someone else")
+	_, err = idem.Do(other, s, "x.create", map[string]int{"a": 1}, c.work(nil))
+	if transport.CodeOf(err) != transport.CodeInvalid {
+		t.Errorf("another caller: %v, want invalid", err)
+	}
+	if c.runs.Load() != 1 {
+		t.Errorf("work ran %d times, want 1", c.runs.Load())
+	}
+}
+
+// TestConcurrentDuplicatesRunOnce: duplicates that arrive while the first
+// runs wait for its outcome, in this process and from another Store on the
+// same database (another replica).
+func TestConcurrentDuplicatesRunOnce(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	replicas := []*idem.Store{idem.New(db, idem.Options{}), idem.New(db, idem.Options{})}
+	var runs atomic.Int32
+	slow := func(context.Context) (reply, error) {
+		n := runs.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		return reply{N: int(n)}, nil
+	}
+	ctx, cancel := context.WithTimeout(serving("r5"), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	results := make([]reply, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := idem.Do(ctx, replicas[i%2], "x.slow", 1, slow)
+			if err != nil {
+				t.Errorf("duplicate %d: %v", i, err)
+			}
+			results[i] = got
+		}()
+	}
+	wg.Wait()
+	if runs.Load() != 1 {
+		t.Errorf("work ran %d times, want 1", runs.Load())
+	}
+	for i, r := range results {
+		if r.N != 1 {
+			t.Errorf("duplicate %d answered %+v, want the first run's {1}", i, r)
+		}
+	}
+}
+
+// TestDeadRunnerIsTakenOver: a claim whose runner died (its lease lapsed
+// without an outcome) is taken over by the next attempt.
+func TestDeadRunnerIsTakenOver(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	s := idem.New(db, idem.Options{Lease: 300 * time.Millisecond})
+	// A runner that died: its claim, no outcome.
+	if _, err := db.Collection(idem.Collection).InsertOne(context.Background(), bson.D{
+		{Key: "_id", Value: "x.create r6"}, {Key: "fp", Value: mustFingerprint(t, "x.create", 1)},
+		{Key: "state", Value: "running"}, {Key: "owner", Value: "dead"},
+		{Key: "lease", Value: time.Now().Add(200 * time.Millisecond)}, {Key: "expires", Value: time.Now().Add(time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	ctx, cancel := context.WithTimeout(serving("r6"), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := idem.Do(ctx, s, "x.create", 1, c.work(nil))
+	if err != nil || got.N != 1 {
+		t.Fatalf("take-over: %+v, %v", got, err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("took over after %v, before the dead runner's lease ran out", waited)
+	}
+	if got, _ := idem.Do(ctx, s, "x.create", 1, c.work(nil)); got.N != 1 || c.runs.Load() != 1 {
+		t.Errorf("after the take-over: %+v, runs %d", got, c.runs.Load())
+	}
+}
+
+// TestLongRunKeepsItsClaim: a run longer than the lease renews it, so a
+// duplicate waits instead of running too.
+func TestLongRunKeepsItsClaim(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	s := idem.New(db, idem.Options{Lease: 150 * time.Millisecond})
+	other := idem.New(db, idem.Options{Lease: 150 * time.Millisecond})
+	var runs atomic.Int32
+	long := func(context.Context) (reply, error) {
+		runs.Add(1)
+		time.Sleep(700 * time.Millisecond)
+		return reply{N: 7}, nil
+	}
+	ctx, cancel := context.WithTimeout(serving("r7"), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		idem.Do(ctx, s, "x.long", 1, long)
+	}()
+	time.Sleep(300 * time.Millisecond) // two leases into the run
+	got, err := idem.Do(ctx, other, "x.long", 1, long)
+	<-done
+	if err != nil || got.N != 7 || runs.Load() != 1 {
+		t.Errorf("duplicate during a long run: %+v, %v, runs %d; want the one run's outcome", got, err, runs.Load())
+	}
+}
+
+func TestSweepDropsExpiredOutcomes(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := idem.New(db, idem.Options{TTL: time.Minute, Now: clock})
+	var c counter
+	ctx := serving("r8")
+	idem.Do(ctx, s, "x.create", 1, c.work(nil))
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if n, err := s.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v; want 1 record deleted", n, err)
+	}
+	// Past its TTL a request id is new again.
+	if got, _ := idem.Do(ctx, s, "x.create", 1, c.work(nil)); got.N != 2 {
+		t.Errorf("after the TTL: %+v, want a new run", got)
+	}
+}
+
+func TestNewIDIsStablePerRequest(t *testing.T) {
+	a1, a2 := idem.NewID(serving("r9"), "product"), idem.NewID(serving("r9"), "product")
+	b := idem.NewID(serving("r9"), "variant:X")
+	c := idem.NewID(serving("r10"), "product")
+	if a1 != a2 || a1 == b || a1 == c {
+		t.Errorf("NewID: %s %s %s %s; want equal for one request and name only", a1, a2, b, c)
+	}
+	if idem.NewID(context.Background(), "p") == idem.NewID(context.Background(), "p") {
+		t.Error("NewID without a request id repeats itself")
+	}
+}
+
+func mustFingerprint(t *testing.T, method string, req any) string {
+	fp, err := idem.Fingerprint(context.Background(), method, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
+}
