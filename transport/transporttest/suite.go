@@ -53,6 +53,8 @@ func Run(t *testing.T, newBuses Factory) {
 	t.Run("EventsWaitForDetachedSubscriber", func(t *testing.T) { testDurableSubscriber(t, newBuses) })
 	t.Run("RedeliveryThenDeadLetter", func(t *testing.T) { testDeadLetter(t, newBuses) })
 	t.Run("IdempotenceKeys", func(t *testing.T) { testIdempotence(t, newBuses) })
+	t.Run("RequestIDs", func(t *testing.T) { testRequestIDs(t, newBuses) })
+	t.Run("InvokeRetriesUnavailable", func(t *testing.T) { testInvokeRetries(t, newBuses) })
 	t.Run("BadEvents", func(t *testing.T) { testBadEvents(t, newBuses) })
 	t.Run("NoLeaks", func(t *testing.T) { testNoLeaks(t, newBuses, 100_000) })
 }
