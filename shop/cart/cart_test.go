@@ -56,7 +56,7 @@ type env struct {
 	guest    context.Context // no token
 }
 
-func start(t *testing.T, bus transport.Bus, opts cart.Options) *env {
+func start(t testing.TB, bus transport.Bus, opts cart.Options) *env {
 	t.Helper()
 	e := &env{bus: bus, clock: &clock{now: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)}, guest: context.Background()}
 	e.auth = shoptest.StartAuth(t, bus)
@@ -92,7 +92,7 @@ func start(t *testing.T, bus transport.Bus, opts cart.Options) *env {
 	return e
 }
 
-func bind(t *testing.T, f func() (transport.Subscription, error)) {
+func bind(t testing.TB, f func() (transport.Subscription, error)) {
 	t.Helper()
 	sub, err := f()
 	if err != nil {
@@ -102,7 +102,7 @@ func bind(t *testing.T, f func() (transport.Subscription, error)) {
 }
 
 // product creates a published product priced in EUR cents.
-func (e *env) product(t *testing.T, title string, cents int64) product.Product {
+func (e *env) product(t testing.TB, title string, cents int64) product.Product {
 	t.Helper()
 	p, err := e.products.Create(e.auth.Admin, product.CreateRequest{
 		Title: title, Status: shop.StatusPublished, Price: shop.Money{Amount: cents, Currency: "EUR"},
