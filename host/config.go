@@ -23,25 +23,26 @@ import (
 
 // Environment variables read by ConfigFromEnv.
 const (
-	EnvServices      = "SHOP_SERVICES"       // comma-separated service names, or "all" (the default)
-	EnvAMQPURL       = "SHOP_AMQP_URL"       // RabbitMQ URL; unset means the in-process bus
-	EnvAMQPNamespace = "SHOP_AMQP_NAMESPACE" // prefix of RabbitMQ object names (default "shop")
-	EnvAMQPExpire    = "SHOP_AMQP_EXPIRE"    // delete queues unused that long (ephemeral environments)
-	EnvMongoURI      = "SHOP_MONGO_URI"      // MongoDB URI; unset means the embedded server (deploy/shop)
-	EnvDBPrefix      = "SHOP_DB_PREFIX"      // database name prefix (default "shop")
-	EnvWorkers       = supervise.EnvWorkers  // worker processes; unset, 0 or 1 means one process
-	EnvWorkersPrefix = "SHOP_WORKERS_"       // + service name: its consumer concurrency
-	EnvAdminEmail    = auth.EnvAdminEmail    // admin account to ensure (with EnvAdminPassword)
-	EnvAdminPassword = auth.EnvAdminPassword // its password
-	EnvBcryptCost    = auth.EnvBcryptCost    // bcrypt work factor, 4 to 31
-	EnvSessionTTL    = auth.EnvSessionTTL    // session lifetime, a Go duration
-	EnvHTTPAddr      = "SHOP_HTTP_ADDR"      // HTTP listen address (default 127.0.0.1:8080)
-	EnvBaseURL       = "SHOP_BASE_URL"       // public URL of the storefront (default from the address)
-	EnvDataDir       = "SHOP_DATA_DIR"       // embedded MongoDB's data directory (default ./shopdata)
-	EnvLogLevel      = "SHOP_LOG_LEVEL"      // debug, info, warn or error (default info)
-	EnvReplica       = "SHOP_REPLICA"        // this node's name among replicas of the same services
-	EnvSeed          = "SHOP_SEED"           // true: seed sample data on first start (needs the admin account)
-	EnvSeedProducts  = "SHOP_SEED_PRODUCTS"  // products of the sample data (default 48)
+	EnvServices      = "SHOP_SERVICES"        // comma-separated service names, or "all" (the default)
+	EnvAMQPURL       = "SHOP_AMQP_URL"        // RabbitMQ URL, or the comma-separated URLs of a cluster's nodes; unset means the in-process bus
+	EnvAMQPQueueType = "SHOP_AMQP_QUEUE_TYPE" // classic (default) or quorum (clusters)
+	EnvAMQPNamespace = "SHOP_AMQP_NAMESPACE"  // prefix of RabbitMQ object names (default "shop")
+	EnvAMQPExpire    = "SHOP_AMQP_EXPIRE"     // delete queues unused that long (ephemeral environments)
+	EnvMongoURI      = "SHOP_MONGO_URI"       // MongoDB URI; unset means the embedded server (deploy/shop)
+	EnvDBPrefix      = "SHOP_DB_PREFIX"       // database name prefix (default "shop")
+	EnvWorkers       = supervise.EnvWorkers   // worker processes; unset, 0 or 1 means one process
+	EnvWorkersPrefix = "SHOP_WORKERS_"        // + service name: its consumer concurrency
+	EnvAdminEmail    = auth.EnvAdminEmail     // admin account to ensure (with EnvAdminPassword)
+	EnvAdminPassword = auth.EnvAdminPassword  // its password
+	EnvBcryptCost    = auth.EnvBcryptCost     // bcrypt work factor, 4 to 31
+	EnvSessionTTL    = auth.EnvSessionTTL     // session lifetime, a Go duration
+	EnvHTTPAddr      = "SHOP_HTTP_ADDR"       // HTTP listen address (default 127.0.0.1:8080)
+	EnvBaseURL       = "SHOP_BASE_URL"        // public URL of the storefront (default from the address)
+	EnvDataDir       = "SHOP_DATA_DIR"        // embedded MongoDB's data directory (default ./shopdata)
+	EnvLogLevel      = "SHOP_LOG_LEVEL"       // debug, info, warn or error (default info)
+	EnvReplica       = "SHOP_REPLICA"         // this node's name among replicas of the same services
+	EnvSeed          = "SHOP_SEED"            // true: seed sample data on first start (needs the admin account)
+	EnvSeedProducts  = "SHOP_SEED_PRODUCTS"   // products of the sample data (default 48)
 )
 
 // Defaults of ConfigFromEnv.
@@ -57,8 +58,13 @@ const (
 type Config struct {
 	// Services names the services to host; nil means all of them.
 	Services []string
-	// AMQPURL is the RabbitMQ broker to use; empty means the in-process bus.
+	// AMQPURL is the RabbitMQ broker to use: one AMQP URL, or the
+	// comma-separated URLs of the nodes of one cluster; empty means the
+	// in-process bus.
 	AMQPURL string
+	// AMQPQueueType is the type of the durable queues: "classic" (the
+	// default) or "quorum" (replicated across a cluster's nodes).
+	AMQPQueueType string
 	// AMQPNamespace prefixes RabbitMQ queue and exchange names; empty
 	// means the rabbit package's default.
 	AMQPNamespace string
@@ -115,6 +121,7 @@ func ConfigFromEnv() (Config, error) {
 	c := Config{
 		AMQPURL:       os.Getenv(EnvAMQPURL),
 		AMQPNamespace: os.Getenv(EnvAMQPNamespace),
+		AMQPQueueType: os.Getenv(EnvAMQPQueueType),
 		MongoURI:      os.Getenv(EnvMongoURI),
 		DBPrefix:      os.Getenv(EnvDBPrefix),
 		HTTPAddr:      os.Getenv(EnvHTTPAddr),
@@ -236,10 +243,15 @@ func (c Config) Validate() error {
 			bad(EnvServices, fmt.Sprintf("there is no service %q (available: %s)", name, strings.Join(available(), ", ")))
 		}
 	}
-	if c.AMQPURL != "" {
-		if _, err := amqp.ParseURI(c.AMQPURL); err != nil {
-			bad(EnvAMQPURL, "not an amqp:// or amqps:// URL (percent-encode reserved characters in the user name and password)")
+	for i, u := range c.AMQPURLs() {
+		if _, err := amqp.ParseURI(u); err != nil {
+			bad(EnvAMQPURL, fmt.Sprintf("URL %d is not an amqp:// or amqps:// URL (percent-encode reserved characters in the user name and password; separate nodes with commas)", i+1))
 		}
+	}
+	switch c.AMQPQueueType {
+	case "", "classic", "quorum":
+	default:
+		bad(EnvAMQPQueueType, fmt.Sprintf("%q is not a queue type: use classic or quorum", c.AMQPQueueType))
 	}
 	if c.AMQPNamespace != "" {
 		if err := transport.CheckName("namespace", c.AMQPNamespace); err != nil {
@@ -315,6 +327,17 @@ func checkAddr(addr string) string {
 }
 
 // redact removes a URI, and the password in it, from an error message.
+// AMQPURLs returns the broker nodes named by AMQPURL.
+func (c Config) AMQPURLs() []string {
+	var urls []string
+	for _, u := range strings.Split(c.AMQPURL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
 func redact(msg, uri string) string {
 	msg = strings.ReplaceAll(msg, uri, "<uri>")
 	if _, rest, ok := strings.Cut(uri, "://"); ok {

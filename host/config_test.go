@@ -39,7 +39,8 @@ func TestConfigFromEnv(t *testing.T) {
 	clearEnv(t)
 	for k, v := range map[string]string{
 		"SHOP_SERVICES":          " Auth, category,auth ,",
-		"SHOP_AMQP_URL":          "amqp://guest:secret@rabbit:5672/",
+		"SHOP_AMQP_URL":          "amqp://guest:secret@rabbit:5672/, amqp://guest:secret@rabbit2:5672/",
+		"SHOP_AMQP_QUEUE_TYPE":   "quorum",
 		"SHOP_AMQP_NAMESPACE":    "prod",
 		"SHOP_AMQP_EXPIRE":       "10m",
 		"SHOP_MONGO_URI":         "mongodb://mongo:27017/",
@@ -68,7 +69,8 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	want := host.Config{
 		Services:      []string{"auth", "category"},
-		AMQPURL:       "amqp://guest:secret@rabbit:5672/",
+		AMQPURL:       "amqp://guest:secret@rabbit:5672/, amqp://guest:secret@rabbit2:5672/",
+		AMQPQueueType: "quorum",
 		AMQPNamespace: "prod",
 		MongoURI:      "mongodb://mongo:27017/",
 		DBPrefix:      "acme",
@@ -86,7 +88,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if c.AMQPExpire != 10*time.Minute {
 		t.Errorf("AMQPExpire %v", c.AMQPExpire)
 	}
-	if c.AMQPURL != want.AMQPURL || c.AMQPNamespace != want.AMQPNamespace || c.MongoURI != want.MongoURI ||
+	if urls := c.AMQPURLs(); len(urls) != 2 || urls[0] != "amqp://guest:secret@rabbit:5672/" || urls[1] != "amqp://guest:secret@rabbit2:5672/" {
+		t.Errorf("AMQPURLs %q", urls)
+	}
+	if c.AMQPURL != want.AMQPURL || c.AMQPQueueType != want.AMQPQueueType || c.AMQPNamespace != want.AMQPNamespace || c.MongoURI != want.MongoURI ||
 		c.DBPrefix != want.DBPrefix || c.Workers != want.Workers || c.Settings != want.Settings ||
 		c.HTTPAddr != want.HTTPAddr || c.DataDir != want.DataDir || c.LogLevel != want.LogLevel {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -102,6 +107,8 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"SHOP_SERVICES": "auth,nope"}, "SHOP_SERVICES", nil},
 		{map[string]string{"SHOP_SERVICES": " , "}, "SHOP_SERVICES", nil},
 		{map[string]string{"SHOP_AMQP_URL": "http://guest:hunter2@rabbit/"}, "SHOP_AMQP_URL", []string{"hunter2"}},
+		{map[string]string{"SHOP_AMQP_URL": "amqp://guest:hunter2@rabbit/,http://guest:hunter2@rabbit2/"}, "SHOP_AMQP_URL", []string{"hunter2"}},
+		{map[string]string{"SHOP_AMQP_QUEUE_TYPE": "mirrored"}, "SHOP_AMQP_QUEUE_TYPE", nil},
 		{map[string]string{"SHOP_AMQP_NAMESPACE": "Prod!"}, "SHOP_AMQP_NAMESPACE", nil},
 		{map[string]string{"SHOP_MONGO_URI": "mongodb://u:hunter2@mongo:99999999/"}, "SHOP_MONGO_URI", []string{"hunter2"}},
 		{map[string]string{"SHOP_MONGO_URI": "postgres://u:hunter2@db/"}, "SHOP_MONGO_URI", []string{"hunter2"}},

@@ -250,14 +250,19 @@ func dialBus(ctx context.Context, cfg Config, log *slog.Logger) (transport.Bus, 
 	defer cancel()
 	name, _ := os.Hostname()
 	bus, err := rabbit.Dial(dctx, rabbit.Options{
-		URL:          cfg.AMQPURL,
+		URLs:         cfg.AMQPURLs(),
+		QueueType:    cfg.AMQPQueueType,
 		Namespace:    cfg.AMQPNamespace,
 		ExpireUnused: cfg.AMQPExpire,
 		Name:         fmt.Sprintf("shopbus %s pid %d", name, os.Getpid()),
 		Logger:       log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("host: RabbitMQ: %s", redact(err.Error(), cfg.AMQPURL))
+		msg := err.Error()
+		for _, u := range cfg.AMQPURLs() {
+			msg = redact(msg, u)
+		}
+		return nil, fmt.Errorf("host: RabbitMQ: %s", msg)
 	}
 	return bus, nil
 }

@@ -92,7 +92,7 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 	queue := b.names.subscriber(subscriber)
 	c := &consumer{bus: b, queue: queue, opts: transport.ApplyConsumerOptions(opts)}
 	c.declare = func(ch *amqp.Channel) error {
-		if err := declareEventQueue(ch, b.names, subscriber, b.opts.ExpireUnused); err != nil {
+		if err := b.declareEventQueue(ch, subscriber); err != nil {
 			return err
 		}
 		return ch.QueueBind(queue, pattern, b.names.events(), false, nil)
@@ -105,8 +105,8 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 }
 
 // declareEventQueue declares a subscriber's durable queue and its dead-letter queue.
-func declareEventQueue(ch *amqp.Channel, n names, subscriber string, expire time.Duration) error {
-	return declareWithDeadLetters(ch, n, n.subscriber(subscriber), n.deadLetters(subscriber), expire)
+func (b *Bus) declareEventQueue(ch *amqp.Channel, subscriber string) error {
+	return b.declareWithDeadLetters(ch, b.names.subscriber(subscriber), b.names.deadLetters(subscriber))
 }
 
 // decodeEvent reads an event from a delivery. Attempt counts earlier
@@ -214,7 +214,7 @@ func (b *Bus) DrainDeadLetters(ctx context.Context, subscriber string) ([]transp
 		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: err.Error(), Cause: err}
 	}
 	defer ch.Close()
-	if err := declareEventQueue(ch, b.names, subscriber, b.opts.ExpireUnused); err != nil {
+	if err := b.declareEventQueue(ch, subscriber); err != nil {
 		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: err.Error(), Cause: err}
 	}
 	var events []transport.Event

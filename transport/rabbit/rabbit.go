@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,8 +52,19 @@ func (n names) deadRequests(svc string) string { return n.requests(svc) + ".dead
 
 // Options configure a Bus. The zero value means the defaults.
 type Options struct {
-	// URL is the broker's AMQP URL, e.g. amqp://guest:guest@localhost:5672/.
+	// URL is the broker's AMQP URL, e.g. amqp://guest:guest@localhost:5672/:
+	// the shorthand for a cluster of one node.
 	URL string
+	// URLs are the AMQP URLs of the nodes of one cluster. The bus connects
+	// to them in shuffled order; when its connection drops it reconnects
+	// to the next node that answers. URL, when set too, is one more node.
+	URLs []string
+	// QueueType is the type of every durable queue the bus declares
+	// (requests, events, dead letters): QueueClassic (the default) or
+	// QueueQuorum, replicated across a cluster's nodes by Raft. A queue
+	// that exists with another type is a start-up error naming it (see
+	// CONTRACT.md for the migration).
+	QueueType string
 	// Name is shown as the connection name in the management UI.
 	Name string
 	// Namespace prefixes every queue and exchange name (default "shop"), so
@@ -77,11 +90,19 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Queue types (Options.QueueType).
+const (
+	QueueClassic = "classic"
+	QueueQuorum  = "quorum"
+)
+
 // Bus is the RabbitMQ transport.Bus. Create it with Dial.
 type Bus struct {
 	opts   Options
 	logger *slog.Logger
 	names  names
+	urls   []string      // the nodes, shuffled
+	node   atomic.Uint64 // index in urls of the node to try first
 
 	mu        sync.Mutex
 	sess      *session           // nil while disconnected
@@ -103,11 +124,25 @@ var _ transport.Bus = (*Bus)(nil)
 // Dial connects to the broker and returns a Bus. It waits for the first
 // connection until ctx is done; after that the bus reconnects by itself.
 func Dial(ctx context.Context, opts Options) (*Bus, error) {
-	if opts.URL == "" {
+	urls := slices.Clone(opts.URLs)
+	if opts.URL != "" {
+		urls = append(urls, opts.URL)
+	}
+	if len(urls) == 0 {
 		return nil, transport.Invalid("no broker URL", "url", "must be set, e.g. amqp://guest:guest@localhost:5672/")
 	}
-	if _, err := amqp.ParseURI(opts.URL); err != nil {
-		return nil, transport.Invalid("malformed broker URL", "url", err.Error())
+	for _, u := range urls {
+		if _, err := amqp.ParseURI(u); err != nil {
+			return nil, transport.Invalid("malformed broker URL", "url", err.Error())
+		}
+	}
+	rand.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
+	switch opts.QueueType {
+	case "":
+		opts.QueueType = QueueClassic
+	case QueueClassic, QueueQuorum:
+	default:
+		return nil, transport.Invalid("unknown queue type", "queue_type", "must be classic or quorum, not "+strconv.Quote(opts.QueueType))
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = transport.DefaultCallTimeout
@@ -131,6 +166,7 @@ func Dial(ctx context.Context, opts Options) (*Bus, error) {
 		opts.MaxBackoff = max(5*time.Second, opts.MinBackoff)
 	}
 	b := &Bus{
+		urls:      urls,
 		opts:      opts,
 		logger:    wire.Logger(opts.Logger),
 		names:     names{opts.Namespace},
@@ -147,8 +183,17 @@ func Dial(ctx context.Context, opts Options) (*Bus, error) {
 		return b, nil
 	case <-ctx.Done():
 		b.Close()
-		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "cannot reach the broker at " + redact(opts.URL), Cause: ctx.Err()}
+		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "cannot reach the broker at " + b.nodes(), Cause: ctx.Err()}
 	}
+}
+
+// nodes lists the broker nodes, without passwords, for messages.
+func (b *Bus) nodes() string {
+	out := make([]string, len(b.urls))
+	for i, u := range b.urls {
+		out[i] = redact(u)
+	}
+	return strings.Join(out, ", ")
 }
 
 func redact(url string) string {
@@ -211,7 +256,7 @@ func (b *Bus) run() {
 		if err != nil {
 			attempt++
 			delay := backoff(b.opts.MinBackoff, b.opts.MaxBackoff, attempt)
-			b.logger.Warn("broker connection failed", "url", redact(b.opts.URL), "attempt", attempt, "retry_in", delay, "err", err)
+			b.logger.Warn("broker connection failed", "nodes", b.nodes(), "attempt", attempt, "retry_in", delay, "err", err)
 			select {
 			case <-time.After(delay):
 				continue
@@ -220,7 +265,7 @@ func (b *Bus) run() {
 			}
 		}
 		if attempt > 0 {
-			b.logger.Info("broker connection restored", "url", redact(b.opts.URL), "attempts", attempt)
+			b.logger.Info("broker connection restored", "url", redact(s.url), "attempts", attempt)
 		}
 		attempt = 0
 		b.mu.Lock()
@@ -245,7 +290,8 @@ func (b *Bus) run() {
 		if closed {
 			return
 		}
-		b.logger.Warn("broker connection lost; reconnecting", "url", redact(b.opts.URL))
+		b.node.Add(1) // try another node first: this one may be down
+		b.logger.Warn("broker connection lost; reconnecting", "url", redact(s.url))
 	}
 }
 

@@ -18,7 +18,7 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 	}
 	queue := b.names.requests(service)
 	c := &consumer{bus: b, queue: queue, opts: transport.ApplyConsumerOptions(opts)}
-	c.declare = func(ch *amqp.Channel) error { return declareRequestQueue(ch, b.names, service, b.opts.ExpireUnused) }
+	c.declare = func(ch *amqp.Channel) error { return b.declareRequestQueue(ch, service) }
 	c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool { return b.answer(ch, service, h, c.opts, d) }
 	return b.register(c)
 }
@@ -35,30 +35,40 @@ const (
 // parked. The consumer itself parks what cannot be answered (no reply-to)
 // and requests that were delivered too often (they crash their consumers);
 // the dead-letter queue keeps at most 10,000 of them, each for 24 hours.
-func declareRequestQueue(ch *amqp.Channel, n names, service string, expire time.Duration) error {
-	queue, dead := n.requests(service), n.deadRequests(service)
-	deadArgs := amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}
-	var args amqp.Table
-	if expire > 0 {
-		deadArgs["x-expires"] = expire.Milliseconds()
-		args = amqp.Table{"x-expires": expire.Milliseconds()}
+func (b *Bus) declareRequestQueue(ch *amqp.Channel, service string) error {
+	dead := b.names.deadRequests(service)
+	if err := b.declareQueue(ch, dead, amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}); err != nil {
+		return err
 	}
-	if _, err := ch.QueueDeclare(dead, true, false, false, false, deadArgs); err != nil {
-		return declareFailed(dead, err)
+	return b.declareQueue(ch, b.names.requests(service), nil)
+}
+
+// declareQueue declares a durable queue of the bus's type with args.
+func (b *Bus) declareQueue(ch *amqp.Channel, queue string, args amqp.Table) error {
+	if args == nil {
+		args = amqp.Table{}
 	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, args); err != nil {
+	if b.opts.QueueType != QueueClassic {
+		args["x-queue-type"] = b.opts.QueueType
+	}
+	if b.opts.ExpireUnused > 0 {
+		args["x-expires"] = b.opts.ExpireUnused.Milliseconds()
+	}
+	_, err := ch.QueueDeclare(queue, true, false, false, false, args)
+	if err != nil {
 		return declareFailed(queue, err)
 	}
 	return nil
 }
 
 // declareFailed explains a queue declaration the broker refused. The usual
-// cause is a queue left by an older version with other arguments.
+// cause is a queue left by an older version, or of another queue type,
+// with other arguments.
 func declareFailed(queue string, err error) error {
 	var amqpErr *amqp.Error
 	if errors.As(err, &amqpErr) && amqpErr.Code == amqp.PreconditionFailed {
-		return fmt.Errorf("queue %s exists with other arguments than this version declares (%s): "+
-			"let it drain, then delete it (rabbitmqctl delete_queue %s) and the service declares it anew: %w",
+		return fmt.Errorf("queue %s exists with other arguments than this bus declares (%s): "+
+			"to migrate, stop its consumers, let it drain, delete it (rabbitmqctl delete_queue %s) and start the service, which declares it anew: %w",
 			queue, amqpErr.Reason, queue, err)
 	}
 	return err
@@ -247,19 +257,12 @@ func (b *Bus) requeue(queue string, d amqp.Delivery, in incoming) {
 
 // declareWithDeadLetters declares a durable queue whose rejected messages go
 // to the durable queue dead, through the namespace's dead-letter exchange.
-func declareWithDeadLetters(ch *amqp.Channel, n names, queue, dead string, expire time.Duration) error {
-	var deadArgs amqp.Table
-	args := amqp.Table{"x-dead-letter-exchange": n.dead(), "x-dead-letter-routing-key": dead}
-	if expire > 0 {
-		deadArgs = amqp.Table{"x-expires": expire.Milliseconds()}
-		args["x-expires"] = expire.Milliseconds()
-	}
-	if _, err := ch.QueueDeclare(dead, true, false, false, false, deadArgs); err != nil {
+func (b *Bus) declareWithDeadLetters(ch *amqp.Channel, queue, dead string) error {
+	if err := b.declareQueue(ch, dead, nil); err != nil {
 		return err
 	}
-	if err := ch.QueueBind(dead, dead, n.dead(), false, nil); err != nil {
+	if err := ch.QueueBind(dead, dead, b.names.dead(), false, nil); err != nil {
 		return err
 	}
-	_, err := ch.QueueDeclare(queue, true, false, false, false, args)
-	return err
+	return b.declareQueue(ch, queue, amqp.Table{"x-dead-letter-exchange": b.names.dead(), "x-dead-letter-routing-key": dead})
 }

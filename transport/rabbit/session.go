@@ -2,6 +2,8 @@ package rabbit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 // connection gets its own reader on either side, so the two directions
 // proceed in parallel. The session is replaced after the loss of either.
 type session struct {
+	url     string // the node connected to
 	conn    *amqp.Connection
 	consume *amqp.Connection
 	calls   []*amqp.Channel // each consumes direct reply-to
@@ -26,18 +29,36 @@ type session struct {
 	once    sync.Once
 }
 
+// connect connects to the first node that answers, trying them in turn
+// from b.node (which run moves past a node whose connection was lost).
+// Both connections of a session go to one node.
 func (b *Bus) connect() (*session, error) {
+	var errs []error
+	start := b.node.Load()
+	for i := range uint64(len(b.urls)) {
+		n := (start + i) % uint64(len(b.urls))
+		s, err := b.connectTo(b.urls[n])
+		if err == nil {
+			b.node.Store(n)
+			return s, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", redact(b.urls[n]), err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (b *Bus) connectTo(url string) (*session, error) {
 	cfg := amqp.Config{
 		Heartbeat:  10 * time.Second,
 		Locale:     "en_US",
 		Properties: amqp.Table{"connection_name": b.connectionName()},
 		Dial:       amqp.DefaultDial(5 * time.Second),
 	}
-	conn, err := amqp.DialConfig(b.opts.URL, cfg)
+	conn, err := amqp.DialConfig(url, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conn: conn, lost: make(chan struct{})}
+	s := &session{url: url, conn: conn, lost: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -46,7 +67,7 @@ func (b *Bus) connect() (*session, error) {
 	}()
 	b.watchConnection(s, conn)
 	cfg.Properties = amqp.Table{"connection_name": b.connectionName() + " (consumers)"}
-	if s.consume, err = amqp.DialConfig(b.opts.URL, cfg); err != nil {
+	if s.consume, err = amqp.DialConfig(url, cfg); err != nil {
 		return nil, err
 	}
 	b.watchConnection(s, s.consume)
