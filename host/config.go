@@ -14,6 +14,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/seed"
@@ -327,6 +329,41 @@ func checkAddr(addr string) string {
 }
 
 // redact removes a URI, and the password in it, from an error message.
+// MongoClientOptions returns the driver options for uri: write concern
+// "majority" and read preference "primary", set explicitly so that an
+// acknowledged write survives the loss of the replica set's primary and
+// every read sees the writes before it, unless the URI chooses otherwise
+// (w=..., readPreference=...). The driver retries single-document writes
+// and reads once after a failover (retryWrites and retryReads are on by
+// default); multi-document writes (UpdateMany, DeleteMany) are not
+// retried, so every such write in the services is safe to repeat (expiry
+// sweeps, ending a user's sessions).
+func MongoClientOptions(uri, appName string) *options.ClientOptions {
+	o := options.Client().ApplyURI(uri).SetAppName(appName)
+	q := url.Values{}
+	if u, err := url.Parse(uri); err == nil {
+		q = u.Query()
+	}
+	if !hasParam(q, "w") {
+		o.SetWriteConcern(writeconcern.Majority())
+	}
+	if !hasParam(q, "readPreference") {
+		o.SetReadPreference(readpref.Primary())
+	}
+	return o
+}
+
+// hasParam reports whether the query has key, in any letter case (the
+// driver reads URI option names case-insensitively).
+func hasParam(q url.Values, key string) bool {
+	for k := range q {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // AMQPURLs returns the broker nodes named by AMQPURL.
 func (c Config) AMQPURLs() []string {
 	var urls []string

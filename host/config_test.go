@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"errors"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"log/slog"
 	"os"
 	"strings"
@@ -173,5 +174,26 @@ func TestConfigReportsEveryError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("error %v does not name %s", err, v)
 		}
+	}
+}
+
+func TestMongoClientOptions(t *testing.T) {
+	o := host.MongoClientOptions("mongodb://a:27017,b:27017,c:27017/?replicaSet=rs0", "shopbus")
+	if o.WriteConcern == nil || o.WriteConcern.W != "majority" {
+		t.Errorf("write concern %+v, want majority", o.WriteConcern)
+	}
+	if o.ReadPreference == nil || o.ReadPreference.Mode() != readpref.PrimaryMode {
+		t.Errorf("read preference %v, want primary", o.ReadPreference)
+	}
+	if o.AppName == nil || *o.AppName != "shopbus" {
+		t.Errorf("app name %v", o.AppName)
+	}
+	// The URI's own choice wins.
+	o = host.MongoClientOptions("mongodb://a:27017/?w=1&readPreference=secondaryPreferred", "shopbus")
+	if o.WriteConcern == nil || o.WriteConcern.W != 1 {
+		t.Errorf("URI w=1: write concern %+v", o.WriteConcern)
+	}
+	if o.ReadPreference == nil || o.ReadPreference.Mode() != readpref.SecondaryPreferredMode {
+		t.Errorf("URI readPreference: %v", o.ReadPreference)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/supervise"
 	"github.com/shopbus/shopbus/transport"
@@ -124,7 +123,7 @@ func (p *Program) Run(ctx context.Context) error {
 	}
 	defer bus.Close()
 
-	client, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI).SetAppName("shopbus"))
+	client, err := mongo.Connect(MongoClientOptions(cfg.MongoURI, "shopbus"))
 	if err != nil {
 		return fmt.Errorf("host: MongoDB: %w", err)
 	}
