@@ -144,6 +144,11 @@ type ConsumerOptions struct {
 	// HandlerTimeout bounds one event handler run (requests are bounded by
 	// the caller's deadline). Zero means one minute.
 	HandlerTimeout time.Duration
+	// QueueExpiry, when set, makes an event subscriber's queue (and its
+	// dead letters) go away once it has had no consumer for that long:
+	// for per-replica subscriptions of replicas that may never come back.
+	// Zero keeps the queue for good.
+	QueueExpiry time.Duration
 }
 
 // ConsumerOption sets a ConsumerOptions field.
@@ -163,6 +168,12 @@ func WithRetryDelay(d time.Duration) ConsumerOption {
 // WithHandlerTimeout bounds one event handler run.
 func WithHandlerTimeout(d time.Duration) ConsumerOption {
 	return func(o *ConsumerOptions) { o.HandlerTimeout = d }
+}
+
+// WithQueueExpiry makes an event subscriber's queue go away once it has had
+// no consumer for d (see ConsumerOptions.QueueExpiry).
+func WithQueueExpiry(d time.Duration) ConsumerOption {
+	return func(o *ConsumerOptions) { o.QueueExpiry = d }
 }
 
 // ApplyConsumerOptions returns the options with defaults filled in. It is
@@ -185,6 +196,9 @@ func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {
 	}
 	if o.HandlerTimeout <= 0 {
 		o.HandlerTimeout = time.Minute
+	}
+	if o.QueueExpiry < 0 {
+		o.QueueExpiry = 0
 	}
 	return o
 }

@@ -224,7 +224,7 @@ func TestNewIDIsStablePerRequest(t *testing.T) {
 	if a1 != a2 || a1 == b || a1 == c {
 		t.Errorf("NewID: %s %s %s %s; want equal for one request and name only", a1, a2, b, c)
 	}
-	if idem.NewID(context.Background(), "p") == idem.NewID(context.Background(), "p") {
+	if x, y := idem.NewID(context.Background(), "p"), idem.NewID(context.Background(), "p"); x == y {
 		t.Error("NewID without a request id repeats itself")
 	}
 }

@@ -16,6 +16,12 @@ type eventQueue struct {
 	items    []transport.Event // waiting deliveries; Attempt counts earlier deliveries
 	dead     []transport.Event
 	signal   chan struct{}
+	// consumers counts attached subscriptions; with expiry set, the queue
+	// is removed once it has had none for that long (generation tells a
+	// timer whether the queue was used since it was set).
+	consumers  int
+	expiry     time.Duration
+	generation int
 }
 
 func (q *eventQueue) wake() {
@@ -91,9 +97,13 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 		b.subscribers[subscriber] = q
 	}
 	q.patterns[pattern] = true
+	q.consumers++
+	q.generation++
+	q.expiry = o.QueueExpiry
 	b.mu.Unlock()
 
 	s := b.newSub()
+	s.onClose = func() { b.detached(subscriber, q) }
 	for range o.Concurrency {
 		s.wg.Add(1)
 		b.consumers.Add(1)
@@ -104,6 +114,26 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 		}()
 	}
 	return s, nil
+}
+
+// detached notes that a subscription of q ended; a queue with an expiry
+// that stays unused for that long is removed.
+func (b *Bus) detached(subscriber string, q *eventQueue) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q.consumers--
+	if q.consumers > 0 || q.expiry <= 0 {
+		return
+	}
+	q.generation++
+	gen := q.generation
+	time.AfterFunc(q.expiry, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.subscribers[subscriber] == q && q.consumers == 0 && q.generation == gen {
+			delete(b.subscribers, subscriber)
+		}
+	})
 }
 
 func (b *Bus) consume(q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, stop chan struct{}) {

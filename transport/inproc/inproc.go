@@ -206,9 +206,10 @@ func (b *Bus) answer(h transport.Handler, c *call) {
 
 // sub is one attached consumer.
 type sub struct {
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	onClose func() // if set, runs once the consumers have stopped
 }
 
 func (b *Bus) newSub() *sub {
@@ -217,8 +218,12 @@ func (b *Bus) newSub() *sub {
 
 // Close implements transport.Subscription.
 func (s *sub) Close() error {
-	s.once.Do(func() { close(s.stop) })
+	first := false
+	s.once.Do(func() { close(s.stop); first = true })
 	s.wg.Wait()
+	if first && s.onClose != nil {
+		s.onClose()
+	}
 	return nil
 }
 

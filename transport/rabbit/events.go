@@ -2,6 +2,7 @@ package rabbit
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -92,7 +93,7 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 	queue := b.names.subscriber(subscriber)
 	c := &consumer{bus: b, queue: queue, opts: transport.ApplyConsumerOptions(opts)}
 	c.declare = func(ch *amqp.Channel) error {
-		if err := b.declareEventQueue(ch, subscriber); err != nil {
+		if err := b.declareEventQueue(ch, subscriber, c.opts.QueueExpiry); err != nil {
 			return err
 		}
 		return ch.QueueBind(queue, pattern, b.names.events(), false, nil)
@@ -104,9 +105,10 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 	return b.register(c)
 }
 
-// declareEventQueue declares a subscriber's durable queue and its dead-letter queue.
-func (b *Bus) declareEventQueue(ch *amqp.Channel, subscriber string) error {
-	return b.declareWithDeadLetters(ch, b.names.subscriber(subscriber), b.names.deadLetters(subscriber))
+// declareEventQueue declares a subscriber's durable queue and its
+// dead-letter queue, which expire after being unused for expiry when set.
+func (b *Bus) declareEventQueue(ch *amqp.Channel, subscriber string, expiry time.Duration) error {
+	return b.declareWithDeadLetters(ch, b.names.subscriber(subscriber), b.names.deadLetters(subscriber), expiry)
 }
 
 // decodeEvent reads an event from a delivery. Attempt counts earlier
@@ -214,7 +216,11 @@ func (b *Bus) DrainDeadLetters(ctx context.Context, subscriber string) ([]transp
 		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: err.Error(), Cause: err}
 	}
 	defer ch.Close()
-	if err := b.declareEventQueue(ch, subscriber); err != nil {
+	if _, err := ch.QueueDeclarePassive(b.names.deadLetters(subscriber), true, false, false, false, nil); err != nil {
+		var amqpErr *amqp.Error
+		if errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound {
+			return nil, nil // no queue, no dead letters
+		}
 		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: err.Error(), Cause: err}
 	}
 	var events []transport.Event

@@ -37,22 +37,27 @@ const (
 // the dead-letter queue keeps at most 10,000 of them, each for 24 hours.
 func (b *Bus) declareRequestQueue(ch *amqp.Channel, service string) error {
 	dead := b.names.deadRequests(service)
-	if err := b.declareQueue(ch, dead, amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}); err != nil {
+	if err := b.declareQueue(ch, dead, amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}, 0); err != nil {
 		return err
 	}
-	return b.declareQueue(ch, b.names.requests(service), nil)
+	return b.declareQueue(ch, b.names.requests(service), nil, 0)
 }
 
-// declareQueue declares a durable queue of the bus's type with args.
-func (b *Bus) declareQueue(ch *amqp.Channel, queue string, args amqp.Table) error {
+// declareQueue declares a durable queue of the bus's type with args,
+// deleted by the broker once unused for expiry (or Options.ExpireUnused)
+// when that is set.
+func (b *Bus) declareQueue(ch *amqp.Channel, queue string, args amqp.Table, expiry time.Duration) error {
 	if args == nil {
 		args = amqp.Table{}
 	}
 	if b.opts.QueueType != QueueClassic {
 		args["x-queue-type"] = b.opts.QueueType
 	}
-	if b.opts.ExpireUnused > 0 {
-		args["x-expires"] = b.opts.ExpireUnused.Milliseconds()
+	if expiry <= 0 {
+		expiry = b.opts.ExpireUnused
+	}
+	if expiry > 0 {
+		args["x-expires"] = expiry.Milliseconds()
 	}
 	_, err := ch.QueueDeclare(queue, true, false, false, false, args)
 	if err != nil {
@@ -257,12 +262,12 @@ func (b *Bus) requeue(queue string, d amqp.Delivery, in incoming) {
 
 // declareWithDeadLetters declares a durable queue whose rejected messages go
 // to the durable queue dead, through the namespace's dead-letter exchange.
-func (b *Bus) declareWithDeadLetters(ch *amqp.Channel, queue, dead string) error {
-	if err := b.declareQueue(ch, dead, nil); err != nil {
+func (b *Bus) declareWithDeadLetters(ch *amqp.Channel, queue, dead string, expiry time.Duration) error {
+	if err := b.declareQueue(ch, dead, nil, expiry); err != nil {
 		return err
 	}
 	if err := ch.QueueBind(dead, dead, b.names.dead(), false, nil); err != nil {
 		return err
 	}
-	return b.declareQueue(ch, queue, amqp.Table{"x-dead-letter-exchange": b.names.dead(), "x-dead-letter-routing-key": dead})
+	return b.declareQueue(ch, queue, amqp.Table{"x-dead-letter-exchange": b.names.dead(), "x-dead-letter-routing-key": dead}, expiry)
 }

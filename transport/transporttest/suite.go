@@ -51,6 +51,7 @@ func Run(t *testing.T, newBuses Factory) {
 	t.Run("CompetingConsumers", func(t *testing.T) { testCompeting(t, newBuses) })
 	t.Run("EventFanOut", func(t *testing.T) { testFanOut(t, newBuses) })
 	t.Run("EventsWaitForDetachedSubscriber", func(t *testing.T) { testDurableSubscriber(t, newBuses) })
+	t.Run("ExpiringSubscriberGoesAway", func(t *testing.T) { testExpiringSubscriber(t, newBuses) })
 	t.Run("RedeliveryThenDeadLetter", func(t *testing.T) { testDeadLetter(t, newBuses) })
 	t.Run("IdempotenceKeys", func(t *testing.T) { testIdempotence(t, newBuses) })
 	t.Run("RequestIDs", func(t *testing.T) { testRequestIDs(t, newBuses) })
@@ -555,6 +556,46 @@ func testDurableSubscriber(t *testing.T, newBuses Factory) {
 	}
 	mustSubscribe(t, server, subscriber, svc+".#", rec)
 	rec.wait(t, 1)
+}
+
+// testExpiringSubscriber: a subscriber queue with an expiry keeps events
+// over a short absence and is gone, with what it held, after a long one.
+func testExpiringSubscriber(t *testing.T, newBuses Factory) {
+	client, server := newBuses(t)
+	svc, subscriber := Unique("expiring"), Unique("replica")
+	const expiry = time.Second
+	ctx := timeout(t, 30*time.Second)
+	publish := func(body string) {
+		t.Helper()
+		if err := client.Publish(ctx, transport.Event{Key: svc + ".changed", Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := newRecorder()
+	s := mustSubscribe(t, server, subscriber, svc+".#", rec, transport.WithQueueExpiry(expiry))
+	publish(`1`)
+	rec.wait(t, 1)
+	s.Close()
+	publish(`2`) // held for the replica's short absence
+	s = mustSubscribe(t, server, subscriber, svc+".#", rec, transport.WithQueueExpiry(expiry))
+	rec.wait(t, 2)
+	s.Close()
+	time.Sleep(expiry + 6*time.Second) // gone for good (quorum queues check expiry every few seconds)
+	publish(`3`)                       // nobody holds this one
+	if d, err := server.DrainDeadLetters(ctx, subscriber); err != nil || len(d) != 0 {
+		t.Fatalf("dead letters of an expired subscriber: %v, %v", d, err)
+	}
+	mustSubscribe(t, server, subscriber, svc+".#", rec, transport.WithQueueExpiry(expiry))
+	publish(`4`)
+	rec.wait(t, 3)
+	time.Sleep(200 * time.Millisecond) // nothing more must arrive
+	var bodies []string
+	for _, ev := range rec.wait(t, 0) {
+		bodies = append(bodies, string(ev.Body))
+	}
+	if got := strings.Join(bodies, ","); got != "1,2,4" {
+		t.Errorf("delivered %s, want 1,2,4 (3 was published while the queue was gone)", got)
+	}
 }
 
 func testDeadLetter(t *testing.T, newBuses Factory) {

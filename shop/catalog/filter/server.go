@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -41,13 +43,23 @@ type Options struct {
 	Categories CategorySource
 	// Logger receives event handling problems; nil means slog.Default().
 	Logger *slog.Logger
-	// Subscriber is the event subscriber name Subscribe uses; empty means
-	// ServiceName. Replicas sharing a subscriber name split the events
-	// between them, but each replica keeps its own in-memory model and
-	// needs every event: give each replica a name of its own (for example
-	// "filter-1"), or run one replica.
+	// Subscriber names this replica's own event subscription; empty means
+	// ServiceName, for a single replica. Each replica keeps its own
+	// in-memory model and needs every event: give each replica a name of
+	// its own (for example "filter-" and the pod's name). A named replica
+	// also joins the durable ServiceName subscription, which the replicas
+	// share, so that the database misses no event while every replica is
+	// away; its own queue expires after ReplicaQueueExpiry.
 	Subscriber string
+	// ReplicaQueueExpiry is how long a named replica's own event queue
+	// outlives the replica (a replica back within that time misses
+	// nothing; one gone for good leaves nothing behind). Zero means one
+	// hour.
+	ReplicaQueueExpiry time.Duration
 }
+
+// DefaultReplicaQueueExpiry is the ReplicaQueueExpiry used when none is set.
+const DefaultReplicaQueueExpiry = time.Hour
 
 // Server is the MongoDB-backed filter service. It keeps its read model in
 // memory (an Index) and in its own database, one document per product and
@@ -100,24 +112,32 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	ctx := context.Background()
+	if err := s.load(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load merges the stored read model into the index; what the index holds
+// at a newer version stays.
+func (s *Server) load(ctx context.Context) error {
 	cats, err := loadAll[categoryRec](ctx, s.categories)
 	if err != nil {
-		return nil, fmt.Errorf("filter: load categories: %w", err)
+		return fmt.Errorf("filter: load categories: %w", err)
 	}
 	prods, err := loadAll[product](ctx, s.products)
 	if err != nil {
-		return nil, fmt.Errorf("filter: load products: %w", err)
+		return fmt.Errorf("filter: load products: %w", err)
 	}
 	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
 	for _, c := range cats {
 		s.idx.applyCategory(c)
 	}
 	for _, p := range prods {
 		s.idx.apply(p)
 	}
-	s.idx.mu.Unlock()
-	return s, nil
+	return nil
 }
 
 func loadAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
@@ -412,24 +432,46 @@ const (
 )
 
 // Subscribe feeds srv's read model from the product and category events on
-// bus, under the subscriber name "filter" (see Options.Subscriber). Handling is idempotent (see
+// bus, under the subscriber name "filter", and for a named replica also
+// under its own name (see Options.Subscriber). Handling is idempotent (see
 // Index), and an event id handled before is dropped, so redeliveries and
 // relayed duplicates are harmless; an undecodable event fails, is
 // retried and ends in the dead-letter queue.
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	h := outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.handleEvent))
-	name := srv.opts.Subscriber
-	if name == "" {
-		name = ServiceName
+	type subscription struct {
+		name string
+		opts []transport.ConsumerOption
+	}
+	subscriptions := []subscription{{ServiceName, opts}}
+	if name := srv.opts.Subscriber; name != "" && name != ServiceName {
+		expiry := srv.opts.ReplicaQueueExpiry
+		if expiry <= 0 {
+			expiry = DefaultReplicaQueueExpiry
+		}
+		own := append(slices.Clip(opts), transport.WithQueueExpiry(expiry))
+		subscriptions = append(subscriptions, subscription{name, own})
 	}
 	var subs multiSub
-	for _, pattern := range []string{ProductEvents, CategoryEvents} {
-		sub, err := bus.Subscribe(name, pattern, h, opts...)
-		if err != nil {
+	for _, sn := range subscriptions {
+		for _, pattern := range []string{ProductEvents, CategoryEvents} {
+			sub, err := bus.Subscribe(sn.name, pattern, h, sn.opts...)
+			if err != nil {
+				_ = subs.Close()
+				return nil, err
+			}
+			subs = append(subs, sub)
+		}
+	}
+	if len(subscriptions) > 1 {
+		// Events handled by other replicas between New and now reached
+		// the database only.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := srv.load(ctx); err != nil {
 			_ = subs.Close()
 			return nil, err
 		}
-		subs = append(subs, sub)
 	}
 	return subs, nil
 }
