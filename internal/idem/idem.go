@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,9 +147,17 @@ func Do[Resp any](ctx context.Context, s *Store, method string, req any, fn func
 		return outcome[Resp](done)
 	}
 	stop := s.renew(key, claim)
+	returned := false
+	defer func() {
+		stop()
+		if !returned { // fn panicked: let a retry run afresh
+			s.drop(ctx, key, claim)
+		}
+	}()
 	out, runErr := fn(ctx)
+	returned = true
 	stop()
-	s.settle(ctx, key, fp, out, runErr)
+	s.settle(ctx, key, claim, fp, out, runErr)
 	return out, runErr
 }
 
@@ -205,12 +214,19 @@ func (s *Store) claim(ctx context.Context, key, fp string) (owner string, done *
 			continue
 		}
 		// Expired, or a runner that died: take it over if nobody else did.
-		took, err := docstore.Replace(ctx, s.coll, key, rec, false, docstore.Equal("owner", old.Owner))
+		cond := docstore.Equal("owner", old.Owner)
+		if old.Owner == "" { // a record from before owners were kept
+			cond = docstore.Equal("expires", old.Expires)
+		}
+		took, err := docstore.Replace(ctx, s.coll, key, rec, false, cond)
 		if err != nil {
 			return "", nil, s.storageError(ctx, "take over request", err)
 		}
 		if took {
 			return owner, nil, nil
+		}
+		if err := sleep(ctx, delay); err != nil { // someone else took it: look again
+			return "", nil, transport.ContextError(ctx)
 		}
 	}
 }
@@ -239,33 +255,44 @@ func (s *Store) renew(key, owner string) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-finished }) }
 }
 
-// settle records the outcome of the claimed request key, or drops the
-// claim when the outcome asks for a retry.
-func (s *Store) settle(ctx context.Context, key, fp string, out any, runErr error) {
-	// The change is made: record it even if the caller has gone. The
-	// writes go by _id alone (the embedded store scans any other filter):
-	// the claim is this runner's while its lease is renewed.
+// drop deletes the claim key if owner still holds it.
+func (s *Store) drop(ctx context.Context, key, owner string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	filter := bson.D{{Key: "_id", Value: key}}
+	if _, err := docstore.Delete(ctx, s.coll, key, docstore.Equal("owner", owner)); err != nil {
+		s.opts.Logger.Warn("idem: cannot drop a failed request's claim; it lapses with its lease", "request", key, "err", err)
+	}
+}
+
+// settle records the outcome of the request key claimed by owner, or drops
+// the claim when the outcome asks for a retry.
+func (s *Store) settle(ctx context.Context, key, owner, fp string, out any, runErr error) {
 	if runErr != nil && transient(runErr) {
-		if _, err := s.coll.DeleteOne(ctx, filter); err != nil {
-			s.opts.Logger.Warn("idem: cannot drop a failed request's claim; it lapses with its lease", "request", key, "err", err)
-		}
+		s.drop(ctx, key, owner)
 		return
 	}
-	rec := record{ID: key, Fingerprint: fp, State: stateDone, Expires: s.opts.Now().Add(s.opts.TTL)}
+	// The change is made: record it even if the caller has gone. The
+	// record keeps its owner, so that whoever takes it over once it
+	// expires can do so on that condition.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	rec := record{ID: key, Fingerprint: fp, State: stateDone, Owner: owner, Expires: s.opts.Now().Add(s.opts.TTL)}
 	var err error
 	if runErr != nil {
 		rec.Err, err = json.Marshal(transport.AsError(runErr))
 	} else {
 		rec.Reply, err = json.Marshal(out)
 	}
+	var stored bool
 	if err == nil {
-		_, err = s.coll.ReplaceOne(ctx, filter, rec)
+		stored, err = docstore.Replace(ctx, s.coll, key, rec, false, docstore.Equal("owner", owner))
+		if err == nil && !stored {
+			err = errors.New("the claim was taken over (its lease ran out)")
+		}
 	}
 	if err != nil {
 		s.opts.Logger.Error("idem: cannot record a request's outcome; a repeat may run it again", "request", key, "err", err)

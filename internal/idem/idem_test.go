@@ -236,3 +236,57 @@ func mustFingerprint(t *testing.T, method string, req any) string {
 	}
 	return fp
 }
+
+// TestPanicDropsTheClaim: work that panics leaves no claim behind, so a
+// retry runs at once instead of waiting for a lease that never ends.
+func TestPanicDropsTheClaim(t *testing.T) {
+	s := idem.New(testenv.MongoDB(t, "idem"), idem.Options{Lease: time.Minute})
+	ctx := serving("r11")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not reach the caller")
+			}
+		}()
+		idem.Do(ctx, s, "x.create", 1, func(context.Context) (reply, error) { panic("boom") })
+	}()
+	var c counter
+	retry, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if got, err := idem.Do(retry, s, "x.create", 1, c.work(nil)); err != nil || got.N != 1 {
+		t.Errorf("retry after a panic: %+v, %v; want a fresh run", got, err)
+	}
+}
+
+// TestExpiredOutcomeIsTakenOver: past its TTL, before any sweep, a
+// remembered outcome gives way to a new run (once, even with two
+// replicas asking at the same moment).
+func TestExpiredOutcomeIsTakenOver(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var c counter
+	ctx := serving("r12")
+	idem.Do(ctx, idem.New(db, idem.Options{TTL: time.Hour, Now: clock}), "x.create", 1, c.work(nil))
+	mu.Lock()
+	now = now.Add(61 * time.Minute)
+	mu.Unlock()
+	// Stores made now do not sweep for half an hour.
+	replicas := []*idem.Store{idem.New(db, idem.Options{TTL: time.Hour, Now: clock}), idem.New(db, idem.Options{TTL: time.Hour, Now: clock})}
+	var wg sync.WaitGroup
+	got := make([]reply, 2)
+	for i, s := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			got[i], _ = idem.Do(ctx, s, "x.create", 1, c.work(nil))
+		}()
+	}
+	wg.Wait()
+	if c.runs.Load() != 2 || got[0].N != 2 || got[1].N != 2 {
+		t.Errorf("after expiry: runs %d, replies %+v; want one new run answering both", c.runs.Load(), got)
+	}
+}
