@@ -3,6 +3,7 @@ package attribute
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 	"github.com/shopbus/shopbus/transport"
@@ -25,15 +27,21 @@ type Options struct {
 	Auth shop.Authenticator
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Logger reports requests that could not be remembered (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // Server is the MongoDB implementation of Service. Attributes and groups
-// are stored by code as _id, so every lookup is by _id.
+// are stored by code as _id, so every lookup is by _id. The collection
+// requests remembers the writes handled, so that a repeated request is
+// answered without applying it again (see internal/idem).
 type Server struct {
-	attrs  *mongo.Collection
-	groups *mongo.Collection
-	opts   Options
-	now    func() time.Time
+	attrs    *mongo.Collection
+	groups   *mongo.Collection
+	requests *idem.Store
+	opts     Options
+	now      func() time.Time
 }
 
 var _ Service = (*Server)(nil)
@@ -76,10 +84,11 @@ func (d *groupDoc) group() Group {
 // New returns a Server storing its data in db and creates its indexes.
 func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{
-		attrs:  db.Collection("attributes"),
-		groups: db.Collection("attribute_groups"),
-		opts:   opts,
-		now:    kit.Clock(opts.Now),
+		attrs:    db.Collection("attributes"),
+		groups:   db.Collection("attribute_groups"),
+		requests: idem.New(db, idem.Options{Logger: kit.Logger(opts.Logger)}),
+		opts:     opts,
+		now:      kit.Clock(opts.Now),
 	}
 	if err := kit.EnsureIndexes(kit.Index{Collection: s.groups, Keys: bson.D{{Key: "attributes", Value: 1}}}); err != nil {
 		return nil, err
@@ -132,6 +141,12 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Attribute, error)
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Attribute{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Attribute, error) {
+		return s.create(ctx, r)
+	})
+}
+
+func (s *Server) create(ctx context.Context, r CreateRequest) (Attribute, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	f.Text("name", r.Name, true, kit.MaxNameLen)
@@ -184,6 +199,12 @@ func (s *Server) Update(ctx context.Context, r UpdateRequest) (Attribute, error)
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Attribute{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Attribute, error) {
+		return s.update(ctx, r)
+	})
+}
+
+func (s *Server) update(ctx context.Context, r UpdateRequest) (Attribute, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if r.Name != nil {
@@ -223,6 +244,12 @@ func (s *Server) Delete(ctx context.Context, r CodeRequest) (Attribute, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Attribute{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Attribute, error) {
+		return s.delete(ctx, r)
+	})
+}
+
+func (s *Server) delete(ctx context.Context, r CodeRequest) (Attribute, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if err := f.Err("invalid attribute code"); err != nil {
@@ -293,6 +320,12 @@ func (s *Server) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreateGroup, r, func(ctx context.Context) (Group, error) {
+		return s.createGroup(ctx, r)
+	})
+}
+
+func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	f.Text("name", r.Name, true, kit.MaxNameLen)
@@ -353,6 +386,12 @@ func (s *Server) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodUpdateGroup, r, func(ctx context.Context) (Group, error) {
+		return s.updateGroup(ctx, r)
+	})
+}
+
+func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if r.Name != nil {
@@ -393,6 +432,12 @@ func (s *Server) DeleteGroup(ctx context.Context, r CodeRequest) (Group, error) 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDeleteGroup, r, func(ctx context.Context) (Group, error) {
+		return s.deleteGroup(ctx, r)
+	})
+}
+
+func (s *Server) deleteGroup(ctx context.Context, r CodeRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if err := f.Err("invalid group code"); err != nil {

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -33,14 +33,17 @@ type Options struct {
 	SharedSlugs shop.SlugSpace
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger reports events that could not be published (default slog.Default()).
+	// Logger reports events that could not be published and requests
+	// that could not be remembered (default slog.Default()).
 	Logger *slog.Logger
 }
 
 // Server is the MongoDB implementation of Service. Its collections:
 // categories (by id), category_slugs (slug → id, so slugs are unique and
-// found by _id) and product_refs (product id → category ids, the read
-// model fed by product events).
+// found by _id), product_refs (product id → category ids, the read
+// model fed by product events) and requests (the writes handled, so that
+// a repeated request is answered without applying it again; see
+// internal/idem).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -56,6 +59,8 @@ type Server struct {
 	mu     sync.Mutex
 	locks  keylock.Map
 	relay  *outbox.Relay
+	// requests remembers the writes handled, by request id.
+	requests *idem.Store
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
 }
@@ -104,6 +109,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		now:    kit.Clock(opts.Now),
 		logger: kit.Logger(opts.Logger),
 	}
+	s.requests = idem.New(db, idem.Options{Logger: s.logger})
 	if err := kit.EnsureIndexes(
 		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "parent_id", Value: 1}}},
 		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "ancestors", Value: 1}}},
@@ -305,11 +311,19 @@ func sortDocs(docs []categoryDoc) {
 
 // ---- writes ----
 
-// Create implements Service.
+// Create implements Service. The category's id derives from the request
+// id, so a re-run of a request that stored it but could not remember its
+// outcome returns the category it made.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Category{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Category, error) {
+		return s.create(ctx, r)
+	})
+}
+
+func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) {
 	var f kit.Fields
 	f.Text("name", r.Name, true, kit.MaxNameLen)
 	if r.Slug != "" {
@@ -323,6 +337,10 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) 
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	id := idem.NewID(ctx, "category")
+	if d, err := s.load(ctx, id); err == nil {
+		return d.category(), nil // made by an earlier run of this request
+	}
 	var ancestors []string
 	if r.ParentID != "" {
 		parent, err := s.load(ctx, r.ParentID)
@@ -339,7 +357,7 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) 
 	}
 	now := s.now()
 	d := categoryDoc{
-		ID:          uuid.NewString(),
+		ID:          id,
 		Name:        strings.TrimSpace(r.Name),
 		Description: r.Description,
 		ParentID:    r.ParentID,
@@ -361,6 +379,16 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) 
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
 	if _, err := s.cats.InsertOne(ctx, d); err != nil {
+		if mongo.IsDuplicateKeyError(err) { // an earlier run of this request made it
+			old, err := s.load(ctx, d.ID)
+			if err != nil {
+				return Category{}, err // the slug may be the category's: leave it
+			}
+			if old.Slug != slug {
+				s.releaseSlug(ctx, slug, d.ID)
+			}
+			return old.category(), nil
+		}
 		s.releaseSlug(ctx, slug, d.ID)
 		return Category{}, kit.Internal("insert category", err)
 	}
@@ -373,6 +401,12 @@ func (s *Server) Update(ctx context.Context, r UpdateRequest) (Category, error) 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Category{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Category, error) {
+		return s.update(ctx, r)
+	})
+}
+
+func (s *Server) update(ctx context.Context, r UpdateRequest) (Category, error) {
 	var f kit.Fields
 	f.ID("id", r.ID, true)
 	if r.Name != nil {
@@ -437,6 +471,12 @@ func (s *Server) Move(ctx context.Context, r MoveRequest) (Category, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Category{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodMove, r, func(ctx context.Context) (Category, error) {
+		return s.moveRequest(ctx, r)
+	})
+}
+
+func (s *Server) moveRequest(ctx context.Context, r MoveRequest) (Category, error) {
 	var f kit.Fields
 	f.ID("id", r.ID, true)
 	f.ID("parent_id", r.ParentID, false)
@@ -526,6 +566,12 @@ func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Category, error) 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Category{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Category, error) {
+		return s.delete(ctx, r)
+	})
+}
+
+func (s *Server) delete(ctx context.Context, r DeleteRequest) (Category, error) {
 	var f kit.Fields
 	f.ID("id", r.ID, true)
 	if err := f.Err("invalid category id"); err != nil {

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 	"github.com/shopbus/shopbus/transport"
@@ -32,20 +32,24 @@ type Options struct {
 	MaxVariants int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger reports clean-up failures (default slog.Default()).
+	// Logger reports clean-up failures and requests that could not be
+	// remembered (default slog.Default()).
 	Logger *slog.Logger
 }
 
 // Server is the MongoDB implementation of Service. Its collections:
 // option_groups (by code), product_variants (one document per product, by
 // product id, holding its variants and the "group" and "group=value"
-// markers of what they use) and variant_skus (SKU → product, which makes
-// SKUs unique). Writes are serialised within one Server, which keeps
-// "is this value in use" checks and generation from interleaving.
+// markers of what they use), variant_skus (SKU → product, which makes
+// SKUs unique) and requests (the writes handled, so that a repeated
+// request is answered without applying it again; see internal/idem).
+// Writes are serialised within one Server, which keeps "is this value in
+// use" checks and generation from interleaving.
 type Server struct {
 	groups   *mongo.Collection
 	variants *mongo.Collection
 	skus     *mongo.Collection
+	requests *idem.Store
 	opts     Options
 	now      func() time.Time
 	logger   *slog.Logger
@@ -124,6 +128,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
 	}
+	s.requests = idem.New(db, idem.Options{Logger: s.logger})
 	if err := kit.EnsureIndexes(
 		kit.Index{Collection: s.variants, Keys: bson.D{{Key: "uses", Value: 1}}},
 		kit.Index{Collection: s.skus, Keys: bson.D{{Key: "product_id", Value: 1}}},
@@ -157,6 +162,12 @@ func (s *Server) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreateGroup, r, func(ctx context.Context) (Group, error) {
+		return s.createGroup(ctx, r)
+	})
+}
+
+func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	f.Text("name", r.Name, true, kit.MaxNameLen)
@@ -236,6 +247,12 @@ func (s *Server) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodUpdateGroup, r, func(ctx context.Context) (Group, error) {
+		return s.updateGroup(ctx, r)
+	})
+}
+
+func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if r.Name != nil {
@@ -262,6 +279,12 @@ func (s *Server) DeleteGroup(ctx context.Context, r GroupRequest) (Group, error)
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDeleteGroup, r, func(ctx context.Context) (Group, error) {
+		return s.deleteGroup(ctx, r)
+	})
+}
+
+func (s *Server) deleteGroup(ctx context.Context, r GroupRequest) (Group, error) {
 	var f kit.Fields
 	f.Code("code", r.Code)
 	if err := f.Err("invalid option group code"); err != nil {
@@ -296,12 +319,18 @@ func (s *Server) checkUnused(ctx context.Context, marker, what string) error {
 	return shop.Conflict(what + " is used by variants of product " + kit.Quote(d.ProductID))
 }
 
-// changeValue checks r (with its label when label is set) and applies
-// change to r's group, holding s.mu.
-func (s *Server) changeValue(ctx context.Context, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
+// changeValue is the request method on a value: it checks r (with its
+// label when label is set) and applies change to r's group, holding s.mu.
+func (s *Server) changeValue(ctx context.Context, method string, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Group{}, err
 	}
+	return idem.Do(ctx, s.requests, method, r, func(ctx context.Context) (Group, error) {
+		return s.changeValueOnce(ctx, r, label, change)
+	})
+}
+
+func (s *Server) changeValueOnce(ctx context.Context, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
 	var f kit.Fields
 	f.Code("group", r.Group)
 	f.Code("code", r.Code)
@@ -318,7 +347,7 @@ func (s *Server) changeValue(ctx context.Context, r ValueRequest, label bool, ch
 
 // AddValue implements Service.
 func (s *Server) AddValue(ctx context.Context, r ValueRequest) (Group, error) {
-	return s.changeValue(ctx, r, true, func(d *groupDoc) error {
+	return s.changeValue(ctx, MethodAddValue, r, true, func(d *groupDoc) error {
 		if d.hasValue(r.Code) {
 			return shop.Conflict("option group " + kit.Quote(r.Group) + " already has value " + kit.Quote(r.Code))
 		}
@@ -332,7 +361,7 @@ func (s *Server) AddValue(ctx context.Context, r ValueRequest) (Group, error) {
 
 // UpdateValue implements Service.
 func (s *Server) UpdateValue(ctx context.Context, r ValueRequest) (Group, error) {
-	return s.changeValue(ctx, r, true, func(d *groupDoc) error {
+	return s.changeValue(ctx, MethodUpdateValue, r, true, func(d *groupDoc) error {
 		i := slices.IndexFunc(d.Values, func(v Value) bool { return v.Code == r.Code })
 		if i < 0 {
 			return shop.NotFound("option value " + kit.Quote(r.Group+"="+r.Code))
@@ -345,7 +374,7 @@ func (s *Server) UpdateValue(ctx context.Context, r ValueRequest) (Group, error)
 // RemoveValue implements Service.
 func (s *Server) RemoveValue(ctx context.Context, r ValueRequest) (Group, error) {
 	marker := r.Group + "=" + r.Code
-	return s.changeValue(ctx, r, false, func(d *groupDoc) error {
+	return s.changeValue(ctx, MethodRemoveValue, r, false, func(d *groupDoc) error {
 		if !d.hasValue(r.Code) {
 			return shop.NotFound("option value " + kit.Quote(marker))
 		}
@@ -410,11 +439,18 @@ func (s *Server) loadSet(ctx context.Context, productID string) (setDoc, bool, e
 	return d, true, nil
 }
 
-// GenerateVariants implements Service.
+// GenerateVariants implements Service. New variants get ids derived from
+// the request id (see idem.NewID).
 func (s *Server) GenerateVariants(ctx context.Context, r GenerateRequest) (ProductVariants, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return ProductVariants{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodGenerateVariants, r, func(ctx context.Context) (ProductVariants, error) {
+		return s.generateVariants(ctx, r)
+	})
+}
+
+func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (ProductVariants, error) {
 	var f kit.Fields
 	f.ID("product_id", r.ProductID, true)
 	if !ValidSKUBase(r.SKU) {
@@ -521,11 +557,12 @@ func (s *Server) GenerateVariants(ctx context.Context, r GenerateRequest) (Produ
 			codes[i] = values[i][idx[i]]
 			opts[g] = codes[i]
 		}
+		sku := VariantSKU(r.SKU, codes)
 		id := ids[comboKey(opts)]
 		if id == "" {
-			id = uuid.NewString()
+			id = idem.NewID(ctx, "variant:"+sku)
 		}
-		variants = append(variants, variantDoc{ID: id, SKU: VariantSKU(r.SKU, codes), Options: opts})
+		variants = append(variants, variantDoc{ID: id, SKU: sku, Options: opts})
 		i := len(idx) - 1
 		for ; i >= 0; i-- {
 			idx[i]++
@@ -542,11 +579,19 @@ func (s *Server) GenerateVariants(ctx context.Context, r GenerateRequest) (Produ
 	return s.storeSet(ctx, old, exists, next)
 }
 
-// AddVariant implements Service.
+// AddVariant implements Service. The variant's id derives from the
+// request id, so a re-run of a request that stored it but could not
+// remember its outcome finds it and returns the set unchanged.
 func (s *Server) AddVariant(ctx context.Context, r AddVariantRequest) (ProductVariants, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return ProductVariants{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodAddVariant, r, func(ctx context.Context) (ProductVariants, error) {
+		return s.addVariant(ctx, r)
+	})
+}
+
+func (s *Server) addVariant(ctx context.Context, r AddVariantRequest) (ProductVariants, error) {
 	var f kit.Fields
 	f.ID("product_id", r.ProductID, true)
 	if r.SKU != "" && !ValidSKUBase(r.SKU) {
@@ -613,8 +658,13 @@ func (s *Server) AddVariant(ctx context.Context, r AddVariantRequest) (ProductVa
 		return ProductVariants{}, err
 	}
 	key := comboKey(r.Options)
+	sku := VariantSKU(base, codes)
+	id := idem.NewID(ctx, "variant:"+sku)
 	for _, v := range old.Variants {
 		if comboKey(v.Options) == key {
+			if v.ID == id {
+				return old.set(), nil // added by an earlier run of this request
+			}
 			return ProductVariants{}, shop.Conflict("the product already has a variant " + kit.Quote(key))
 		}
 	}
@@ -624,7 +674,7 @@ func (s *Server) AddVariant(ctx context.Context, r AddVariantRequest) (ProductVa
 	next := old
 	next.ProductID, next.SKU, next.Groups = r.ProductID, base, groups
 	next.Variants = append(slices.Clone(old.Variants), variantDoc{
-		ID: uuid.NewString(), SKU: VariantSKU(base, codes), Options: maps.Clone(r.Options),
+		ID: id, SKU: sku, Options: maps.Clone(r.Options),
 	})
 	return s.storeSet(ctx, old, exists, next)
 }
@@ -634,6 +684,12 @@ func (s *Server) RemoveVariant(ctx context.Context, r RemoveVariantRequest) (Pro
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return ProductVariants{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodRemoveVariant, r, func(ctx context.Context) (ProductVariants, error) {
+		return s.removeVariant(ctx, r)
+	})
+}
+
+func (s *Server) removeVariant(ctx context.Context, r RemoveVariantRequest) (ProductVariants, error) {
 	var f kit.Fields
 	f.ID("product_id", r.ProductID, true)
 	f.ID("variant_id", r.VariantID, true)
@@ -796,6 +852,12 @@ func (s *Server) DeleteVariants(ctx context.Context, r ProductRequest) (ProductV
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return ProductVariants{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDeleteVariants, r, func(ctx context.Context) (ProductVariants, error) {
+		return s.deleteVariants(ctx, r)
+	})
+}
+
+func (s *Server) deleteVariants(ctx context.Context, r ProductRequest) (ProductVariants, error) {
 	var f kit.Fields
 	f.ID("product_id", r.ProductID, true)
 	if err := f.Err("invalid product id"); err != nil {

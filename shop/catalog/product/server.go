@@ -3,8 +3,6 @@ package product
 import (
 	"context"
 	"errors"
-	"github.com/shopbus/shopbus/internal/keylock"
-	"github.com/shopbus/shopbus/internal/outbox"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -14,10 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/keylock"
+	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
 	"github.com/shopbus/shopbus/shop/catalog/category"
@@ -64,14 +64,15 @@ type Options struct {
 	SharedSlugs shop.SlugSpace
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger reports events not yet published and failed clean-ups
-	// (default slog.Default()).
+	// Logger reports events not yet published, failed clean-ups and
+	// requests that could not be remembered (default slog.Default()).
 	Logger *slog.Logger
 }
 
 // Server is the MongoDB implementation of Service. Its collections:
-// products (by id) and product_slugs (slug → id, so slugs are unique and
-// found by _id).
+// products (by id), product_slugs (slug → id, so slugs are unique and
+// found by _id) and requests (the writes handled, so that a repeated
+// request is answered without applying it again; see internal/idem).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -86,6 +87,8 @@ type Server struct {
 	logger   *slog.Logger
 	locks    keylock.Map
 	relay    *outbox.Relay
+	// requests remembers the writes handled, by request id.
+	requests *idem.Store
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
 }
@@ -168,6 +171,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
 	}
+	s.requests = idem.New(db, idem.Options{Logger: s.logger})
 	if err := kit.EnsureIndexes(
 		kit.Index{Collection: s.products, Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
 		kit.Index{Collection: s.products, Keys: bson.D{{Key: "title_key", Value: 1}, {Key: "_id", Value: 1}}},
@@ -447,14 +451,26 @@ func (s *Server) dropVariants(ctx context.Context, productID string) error {
 
 // ---- writes ----
 
-// Create implements Service.
+// Create implements Service. The product's id derives from the request
+// id, so a re-run of a request that stored it but could not remember its
+// outcome returns the product it made.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Product{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Product, error) {
+		return s.create(ctx, r)
+	})
+}
+
+func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
+	id := idem.NewID(ctx, "product")
+	if d, err := s.load(ctx, id); err == nil {
+		return d.product(), nil // made by an earlier run of this request
+	}
 	now := s.now()
 	d := productDoc{
-		ID:           uuid.NewString(),
+		ID:           id,
 		Title:        strings.TrimSpace(r.Title),
 		Description:  r.Description,
 		Status:       r.Status,
@@ -520,6 +536,16 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
 	if _, err := s.products.InsertOne(ctx, d); err != nil {
+		if mongo.IsDuplicateKeyError(err) { // an earlier run of this request made it
+			old, err := s.load(ctx, d.ID)
+			if err != nil {
+				return Product{}, err // the slug and variants may be the product's: leave them
+			}
+			if old.Slug != slug {
+				s.releaseSlug(ctx, slug, d.ID)
+			}
+			return old.product(), nil
+		}
 		undo()
 		return Product{}, kit.Internal("insert product", err)
 	}
@@ -536,13 +562,10 @@ func skuFromSlug(slug string) string {
 	return sku
 }
 
-// beginWrite starts a change of product id: it checks that the caller is an
-// admin and the id well formed, locks the product within this process (see
-// package keylock) and loads it. The caller must call unlock.
+// beginWrite starts a change of product id: it checks that the id is well
+// formed, locks the product within this process (see package keylock) and
+// loads it. The caller must call unlock.
 func (s *Server) beginWrite(ctx context.Context, id string) (cur productDoc, unlock func(), err error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
-		return productDoc{}, nil, err
-	}
 	var f kit.Fields
 	f.ID("id", id, true)
 	if err := f.Err("invalid product id"); err != nil {
@@ -558,6 +581,15 @@ func (s *Server) beginWrite(ctx context.Context, id string) (cur productDoc, unl
 
 // Update implements Service.
 func (s *Server) Update(ctx context.Context, r UpdateRequest) (Product, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Product{}, err
+	}
+	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Product, error) {
+		return s.update(ctx, r)
+	})
+}
+
+func (s *Server) update(ctx context.Context, r UpdateRequest) (Product, error) {
 	cur, unlock, err := s.beginWrite(ctx, r.ID)
 	if err != nil {
 		return Product{}, err
@@ -683,15 +715,26 @@ func (s *Server) Update(ctx context.Context, r UpdateRequest) (Product, error) {
 
 // Publish implements Service.
 func (s *Server) Publish(ctx context.Context, r GetRequest) (Product, error) {
-	return s.setStatus(ctx, r, shop.StatusPublished)
+	return s.setStatus(ctx, MethodPublish, r, shop.StatusPublished)
 }
 
 // Unpublish implements Service.
 func (s *Server) Unpublish(ctx context.Context, r GetRequest) (Product, error) {
-	return s.setStatus(ctx, r, shop.StatusDraft)
+	return s.setStatus(ctx, MethodUnpublish, r, shop.StatusDraft)
 }
 
-func (s *Server) setStatus(ctx context.Context, r GetRequest, status string) (Product, error) {
+// setStatus is the request method (Publish or Unpublish): it sets r's
+// product to status.
+func (s *Server) setStatus(ctx context.Context, method string, r GetRequest, status string) (Product, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Product{}, err
+	}
+	return idem.Do(ctx, s.requests, method, r, func(ctx context.Context) (Product, error) {
+		return s.changeStatus(ctx, r, status)
+	})
+}
+
+func (s *Server) changeStatus(ctx context.Context, r GetRequest, status string) (Product, error) {
 	cur, unlock, err := s.beginWrite(ctx, r.ID)
 	if err != nil {
 		return Product{}, err
@@ -715,6 +758,15 @@ func (s *Server) setStatus(ctx context.Context, r GetRequest, status string) (Pr
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r GetRequest) (Product, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Product{}, err
+	}
+	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Product, error) {
+		return s.delete(ctx, r)
+	})
+}
+
+func (s *Server) delete(ctx context.Context, r GetRequest) (Product, error) {
 	cur, unlock, err := s.beginWrite(ctx, r.ID)
 	if err != nil {
 		return Product{}, err

@@ -8,12 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/idem/idemtest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
@@ -31,11 +33,15 @@ type Catalog struct {
 
 	CategoryServer *category.Server
 	// CategoryDB is the category service's database, for tests that must
-	// wait for its read model of products.
+	// wait for its read model of products; the other services' databases
+	// follow it.
 	CategoryDB      *mongo.Database
 	AttributeServer *attribute.Server
+	AttributeDB     *mongo.Database
 	OptionServer    *option.Server
+	OptionDB        *mongo.Database
 	ProductServer   *product.Server
+	ProductDB       *mongo.Database
 
 	// Clients calling the services over the bus.
 	Categories *category.Client
@@ -68,13 +74,16 @@ func Start(t testing.TB, bus transport.Bus, cfg Config) *Catalog {
 	if c.CategoryServer, err = category.New(c.CategoryDB, category.Options{Auth: a.Client, Events: bus, Now: cfg.Now}); err != nil {
 		t.Fatalf("category.New: %v", err)
 	}
-	if c.AttributeServer, err = attribute.New(testenv.MongoDB(t, "attribute"), attribute.Options{Auth: a.Client, Now: cfg.Now}); err != nil {
+	c.AttributeDB = testenv.MongoDB(t, "attribute")
+	if c.AttributeServer, err = attribute.New(c.AttributeDB, attribute.Options{Auth: a.Client, Now: cfg.Now}); err != nil {
 		t.Fatalf("attribute.New: %v", err)
 	}
-	if c.OptionServer, err = option.New(testenv.MongoDB(t, "option"), option.Options{Auth: a.Client, MaxVariants: cfg.MaxVariants, Now: cfg.Now}); err != nil {
+	c.OptionDB = testenv.MongoDB(t, "option")
+	if c.OptionServer, err = option.New(c.OptionDB, option.Options{Auth: a.Client, MaxVariants: cfg.MaxVariants, Now: cfg.Now}); err != nil {
 		t.Fatalf("option.New: %v", err)
 	}
-	if c.ProductServer, err = product.New(testenv.MongoDB(t, "product"), product.Options{
+	c.ProductDB = testenv.MongoDB(t, "product")
+	if c.ProductServer, err = product.New(c.ProductDB, product.Options{
 		Auth: a.Client, Events: bus, Now: cfg.Now,
 		Categories: c.Categories, Attributes: c.Attributes, Variants: c.Options,
 	}); err != nil {
@@ -210,4 +219,26 @@ func Must[T any](v T, err error) func(testing.TB) T {
 		}
 		return v
 	}
+}
+
+// ApplyOnce sends c twice with one request id (see idemtest.Twice) and
+// also checks that the first call changed db: a case that changes nothing
+// proves nothing.
+func ApplyOnce(t *testing.T, bus transport.Bus, db *mongo.Database, c idemtest.Case) {
+	t.Helper()
+	before := idemtest.Snapshot(t, db)
+	idemtest.Twice(t, bus, db, c, idemtest.Options{})
+	if maps.Equal(before, idemtest.Snapshot(t, db)) {
+		t.Errorf("%s: the first call changed nothing", c.Method)
+	}
+}
+
+// JSON returns v encoded as JSON, for a request body.
+func JSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("catalogtest: encode %T: %v", v, err)
+	}
+	return string(b)
 }

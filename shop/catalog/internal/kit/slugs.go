@@ -38,7 +38,8 @@ func (s Slugs) Sharing(space shop.SlugSpace) Slugs {
 
 // Reserve claims a slug for id: explicit when it is not empty (taken here
 // or in the shared space: a conflict), or else one generated from name,
-// with a numeric suffix while taken.
+// with a numeric suffix while taken. A slug id holds already (left by an
+// earlier run of the same request) counts as free.
 func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, error) {
 	if explicit != "" {
 		if err := s.space.Check(ctx, explicit); err != nil {
@@ -83,8 +84,16 @@ func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, 
 	return "", shop.Conflict("no free slug for " + Quote(base))
 }
 
+// insert claims slug for id; it is a duplicate key error when another
+// entity holds it.
 func (s Slugs) insert(ctx context.Context, slug, id string) error {
 	_, err := s.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: slug}, {Key: s.owner, Value: id}})
+	if !mongo.IsDuplicateKeyError(err) {
+		return err
+	}
+	if holder, herr := s.Holder(ctx, slug); herr == nil && holder == id {
+		return nil
+	}
 	return err
 }
 
