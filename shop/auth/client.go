@@ -44,8 +44,9 @@ func (c *Client) ChangePassword(ctx context.Context, r ChangePasswordRequest) er
 	return err
 }
 
-// Bind serves svc's methods on bus under the service name "auth".
-func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+// Mux returns a transport.Mux serving svc's methods, for hosts that add
+// middleware before serving it themselves.
+func Mux(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodRegister, svc.Register)
 	transport.Handle(m, MethodLogin, svc.Login)
@@ -58,5 +59,10 @@ func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (tra
 	transport.Handle(m, MethodChangePassword, func(ctx context.Context, r ChangePasswordRequest) (struct{}, error) {
 		return struct{}{}, svc.ChangePassword(ctx, r)
 	})
-	return bus.Serve("auth", m, opts...)
+	return m
+}
+
+// Bind serves svc's methods on bus under the service name "auth".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve("auth", Mux(svc), opts...)
 }

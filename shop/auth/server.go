@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/shopbus/shopbus/internal/docstore"
-	"github.com/shopbus/shopbus/internal/keylock"
 	"log/slog"
 	"time"
 
@@ -19,6 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -81,6 +82,7 @@ type Server struct {
 	emails    *mongo.Collection
 	sessions  *mongo.Collection
 	failures  *mongo.Collection
+	requests  *idem.Store // the requests handled (see package idem)
 	dummyHash []byte      // compared against when the e-mail address is unknown
 	failLock  keylock.Map // serialises recordFailure per e-mail address
 }
@@ -139,6 +141,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		emails:   db.Collection(collEmails),
 		sessions: db.Collection(collSessions),
 		failures: db.Collection(collFailures),
+		requests: idem.New(db, idem.Options{Logger: opts.Logger}),
 	}
 	var err error
 	s.dummyHash, err = bcrypt.GenerateFromPassword(prehash("not a real password"), opts.BcryptCost)
@@ -232,43 +235,72 @@ func errLocked() error {
 	return shop.Unauthenticated("too many failed logins for this e-mail address; try again later")
 }
 
-// Register implements Service.
+// Register implements Service. The password stays out of the request
+// memory: a repeat is recognised by its address (and caller).
 func (s *Server) Register(ctx context.Context, r RegisterRequest) (User, error) {
-	email, emailMsg := normaliseEmail(r.Email)
-	pwMsg := checkNewPassword(r.Password)
-	if err := fieldErrors("invalid registration", "email", emailMsg, "password", pwMsg); err != nil {
-		return User{}, err
-	}
-	// A cheap check first spares a bcrypt run for a taken address; the
-	// insert below is what guarantees uniqueness.
-	if err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Err(); err == nil {
-		return User{}, errEmailTaken()
-	} else if !errors.Is(err, mongo.ErrNoDocuments) {
-		return User{}, s.internal(ctx, "look up e-mail", err)
-	}
-	u, err := s.create(ctx, email, r.Password, []shop.Role{shop.RoleCustomer})
-	if err != nil {
-		return User{}, err
-	}
-	return u.public(), nil
+	return idem.Do(ctx, s.requests, MethodRegister, RegisterRequest{Email: r.Email}, func(ctx context.Context) (User, error) {
+		email, emailMsg := normaliseEmail(r.Email)
+		pwMsg := checkNewPassword(r.Password)
+		if err := fieldErrors("invalid registration", "email", emailMsg, "password", pwMsg); err != nil {
+			return User{}, err
+		}
+		// The id derives from the request id, so that a run of this request
+		// that crashed before its outcome was remembered is found again.
+		id := idem.NewID(ctx, "user")
+		// A cheap check first spares a bcrypt run for a taken address; the
+		// insert below is what guarantees uniqueness.
+		var em emailDoc
+		if err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&em); err == nil {
+			if em.UserID != id {
+				return User{}, errEmailTaken()
+			}
+		} else if !errors.Is(err, mongo.ErrNoDocuments) {
+			return User{}, s.internal(ctx, "look up e-mail", err)
+		}
+		u, err := s.create(ctx, id, email, r.Password, []shop.Role{shop.RoleCustomer})
+		if err != nil {
+			return User{}, err
+		}
+		return u.public(), nil
+	})
 }
 
 func errEmailTaken() error { return shop.Conflict("e-mail address already registered") }
 
-// create inserts a user and then reserves its e-mail address; if the
+// create inserts the user id and then reserves its e-mail address; if the
 // address is taken the user is removed again and a conflict returned. (A
-// crash in between leaves a user nobody can reach, which is harmless.)
-func (s *Server) create(ctx context.Context, email, password string, roles []shop.Role) (userDoc, error) {
+// crash in between leaves a user nobody can reach, which is harmless.) A
+// user id that exists already, with this address, was left by an earlier
+// run of the same request: create carries on with it, and returns it.
+func (s *Server) create(ctx context.Context, id, email, password string, roles []shop.Role) (userDoc, error) {
 	hash, err := s.hash(password)
 	if err != nil {
 		return userDoc{}, err
 	}
 	now := s.now()
-	u := userDoc{ID: uuid.NewString(), Email: email, PasswordHash: hash, Roles: roles, CreatedAt: now, PasswordChangedAt: now}
-	if _, err := s.users.InsertOne(ctx, u); err != nil {
+	u := userDoc{ID: id, Email: email, PasswordHash: hash, Roles: roles, CreatedAt: now, PasswordChangedAt: now}
+	if _, err := s.users.InsertOne(ctx, u); mongo.IsDuplicateKeyError(err) {
+		old, lerr := s.userByID(ctx, id)
+		switch {
+		case lerr != nil:
+			return userDoc{}, lerr
+		case old == nil:
+			return userDoc{}, s.internal(ctx, "insert user", err) // removed meanwhile: try again
+		case old.Email != email:
+			// The request id was used before, for another address.
+			return userDoc{}, shop.Invalid("request id reused", "request_id", "was used for a different request")
+		}
+		u = *old
+	} else if err != nil {
 		return userDoc{}, s.internal(ctx, "insert user", err)
 	}
 	if _, err := s.emails.InsertOne(ctx, emailDoc{Email: email, UserID: u.ID}); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			var em emailDoc
+			if s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&em) == nil && em.UserID == u.ID {
+				return u, nil // reserved by the earlier run
+			}
+		}
 		if _, derr := s.users.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: u.ID}}); derr != nil {
 			s.log.WarnContext(ctx, "auth: cannot remove user after failed registration", "user_id", u.ID, "err", derr)
 		}
@@ -292,7 +324,7 @@ func (s *Server) ensureAdmin(ctx context.Context) error {
 		var em emailDoc
 		err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&em)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			_, err = s.create(ctx, email, s.opts.AdminPassword, []shop.Role{shop.RoleCustomer, shop.RoleAdmin})
+			_, err = s.create(ctx, uuid.NewString(), email, s.opts.AdminPassword, []shop.Role{shop.RoleCustomer, shop.RoleAdmin})
 			if errors.Is(err, shop.ErrConflict) {
 				continue // created concurrently: promote it
 			}
@@ -330,8 +362,45 @@ func (s *Server) ensureAdmin(ctx context.Context) error {
 	return fmt.Errorf("auth: cannot ensure admin account %s: it keeps changing", email)
 }
 
-// Login implements Service.
+// Login implements Service. A repeat (same request id, caller and
+// address) is answered with the session the first one started, once its
+// password is checked again: the request memory does not know the
+// password, and must not give the session to a wrong one.
 func (s *Server) Login(ctx context.Context, r LoginRequest) (Session, error) {
+	ran := false
+	sess, err := idem.Do(ctx, s.requests, MethodLogin, LoginRequest{Email: r.Email}, func(ctx context.Context) (Session, error) {
+		ran = true
+		return s.login(ctx, r)
+	})
+	if err != nil || ran {
+		return sess, err
+	}
+	return s.recheck(ctx, r, sess)
+}
+
+// recheck returns the remembered session sess of a repeated login if r
+// holds the password of its user, and fails like a wrong password
+// otherwise.
+func (s *Server) recheck(ctx context.Context, r LoginRequest, sess Session) (Session, error) {
+	u, err := s.userByID(ctx, sess.UserID)
+	if err != nil {
+		return Session{}, err
+	}
+	hash := s.dummyHash
+	if u != nil {
+		hash = []byte(u.PasswordHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, prehash(r.Password)) == nil && u != nil {
+		return sess, nil
+	}
+	email, _ := normaliseEmail(r.Email)
+	if err := s.recordFailure(ctx, email, s.now()); err != nil {
+		return Session{}, err
+	}
+	return Session{}, errBadCredentials()
+}
+
+func (s *Server) login(ctx context.Context, r LoginRequest) (Session, error) {
 	email, emailMsg := normaliseEmail(r.Email)
 	pwMsg := checkPassword(r.Password)
 	if err := fieldErrors("invalid login", "email", emailMsg, "password", pwMsg); err != nil {
@@ -523,27 +592,43 @@ func (s *Server) Authenticate(ctx context.Context, token string) (shop.Principal
 
 // Logout implements Service.
 func (s *Server) Logout(ctx context.Context, token string) error {
-	if token == "" {
-		return shop.Invalid("invalid logout", "token", "is required")
-	}
-	if !wellFormedToken(token) {
-		return nil // no such session can exist
-	}
-	if _, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}); err != nil {
-		return s.internal(ctx, "delete session", err)
-	}
-	return nil
+	_, err := idem.Do(ctx, s.requests, MethodLogout, TokenRequest{Token: token}, func(ctx context.Context) (none, error) {
+		if token == "" {
+			return none{}, shop.Invalid("invalid logout", "token", "is required")
+		}
+		if !wellFormedToken(token) {
+			return none{}, nil // no such session can exist
+		}
+		if _, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: hashToken(token)}}); err != nil {
+			return none{}, s.internal(ctx, "delete session", err)
+		}
+		return none{}, nil
+	})
+	return err
 }
+
+// none is the reply of the methods that return only an error.
+type none struct{}
 
 // ChangePassword implements Service. A wrong old password counts as a
 // failed login for the account's address, so a stolen session cannot be
 // used to guess the password faster than a login could.
+//
+// The passwords stay out of the request memory: a repeat is recognised by
+// its caller's token alone.
 func (s *Server) ChangePassword(ctx context.Context, r ChangePasswordRequest) error {
-	token := shop.TokenFrom(ctx)
 	p, err := shop.Caller(ctx, s)
 	if err != nil {
 		return err
 	}
+	_, err = idem.Do(ctx, s.requests, MethodChangePassword, ChangePasswordRequest{}, func(ctx context.Context) (none, error) {
+		return none{}, s.changePassword(ctx, p, r)
+	})
+	return err
+}
+
+func (s *Server) changePassword(ctx context.Context, p shop.Principal, r ChangePasswordRequest) error {
+	token := shop.TokenFrom(ctx)
 	if err := fieldErrors("invalid password change",
 		"old_password", checkPassword(r.OldPassword),
 		"new_password", checkNewPassword(r.NewPassword)); err != nil {

@@ -14,6 +14,14 @@
 // A wrong e-mail address and a wrong password give the same
 // unauthenticated error, in comparable time.
 //
+// Register, Login, Logout and ChangePassword are applied at most once per
+// request id (see internal/idem): a repeat within ten minutes gets the
+// first outcome. The request memory, collection "requests", knows a
+// request by a hash of its caller's token and its body without the
+// passwords, and holds Login's reply, a session token in the clear, until
+// it expires: guard the database like the sessions themselves. A repeated
+// login gets the remembered session only with the right password.
+//
 // The bus methods are auth.register, auth.login, auth.authenticate,
 // auth.logout and auth.change_password; NewClient calls them and Bind
 // serves them.

@@ -12,11 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
@@ -95,9 +95,10 @@ type Options struct {
 // Server is the seeder. It keeps a record of its runs in its database, if
 // it has one.
 type Server struct {
-	opts Options
-	runs *mongo.Collection // nil without a database
-	sem  chan struct{}     // one run at a time
+	opts     Options
+	runs     *mongo.Collection // nil without a database
+	requests *idem.Store       // the requests handled; nil without a database
+	sem      chan struct{}     // one run at a time
 }
 
 var (
@@ -173,6 +174,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{opts: opts, sem: make(chan struct{}, 1)}
 	if db != nil {
 		s.runs = db.Collection("runs")
+		s.requests = idem.New(db, idem.Options{Logger: opts.Logger})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, err := s.runs.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "started_at", Value: -1}}})
@@ -184,12 +186,17 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 }
 
 // Run implements Service: it checks that the caller is an admin, then
-// seeds (see Seed).
+// seeds (see Seed). A seeder with a database runs a request once: a
+// repeat (same request id) within ten minutes gets the first report (see
+// internal/idem); one after a crash runs again, finds what the first
+// created and records itself under the same run id.
 func (s *Server) Run(ctx context.Context, r RunRequest) (Report, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Report{}, err
 	}
-	return s.Seed(ctx, r)
+	return idem.Do(ctx, s.requests, MethodRun, r, func(ctx context.Context) (Report, error) {
+		return s.Seed(ctx, r)
+	})
 }
 
 // Seed runs the seeder without checking who asks: it is for trusted
@@ -216,7 +223,7 @@ func (s *Server) Seed(ctx context.Context, r RunRequest) (Report, error) {
 	for _, k := range Kinds {
 		rn.counts[k] = &Count{}
 	}
-	rep := Report{RunID: uuid.NewString(), Seed: r.Seed, Products: n, StartedAt: start}
+	rep := Report{RunID: idem.NewID(ctx, "run"), Seed: r.Seed, Products: n, StartedAt: start}
 	s.record(ctx, rep, StatusRunning, nil)
 	log := s.opts.Logger.With("run", rep.RunID)
 	log.Info("seed: run started", "seed", r.Seed, "products", n)
@@ -381,12 +388,8 @@ func (s *Server) record(ctx context.Context, rep Report, status string, runErr e
 	for k, c := range rep.Counts {
 		d.Counts[string(k)] = countDoc(c)
 	}
-	var err error
-	if status == StatusRunning {
-		_, err = s.runs.InsertOne(ctx, d)
-	} else {
-		_, err = s.runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d)
-	}
+	// An upsert: a run made again after a crash has the same id.
+	_, err := s.runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d, options.Replace().SetUpsert(true))
 	if err != nil {
 		s.opts.Logger.Warn("seed: cannot record the run", "run", rep.RunID, "err", err)
 	}
@@ -441,7 +444,11 @@ func (r *run) users() (logout func(), err error) {
 	ph := r.begin(KindUsers, 2)
 	token := shop.TokenFrom(r.ctx)
 	if o.AdminEmail != "" {
-		sess, err := call(r, r.ctx, func(ctx context.Context) (auth.Session, error) {
+		// A login of its own for every run, not one derived from the
+		// request served: a run made again after a failure, whose
+		// session was ended, must not be answered that session.
+		lctx := transport.WithRequestID(r.ctx, transport.NewRequestID())
+		sess, err := call(r, lctx, func(ctx context.Context) (auth.Session, error) {
 			return o.Auth.Login(ctx, auth.LoginRequest{Email: o.AdminEmail, Password: o.AdminPassword})
 		})
 		if err != nil {

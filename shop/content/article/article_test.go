@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
@@ -22,6 +24,7 @@ import (
 // fixture is an article service on a test bus with the real auth service.
 type fixture struct {
 	*shoptest.Auth
+	db     *mongo.Database
 	srv    *article.Server
 	client *article.Client
 	events *recorder
@@ -32,7 +35,8 @@ func start(t *testing.T, bus transport.Bus) *fixture {
 	t.Helper()
 	a := shoptest.StartAuth(t, bus)
 	rec := record(t, bus)
-	srv, err := article.New(testenv.MongoDB(t, "article_"+t.Name()), article.Options{Auth: a.Client, Events: bus})
+	db := testenv.MongoDB(t, "article_"+t.Name())
+	srv, err := article.New(db, article.Options{Auth: a.Client, Events: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ func start(t *testing.T, bus transport.Bus) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	return &fixture{Auth: a, srv: srv, client: article.NewClient(bus), events: rec, anon: context.Background()}
+	return &fixture{Auth: a, db: db, srv: srv, client: article.NewClient(bus), events: rec, anon: context.Background()}
 }
 
 // recorder keeps the article events published on the bus.

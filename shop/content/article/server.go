@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -67,6 +68,7 @@ type Server struct {
 	opts     Options
 	locks    keylock.Map
 	relay    *outbox.Relay
+	requests *idem.Store // the requests handled (see package idem)
 }
 
 var _ Service = (*Server)(nil)
@@ -83,7 +85,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{articles: db.Collection(collArticles), slugs: db.Collection(collSlugs), opts: opts}
+	s := &Server{articles: db.Collection(collArticles), slugs: db.Collection(collSlugs), opts: opts,
+		requests: idem.New(db, idem.Options{Logger: opts.Logger})}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// One at a time: FerretDB v1 drops the connection when CreateMany
@@ -164,9 +167,19 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Article, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Article{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Article, error) {
+		return s.create(ctx, r)
+	})
+}
+
+// create stores the article of r. Its id derives from the request id, so
+// that a run of the request that crashed before its outcome was remembered
+// is found again (see package idem) and answered instead of a second
+// article.
+func (s *Server) create(ctx context.Context, r CreateRequest) (Article, error) {
 	now := s.now()
 	d := &articleDoc{
-		ID: uuid.NewString(), Title: r.Title, Body: r.Body, Excerpt: r.Excerpt, Author: r.Author,
+		ID: idem.NewID(ctx, "article"), Title: r.Title, Body: r.Body, Excerpt: r.Excerpt, Author: r.Author,
 		Tags: r.Tags, CoverImage: r.CoverImage, Status: r.Status,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
@@ -200,10 +213,27 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Article, error) {
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
 	if _, err := s.articles.InsertOne(ctx, d); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return s.created(ctx, d.ID, slug)
+		}
 		s.releaseSlug(ctx, slug, d.ID)
 		return Article{}, fmt.Errorf("article: insert: %w", err)
 	}
 	s.announce(ctx, d)
+	return d.article(), nil
+}
+
+// created returns the article id that an earlier run of the request under
+// way inserted, and frees slug if this run reserved it for id in vain. The
+// caller holds the article's lock.
+func (s *Server) created(ctx context.Context, id, slug string) (Article, error) {
+	var d articleDoc
+	if err := s.articles.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return Article{}, fmt.Errorf("article: insert: %w", err)
+	}
+	if d.Slug != slug {
+		s.releaseSlug(ctx, slug, id)
+	}
 	return d.article(), nil
 }
 
@@ -212,6 +242,12 @@ func (s *Server) Update(ctx context.Context, r UpdateRequest) (Article, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Article{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Article, error) {
+		return s.update(ctx, r)
+	})
+}
+
+func (s *Server) update(ctx context.Context, r UpdateRequest) (Article, error) {
 	if err := checkID(r.ID); err != nil {
 		return Article{}, err
 	}
@@ -308,6 +344,12 @@ func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Article, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Article{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Article, error) {
+		return s.delete(ctx, r)
+	})
+}
+
+func (s *Server) delete(ctx context.Context, r DeleteRequest) (Article, error) {
 	if err := checkID(r.ID); err != nil {
 		return Article{}, err
 	}
@@ -605,7 +647,6 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Article, error) {
 	return s.visible(ctx, d)
 }
 
-// GetBySlug implements Service.
 // HoldsSlug implements Service: a reservation counts, whatever the
 // article's status. A malformed slug is held by nobody.
 func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
@@ -619,6 +660,7 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return shop.SlugHeld{Held: n > 0}, nil
 }
 
+// GetBySlug implements Service.
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, error) {
 	slug := r.Slug
 	if slug == "" || len(slug) > 4*MaxSlugLen || !utf8.ValidString(slug) || strings.ContainsFunc(slug, isControl) {

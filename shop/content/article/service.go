@@ -16,6 +16,11 @@
 // outbox, internal/outbox), so a write whose publish fails is announced
 // later by (*Server).RunRelay, which hosts run beside the service.
 //
+// Create, Update and Delete are applied at most once per request id (see
+// internal/idem): a repeat within ten minutes gets the first outcome, and
+// a created article's id derives from the request id, so that a create
+// run again after a crash finds its article instead of making another.
+//
 // Bodies are stored as written. The storefront renders them with
 // RenderHTML, a small Markdown renderer that escapes all HTML first and
 // only lets through links to http, https and relative URLs, so stored

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
@@ -28,6 +30,7 @@ const base = "https://shop.test"
 type fixture struct {
 	*shoptest.Auth
 	bus    transport.Bus
+	db     *mongo.Database
 	srv    *seo.Server
 	client *seo.Client
 	anon   context.Context
@@ -40,7 +43,8 @@ func start(t *testing.T, bus transport.Bus, opts seo.Options) *fixture {
 	if opts.BaseURL == "" {
 		opts.BaseURL = base
 	}
-	srv, err := seo.New(testenv.MongoDB(t, "seo_"+t.Name()), opts)
+	db := testenv.MongoDB(t, "seo_"+t.Name())
+	srv, err := seo.New(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func start(t *testing.T, bus transport.Bus, opts seo.Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = events.Close() })
-	return &fixture{Auth: a, bus: bus, srv: srv, client: seo.NewClient(bus), anon: context.Background()}
+	return &fixture{Auth: a, bus: bus, db: db, srv: srv, client: seo.NewClient(bus), anon: context.Background()}
 }
 
 func (f *fixture) publish(t *testing.T, key string, body any) {

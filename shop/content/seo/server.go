@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 )
@@ -77,6 +78,8 @@ type Server struct {
 	opts     Options
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
+	// requests holds the requests handled (see package idem).
+	requests *idem.Store
 }
 
 var _ Service = (*Server)(nil)
@@ -127,7 +130,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{entities: db.Collection(collEntities), paths: db.Collection(collPaths), opts: opts,
-		seen: outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil)}
+		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		requests: idem.New(db, idem.Options{Logger: opts.Logger})}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The sitemap scans published entities; lookups are all by _id.
@@ -360,6 +364,12 @@ func (s *Server) Put(ctx context.Context, r PutRequest) (Metadata, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Metadata{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodPut, r, func(ctx context.Context) (Metadata, error) {
+		return s.put(ctx, r)
+	})
+}
+
+func (s *Server) put(ctx context.Context, r PutRequest) (Metadata, error) {
 	if err := checkKey(r.Kind, r.EntityID); err != nil {
 		return Metadata{}, err
 	}
@@ -419,6 +429,12 @@ func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return Deleted{}, err
 	}
+	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Deleted, error) {
+		return s.delete(ctx, r)
+	})
+}
+
+func (s *Server) delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
 	if err := checkKey(r.Kind, r.EntityID); err != nil {
 		return Deleted{}, err
 	}

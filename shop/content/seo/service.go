@@ -35,6 +35,9 @@
 // Drafts (unpublished products, unpublished or scheduled articles) are not
 // found by this service except for admins, so their metadata does not
 // leak.
+//
+// Put and Delete are applied at most once per request id (see
+// internal/idem): a repeat within ten minutes gets the first outcome.
 package seo
 
 import (

@@ -1,0 +1,119 @@
+package seed_test
+
+import (
+	"context"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/shopbus/shopbus/internal/bustest"
+	"github.com/shopbus/shopbus/internal/idem/idemtest"
+	"github.com/shopbus/shopbus/internal/shoptest"
+	"github.com/shopbus/shopbus/internal/testenv"
+	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// serveSeeder serves a seeder on the shop's bus with the options given
+// (Bus, admin credentials and Logger filled in) and returns it and its
+// database.
+func serveSeeder(t *testing.T, s *testShop, opts seed.Options) (*seed.Server, *mongo.Database) {
+	t.Helper()
+	db := testenv.MongoDB(t, "seed_seeder")
+	opts.Bus, opts.Logger = s.bus, quiet
+	opts.AdminEmail, opts.AdminPassword = shoptest.AdminEmail, shoptest.AdminPassword
+	srv, err := seed.New(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := seed.Bind(s.bus, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	return srv, db
+}
+
+// TestRequestsApplyOnce sends every state-changing method twice with one
+// request id: the first run seeds the shop, the repeat answers the same
+// report and changes nothing, in the seeder's database or in the shop.
+func TestRequestsApplyOnce(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		const seedValue, n = 5, 2
+		s := startShop(t, bus)
+		srv, db := serveSeeder(t, s, seed.Options{Concurrency: 4})
+		ds := mustDataset(t, seedValue, n)
+		var shops []inventory // the shop after each call
+		opts := idemtest.Options{Settle: func(t *testing.T) { shops = append(shops, takeInventory(t, s, ds)) }}
+		cases := []idemtest.Case{
+			{Method: seed.MethodRun, Body: `{"seed":5,"products":2}`, Ctx: func(*testing.T) context.Context { return s.admin }},
+		}
+		for _, c := range cases {
+			t.Run(c.Method, func(t *testing.T) {
+				before := idemtest.Snapshot(t, db)
+				idemtest.Twice(t, bus, db, c, opts)
+				if reflect.DeepEqual(before, idemtest.Snapshot(t, db)) {
+					t.Errorf("%s %s changed nothing: the case proves nothing", c.Method, c.Body)
+				}
+			})
+		}
+		if len(shops) != 2 || len(shops[0].Products) != n || len(shops[0].Categories) == 0 || !shops[0].DemoCustomer {
+			t.Fatalf("the first run seeded %+v", shops)
+		}
+		if !reflect.DeepEqual(shops[0], shops[1]) {
+			t.Errorf("the repeat changed the shop:\n%+v\n%+v", shops[0], shops[1])
+		}
+		runs, err := srv.Runs(s.admin, seed.RunsRequest{})
+		if err != nil || len(runs) != 1 || runs[0].Status != seed.StatusDone {
+			t.Errorf("runs: %+v, %v; want one, done", runs, err)
+		}
+		idemtest.Covered(t, seed.Handler(srv).Methods(), []string{seed.MethodRuns}, cases)
+	})
+}
+
+// flakyProducts fails the first creates with unavailable, like a product
+// service that is restarting.
+type flakyProducts struct {
+	product.Service
+	fails atomic.Int32
+}
+
+func (p *flakyProducts) Create(ctx context.Context, r product.CreateRequest) (product.Product, error) {
+	if p.fails.Add(-1) >= 0 {
+		return product.Product{}, &transport.Error{Code: transport.CodeUnavailable, Message: "product service restarting"}
+	}
+	return p.Service.Create(ctx, r)
+}
+
+// TestRunRetriedAfterAFailure: a run that fails for a while (a service
+// unavailable) is not remembered, and the caller's retry, with the same
+// request id, runs again to the end. The retry logs the admin in afresh:
+// the session of the failed attempt was ended when it failed.
+func TestRunRetriedAfterAFailure(t *testing.T) {
+	s := startShop(t, bustest.New(t, "inproc"))
+	flaky := &flakyProducts{Service: s.products}
+	flaky.fails.Store(4) // every attempt the seeder makes at its first product
+	srv, _ := serveSeeder(t, s, seed.Options{Products: flaky, Concurrency: 1})
+	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
+	defer cancel()
+	// Invoke retries a call that failed with unavailable, with its id.
+	rep, err := seed.NewClient(s.bus).Run(ctx, seed.RunRequest{Seed: 9, Products: 2})
+	if err != nil {
+		t.Fatalf("retried run: %v", err)
+	}
+	if flaky.fails.Load() >= 0 {
+		t.Fatal("the run never failed: the test proves nothing")
+	}
+	if c := rep.Counts[seed.KindProducts]; c.Total() != 2 {
+		t.Errorf("products: %+v", c)
+	}
+	// Both attempts are one run, recorded once.
+	runs, err := srv.Runs(ctx, seed.RunsRequest{})
+	if err != nil || len(runs) != 1 || runs[0].Status != seed.StatusDone || runs[0].RunID != rep.RunID {
+		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+	}
+}
