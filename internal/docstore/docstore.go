@@ -12,7 +12,9 @@
 // and writes by _id, under a lock per document held in this process. Two
 // processes writing one document at once can still race there, as they can
 // with FerretDB v1's own updates, which read and then write; on MongoDB
-// the server checks the condition atomically.
+// the server checks the condition atomically. Documents that replicas in
+// several processes write at once (carts) use Versions, whose
+// compare-and-set holds across processes on FerretDB too.
 package docstore
 
 import (

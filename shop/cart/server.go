@@ -67,7 +67,10 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	carts *mongo.Collection
-	locks keylock.Map
+	// versions writes carts by compare-and-set on their version, safe
+	// across replicas on MongoDB and FerretDB alike.
+	versions *docstore.Versions
+	locks    keylock.Map
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
 }
@@ -185,6 +188,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, log: opts.Logger, carts: db.Collection(collCarts), seen: outbox.NewStoredSeen(db.Collection(collHandledEvents), 0, nil)}
+	s.versions = docstore.NewVersions(s.carts, "version", opts.Logger)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Carts are read by _id. These serve the rare scans (carts holding a
@@ -317,18 +321,22 @@ func (s *Server) resolve(ctx context.Context, cartID string, newGuest bool) (own
 // load returns the cart with id, or nil if there is none or it is an
 // expired guest cart.
 func (s *Server) load(ctx context.Context, id string) (*cartDoc, error) {
+	c, _, err := s.loadRev(ctx, id)
+	return c, err
+}
+
+// loadRev is load that also returns the cart's revision, for a write: a
+// cart that expired is nil, but its revision is that of its document.
+func (s *Server) loadRev(ctx context.Context, id string) (*cartDoc, docstore.Rev, error) {
 	var c cartDoc
-	err := s.carts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
+	rev, found, err := s.versions.Load(ctx, id, &c)
 	if err != nil {
-		return nil, s.internal(ctx, "load cart", err)
+		return nil, rev, s.internal(ctx, "load cart", err)
 	}
-	if !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(s.now()) {
-		return nil, nil
+	if !found || (!c.ExpiresAt.IsZero() && !c.ExpiresAt.After(s.now())) {
+		return nil, rev, nil
 	}
-	return &c, nil
+	return &c, rev, nil
 }
 
 // errUnchanged, returned by an update function, skips the write.
@@ -347,10 +355,9 @@ const maxWriteAttempts = 10
 // redelivered or retried request changes nothing, whichever replica gets
 // it and whenever the first attempt died.
 //
-// Within this process writes to one cart are also serialised (package keylock):
-// FerretDB applies an update as read, change in Go, write back by _id,
-// without re-checking the filter, so its compare-and-set is not atomic.
-// On MongoDB the compare-and-set alone is enough, across processes too.
+// The compare-and-set holds across replicas (docstore.Versions); within
+// this process writes to one cart are also serialised (package keylock),
+// so that they do not compete for nothing.
 func (s *Server) update(ctx context.Context, method string, r any, o owner, fn func(c *cartDoc, now time.Time) error) (*cartDoc, error) {
 	req, tracked, err := requestOf(ctx, method, r)
 	if err != nil {
@@ -366,18 +373,17 @@ func (s *Server) update(ctx context.Context, method string, r any, o owner, fn f
 			}
 		}
 		now := s.now()
-		c, err := s.load(ctx, o.cartID)
+		c, rev, err := s.loadRev(ctx, o.cartID)
 		if err != nil {
 			return nil, err
 		}
-		fresh := c == nil
-		if fresh {
+		if c == nil {
 			if !o.create {
 				return nil, shop.NotFound("cart")
 			}
-			c = &cartDoc{ID: o.cartID, UserID: o.userID, CreatedAt: now}
+			// A new cart, or a new life for an expired guest cart's id.
+			c = &cartDoc{ID: o.cartID, UserID: o.userID, CreatedAt: now, Version: rev.Version}
 		}
-		old := c.Version
 		if tracked {
 			if done, err := c.seen(req); err != nil || done {
 				return c, err
@@ -396,23 +402,11 @@ func (s *Server) update(ctx context.Context, method string, r any, o owner, fn f
 		if o.guest() && !o.keepExpiry {
 			c.ExpiresAt = now.Add(s.opts.GuestCartTTL)
 		}
-		if fresh {
-			// Only user carts and new guest carts get here (o.create), and
-			// neither expires, so no expired document can be in the way.
-			_, err := s.carts.InsertOne(ctx, c)
-			if mongo.IsDuplicateKeyError(err) {
-				continue
-			}
-			if err != nil {
-				return nil, s.internal(ctx, "insert cart", err)
-			}
-			return c, nil
-		}
-		replaced, err := docstore.Replace(ctx, s.carts, c.ID, c, false, docstore.Equal("version", old))
+		stored, err := s.versions.Store(ctx, c.ID, c, rev)
 		if err != nil {
 			return nil, s.internal(ctx, "store cart", err)
 		}
-		if replaced {
+		if stored {
 			return c, nil
 		}
 	}
