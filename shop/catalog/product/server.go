@@ -385,6 +385,10 @@ func (s *Server) generate(ctx context.Context, d *productDoc) error {
 	if s.opts.Variants == nil {
 		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
 	}
+	// A request id of this run's own: a run after a failed one (whose
+	// variants its undo deleted) must generate again, not be answered
+	// the remembered variants.
+	ctx = transport.WithRequestID(ctx, transport.NewRequestID())
 	pv, err := s.opts.Variants.GenerateVariants(ctx, option.GenerateRequest{
 		ProductID: d.ID, SKU: d.SKU, Groups: d.OptionGroups, Values: d.OptionValues,
 	})
@@ -445,6 +449,7 @@ func (s *Server) dropVariants(ctx context.Context, productID string) error {
 	if s.opts.Variants == nil {
 		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
 	}
+	ctx = transport.WithRequestID(ctx, transport.NewRequestID()) // see generate
 	_, err := s.opts.Variants.DeleteVariants(ctx, option.ProductRequest{ProductID: productID})
 	return err
 }
