@@ -3,6 +3,7 @@ package docstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -140,4 +141,58 @@ func TestVersionsLateWriteIsRolledForward(t *testing.T) {
 	if stored, _ := load(t, coll, "x"); stored.Note != "three" || stored.Version != 3 {
 		t.Errorf("after the sweep the document is %+v", stored)
 	}
+}
+
+// BenchmarkVersionsStore measures a read-change-write cycle through
+// Versions (on FerretDB: a log insert and a log lookup more) against the
+// same cycle with Replace on a version condition, in the same run, on
+// one document of a collection holding 1,000.
+func BenchmarkVersionsStore(b *testing.B) {
+	db := testenv.MongoDB(b, "docstore_bench")
+	ctx := context.Background()
+	plain, logged := db.Collection("plain"), db.Collection("logged")
+	v := versions(logged)
+	for i := range 1000 {
+		id := fmt.Sprint("d", i)
+		if _, err := plain.InsertOne(ctx, doc{ID: id, Version: 1}); err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := v.Store(ctx, id, doc{ID: id, Version: 1}, Rev{}); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	var withReplace, withVersions []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		var d doc
+		if err := plain.FindOne(ctx, bson.D{{Key: "_id", Value: "d500"}}).Decode(&d); err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := Replace(ctx, plain, d.ID, doc{ID: d.ID, Version: d.Version + 1}, false, Equal("version", d.Version)); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		withReplace = append(withReplace, time.Since(start))
+
+		start = time.Now()
+		rev, _, err := v.Load(ctx, "d500", &d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := v.Store(ctx, d.ID, doc{ID: d.ID, Version: rev.Version + 1}, rev); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		withVersions = append(withVersions, time.Since(start))
+	}
+	b.StopTimer()
+	p0, p1 := median(withReplace), median(withVersions)
+	b.ReportMetric(float64(p0.Microseconds()), "replace-p50-µs")
+	b.ReportMetric(float64(p1.Microseconds()), "versions-p50-µs")
+	b.ReportMetric(float64(p1)/float64(p0), "ratio")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
