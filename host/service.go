@@ -52,8 +52,11 @@ type Env struct {
 // means every service's defaults.
 type Settings struct {
 	// AdminEmail and AdminPassword, when both set, make the auth service
-	// ensure an admin account with these credentials exists (an existing
-	// account keeps its password). The seeder logs in with them.
+	// ensure an admin account with these credentials exists: an account
+	// of that address without the admin role (registered first by
+	// someone else) is given the configured password and the role, and
+	// its sessions are ended; an existing admin keeps its password. The
+	// seeder logs in with them.
 	AdminEmail, AdminPassword string
 	// BcryptCost is the auth service's bcrypt work factor; 0 means its
 	// default. Tests use bcrypt.MinCost.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -685,24 +686,81 @@ func TestAdminAccount(t *testing.T) {
 		}
 		f.login(t, "admin@shop.test", "admin-password")
 
-		// A customer is not an admin...
+		// A customer is not an admin.
 		f.register(t, "mia@example.com", "password1")
 		cs := f.login(t, "mia@example.com", "password1")
 		_, err = shop.RequireAdmin(shop.WithToken(ctx, cs.Token), f.client)
 		wantCode(t, err, transport.CodeForbidden)
-		// ...until she is made the admin account; her live session gets the role.
-		if _, err := auth.New(f.db, auth.Options{BcryptCost: bcrypt.MinCost, Now: f.clock.Now, AdminEmail: "mia@example.com", AdminPassword: "ignored-password"}); err != nil {
-			t.Fatalf("New promoting mia: %v", err)
-		}
-		if _, err := shop.RequireAdmin(shop.WithToken(ctx, cs.Token), f.client); err != nil {
-			t.Fatalf("RequireAdmin for promoted session: %v", err)
-		}
-		p = mustAuth(t, f.client, f.login(t, "mia@example.com", "password1").Token)
-		if !p.Has(shop.RoleAdmin) || !p.Has(shop.RoleCustomer) {
-			t.Fatalf("promoted principal %+v", p)
-		}
 	})
 }
+
+// TestAdminEmailRegisteredFirst: an account registered with the admin
+// e-mail address before the shop was configured (say by a stranger on the
+// public site) becomes the admin account only with the configured
+// password; the password its registrant chose no longer gets in, and the
+// sessions it had are ended.
+func TestAdminEmailRegisteredFirst(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		f := start(t, bus, auth.Options{})
+		ctx := ctxT(t)
+		squatter := f.register(t, "Boss@Shop.test", "squatter-password")
+		s1 := f.login(t, "boss@shop.test", "squatter-password")
+		s2 := f.login(t, "boss@shop.test", "squatter-password")
+
+		var logs logBuffer
+		opts := auth.Options{BcryptCost: bcrypt.MinCost, Now: f.clock.Now, Logger: logs.logger(),
+			AdminEmail: "boss@shop.test", AdminPassword: "configured-password"}
+		if _, err := auth.New(f.db, opts); err != nil {
+			t.Fatalf("New with the admin e-mail taken: %v", err)
+		}
+		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), squatter.ID) {
+			t.Errorf("no warning naming the account was logged:\n%s", logs.String())
+		}
+		for _, s := range []auth.Session{s1, s2} {
+			_, err := f.client.Authenticate(ctx, s.Token)
+			wantCode(t, err, transport.CodeUnauthenticated)
+		}
+		_, err := f.client.Login(ctx, auth.LoginRequest{Email: "boss@shop.test", Password: "squatter-password"})
+		wantCode(t, err, transport.CodeUnauthenticated)
+		admin := f.login(t, "boss@shop.test", "configured-password")
+		p := mustAuth(t, f.client, admin.Token)
+		if p.UserID != squatter.ID || !p.Has(shop.RoleAdmin) || !p.Has(shop.RoleCustomer) {
+			t.Fatalf("admin principal %+v, want the account %s with both roles", p, squatter.ID)
+		}
+		if n, _ := f.db.Collection("users").CountDocuments(ctx, bson.D{}); n != 1 {
+			t.Fatalf("%d users, want 1", n)
+		}
+
+		// A restart leaves the admin account, its password and its
+		// sessions alone.
+		opts.AdminPassword = "another-password"
+		if _, err := auth.New(f.db, opts); err != nil {
+			t.Fatalf("New again: %v", err)
+		}
+		mustAuth(t, f.client, admin.Token)
+		f.login(t, "boss@shop.test", "configured-password")
+	})
+}
+
+// logBuffer collects what a logger logs, in text form.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func mustAuth(t *testing.T, c *auth.Client, token string) shop.Principal {
 	t.Helper()
@@ -724,6 +782,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{AdminEmail: "not-an-email", AdminPassword: "password1"},
 		{AdminEmail: "admin@shop.test", AdminPassword: "short"},
 		{MaxFailedLogins: -1},
+		{MaxConcurrentHashes: -1},
 	} {
 		if _, err := auth.New(db, o); !errors.Is(err, shop.ErrInvalid) {
 			t.Errorf("New(%+v) = %v, want invalid", o, err)

@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/shopbus/shopbus/internal/docstore"
@@ -42,15 +43,26 @@ type Options struct {
 	// SessionTTL is how long a session lasts after login (default 7 days).
 	SessionTTL time.Duration
 	// AdminEmail and AdminPassword, when both set, make New ensure an
-	// account with the admin role exists: it is created with this password
-	// if missing; an existing account is given the admin role and keeps its
-	// password.
+	// account with the admin role exists. It is created with this password
+	// if missing. An account that has the admin role already keeps its
+	// password (a changed AdminPassword does not reset it). An account
+	// without the admin role, say one registered as a customer on the
+	// public site before the shop was configured, never becomes the admin
+	// with a password someone else chose: New replaces its password with
+	// AdminPassword, grants the role, ends every session it had, and logs
+	// a warning.
 	AdminEmail, AdminPassword string
 	// MaxFailedLogins is how many failed logins for one e-mail address
-	// within LockoutWindow lock the address (default 5).
+	// within LockoutWindow lock the address (default 5). It also bounds the
+	// passwords verified per window: an attempt is counted before its
+	// password is checked, and refused as locked while the failures plus
+	// the attempts under way reach this number, however many replicas
+	// serve them. A successful login forgives the failures counted before
+	// it began, not those of attempts running alongside it, and none
+	// while the address is locked.
 	MaxFailedLogins int
 	// LockoutWindow is the period failed logins are counted in (default
-	// 15 minutes from the first failure).
+	// 15 minutes from the first attempt that did not succeed at once).
 	LockoutWindow time.Duration
 	// LockoutDuration is how long a locked address rejects every login
 	// (default 15 minutes).
@@ -58,6 +70,12 @@ type Options struct {
 	// CleanupInterval is how often Run calls CleanupExpired (default 10
 	// minutes).
 	CleanupInterval time.Duration
+	// MaxConcurrentHashes is how many bcrypt runs (hashing or checking a
+	// password) may run at once (default runtime.GOMAXPROCS(0), the CPUs
+	// the process may use), so that a flood of logins or registrations
+	// cannot take every CPU. A request waiting for a slot gives up when
+	// its context ends, with a deadline_exceeded (or unavailable) error.
+	MaxConcurrentHashes int
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
 	// Logger receives what the service logs (default slog.Default()). It
@@ -71,6 +89,7 @@ const (
 	collEmails   = "emails"
 	collSessions = "sessions"
 	collFailures = "login_failures"
+	collRechecks = "login_rechecks"
 )
 
 // Server is the auth service on MongoDB. Create it with New. Its methods
@@ -82,9 +101,16 @@ type Server struct {
 	emails    *mongo.Collection
 	sessions  *mongo.Collection
 	failures  *mongo.Collection
+	rechecks  *mongo.Collection
 	requests  *idem.Store // the requests handled (see package idem)
 	dummyHash []byte      // compared against when the e-mail address is unknown
-	failLock  keylock.Map // serialises recordFailure per e-mail address
+	// failVersions writes the failures collection by compare-and-set (see
+	// changeFailures); failLock serialises those writes per e-mail
+	// address within the process, to spare conflicts.
+	failVersions *docstore.Versions
+	failLock     keylock.Map
+	hashSlots    chan struct{} // one element per bcrypt run under way
+	bcrypt       bcryptFuncs
 }
 
 // userDoc is an account in the users collection.
@@ -114,15 +140,6 @@ type sessionDoc struct {
 	ExpiresAt time.Time   `bson:"expires_at"`
 }
 
-// failureDoc counts failed logins for one e-mail address (its _id) since
-// FirstAt. LockedUntil is the zero time unless the address is locked.
-type failureDoc struct {
-	Email       string    `bson:"_id"`
-	Count       int       `bson:"count"`
-	FirstAt     time.Time `bson:"first_at"`
-	LockedUntil time.Time `bson:"locked_until"`
-}
-
 // New returns the auth service storing its data in db. It creates the
 // indexes it needs and, if Options.AdminEmail and AdminPassword are set,
 // ensures the admin account (see Options). Invalid options give an
@@ -141,8 +158,13 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		emails:   db.Collection(collEmails),
 		sessions: db.Collection(collSessions),
 		failures: db.Collection(collFailures),
+		rechecks: db.Collection(collRechecks),
 		requests: idem.New(db, idem.Options{Logger: opts.Logger}),
+
+		hashSlots: make(chan struct{}, opts.MaxConcurrentHashes),
+		bcrypt:    realBcrypt,
 	}
+	s.failVersions = docstore.NewVersions(s.failures, "version", opts.Logger)
 	var err error
 	s.dummyHash, err = bcrypt.GenerateFromPassword(prehash("not a real password"), opts.BcryptCost)
 	if err != nil {
@@ -199,6 +221,12 @@ func (o *Options) setDefaults() error {
 	if o.MaxFailedLogins == 0 {
 		o.MaxFailedLogins = DefaultMaxFailedLogins
 	}
+	if o.MaxConcurrentHashes < 0 {
+		return shop.Invalid("invalid auth options", "MaxConcurrentHashes", "must not be negative")
+	}
+	if o.MaxConcurrentHashes == 0 {
+		o.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
 	if (o.AdminEmail == "") != (o.AdminPassword == "") {
 		return shop.Invalid("invalid auth options", "AdminEmail", "AdminEmail and AdminPassword must be set together")
 	}
@@ -247,8 +275,15 @@ func (s *Server) Register(ctx context.Context, r RegisterRequest) (User, error) 
 		// The id derives from the request id, so that a run of this request
 		// that crashed before its outcome was remembered is found again.
 		id := idem.NewID(ctx, "user")
-		// A cheap check first spares a bcrypt run for a taken address; the
-		// insert below is what guarantees uniqueness.
+		// Hash before looking the address up, so that a taken address
+		// costs the same bcrypt run as a free one and the answer's timing
+		// does not tell which addresses are registered.
+		hash, err := s.hash(ctx, r.Password)
+		if err != nil {
+			return User{}, err
+		}
+		// The check spares the inserts for a taken address; the insert of
+		// the address is what guarantees uniqueness.
 		var em emailDoc
 		if err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&em); err == nil {
 			if em.UserID != id {
@@ -257,7 +292,7 @@ func (s *Server) Register(ctx context.Context, r RegisterRequest) (User, error) 
 		} else if !errors.Is(err, mongo.ErrNoDocuments) {
 			return User{}, s.internal(ctx, "look up e-mail", err)
 		}
-		u, err := s.create(ctx, id, email, r.Password, []shop.Role{shop.RoleCustomer})
+		u, err := s.create(ctx, id, email, hash, []shop.Role{shop.RoleCustomer})
 		if err != nil {
 			return User{}, err
 		}
@@ -267,16 +302,13 @@ func (s *Server) Register(ctx context.Context, r RegisterRequest) (User, error) 
 
 func errEmailTaken() error { return shop.Conflict("e-mail address already registered") }
 
-// create inserts the user id and then reserves its e-mail address; if the
-// address is taken the user is removed again and a conflict returned. (A
-// crash in between leaves a user nobody can reach, which is harmless.) A
-// user id that exists already, with this address, was left by an earlier
-// run of the same request: create carries on with it, and returns it.
-func (s *Server) create(ctx context.Context, id, email, password string, roles []shop.Role) (userDoc, error) {
-	hash, err := s.hash(password)
-	if err != nil {
-		return userDoc{}, err
-	}
+// create inserts the user id, with the password hash, and then reserves
+// its e-mail address; if the address is taken the user is removed again
+// and a conflict returned. (A crash in between leaves a user nobody can
+// reach, which is harmless.) A user id that exists already, with this
+// address, was left by an earlier run of the same request: create carries
+// on with it, and returns it.
+func (s *Server) create(ctx context.Context, id, email, hash string, roles []shop.Role) (userDoc, error) {
 	now := s.now()
 	u := userDoc{ID: id, Email: email, PasswordHash: hash, Roles: roles, CreatedAt: now, PasswordChangedAt: now}
 	if _, err := s.users.InsertOne(ctx, u); mongo.IsDuplicateKeyError(err) {
@@ -317,16 +349,31 @@ func (u userDoc) public() User {
 }
 
 // ensureAdmin makes sure the account of Options.AdminEmail exists and has
-// the admin role.
+// the admin role. An account that lacked the role gets the configured
+// password in the same write as the role, and its sessions are ended (see
+// Options.AdminEmail).
 func (s *Server) ensureAdmin(ctx context.Context) error {
 	email := s.opts.AdminEmail
+	var hash string
+	adminHash := func() (string, error) {
+		if hash != "" {
+			return hash, nil
+		}
+		var err error
+		hash, err = s.hash(ctx, s.opts.AdminPassword)
+		return hash, err
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		var em emailDoc
 		err := s.emails.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&em)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			_, err = s.create(ctx, uuid.NewString(), email, s.opts.AdminPassword, []shop.Role{shop.RoleCustomer, shop.RoleAdmin})
+			h, err := adminHash()
+			if err != nil {
+				return err
+			}
+			_, err = s.create(ctx, uuid.NewString(), email, h, []shop.Role{shop.RoleCustomer, shop.RoleAdmin})
 			if errors.Is(err, shop.ErrConflict) {
-				continue // created concurrently: promote it
+				continue // created concurrently: look at it
 			}
 			if err == nil {
 				s.log.InfoContext(ctx, "auth: admin account created", "email", email)
@@ -336,12 +383,11 @@ func (s *Server) ensureAdmin(ctx context.Context) error {
 		if err != nil {
 			return s.internal(ctx, "look up admin e-mail", err)
 		}
-		res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: em.UserID}},
-			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "roles", Value: shop.RoleAdmin}}}})
+		u, err := s.userByID(ctx, em.UserID)
 		if err != nil {
-			return s.internal(ctx, "grant admin role", err)
+			return err
 		}
-		if res.MatchedCount == 0 {
+		if u == nil {
 			// The address is reserved for a user that does not exist
 			// (should not happen): free it and create the account.
 			if _, err := docstore.Delete(ctx, s.emails, email, docstore.Equal("user_id", em.UserID)); err != nil {
@@ -349,13 +395,39 @@ func (s *Server) ensureAdmin(ctx context.Context) error {
 			}
 			continue
 		}
-		if res.ModifiedCount > 0 {
-			s.log.InfoContext(ctx, "auth: admin role granted", "email", email, "user_id", em.UserID)
-			// Live sessions carry their roles: give them the new one too.
-			if _, err := s.sessions.UpdateMany(ctx, bson.D{{Key: "user_id", Value: em.UserID}},
-				bson.D{{Key: "$addToSet", Value: bson.D{{Key: "roles", Value: shop.RoleAdmin}}}}); err != nil {
-				return s.internal(ctx, "update admin sessions", err)
+		if !slices.Contains(u.Roles, shop.RoleAdmin) {
+			// Someone else chose this account's password (it was
+			// registered before the shop was configured): the role and
+			// the configured password are one write, so that no crash
+			// leaves an admin with the old password.
+			h, err := adminHash()
+			if err != nil {
+				return err
 			}
+			res, err := s.users.UpdateOne(ctx,
+				bson.D{{Key: "_id", Value: u.ID}, {Key: "roles", Value: bson.D{{Key: "$ne", Value: shop.RoleAdmin}}}},
+				bson.D{
+					{Key: "$set", Value: bson.D{{Key: "password_hash", Value: h}, {Key: "password_changed_at", Value: s.now()}}},
+					{Key: "$addToSet", Value: bson.D{{Key: "roles", Value: shop.RoleAdmin}}},
+				})
+			if err != nil {
+				return s.internal(ctx, "grant admin role", err)
+			}
+			if res.MatchedCount == 0 {
+				continue // changed meanwhile: look again
+			}
+			s.log.WarnContext(ctx, "auth: the admin e-mail address belonged to an account without the admin role; "+
+				"it was made the admin account with the configured password, and its sessions are ended",
+				"email", email, "user_id", u.ID)
+		}
+		// Sessions started before the account had the admin role lack it:
+		// end them. This runs on every start, so that it also ends those
+		// a crash right after the promotion left behind.
+		if _, err := s.sessions.DeleteMany(ctx, bson.D{
+			{Key: "user_id", Value: u.ID},
+			{Key: "roles", Value: bson.D{{Key: "$ne", Value: shop.RoleAdmin}}},
+		}); err != nil {
+			return s.internal(ctx, "end sessions of the admin account", err)
 		}
 		return nil
 	}
@@ -380,8 +452,16 @@ func (s *Server) Login(ctx context.Context, r LoginRequest) (Session, error) {
 
 // recheck returns the remembered session sess of a repeated login if r
 // holds the password of its user, and fails like a wrong password
-// otherwise.
+// otherwise. A wrong password counts towards the lockout; a right one
+// leaves the database as it was (see beginRecheck).
 func (s *Server) recheck(ctx context.Context, r LoginRequest, sess Session) (Session, error) {
+	email, _ := normaliseEmail(r.Email)
+	end, err := s.beginRecheck(ctx, email)
+	if err != nil {
+		return Session{}, err
+	}
+	failed := false
+	defer func() { end(failed) }()
 	u, err := s.userByID(ctx, sess.UserID)
 	if err != nil {
 		return Session{}, err
@@ -390,30 +470,31 @@ func (s *Server) recheck(ctx context.Context, r LoginRequest, sess Session) (Ses
 	if u != nil {
 		hash = []byte(u.PasswordHash)
 	}
-	if bcrypt.CompareHashAndPassword(hash, prehash(r.Password)) == nil && u != nil {
-		return sess, nil
-	}
-	email, _ := normaliseEmail(r.Email)
-	if err := s.recordFailure(ctx, email, s.now()); err != nil {
+	ok, err := s.verify(ctx, hash, r.Password)
+	if err != nil {
 		return Session{}, err
 	}
-	return Session{}, errBadCredentials()
+	if !ok || u == nil {
+		failed = true
+		return Session{}, errBadCredentials()
+	}
+	return sess, nil
 }
 
+// login checks r's credentials and starts a session. The attempt is
+// counted before the password is verified (see beginAttempt).
 func (s *Server) login(ctx context.Context, r LoginRequest) (Session, error) {
 	email, emailMsg := normaliseEmail(r.Email)
 	pwMsg := checkPassword(r.Password)
 	if err := fieldErrors("invalid login", "email", emailMsg, "password", pwMsg); err != nil {
 		return Session{}, err
 	}
-	now := s.now()
-	prev, err := s.failureRecord(ctx, email)
+	a, err := s.beginAttempt(ctx, email)
 	if err != nil {
 		return Session{}, err
 	}
-	if prev != nil && prev.LockedUntil.After(now) {
-		return Session{}, errLocked()
-	}
+	how := attemptWithdrawn
+	defer func() { s.finishAttempt(ctx, a, how) }()
 	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		return Session{}, err
@@ -424,19 +505,16 @@ func (s *Server) login(ctx context.Context, r LoginRequest) (Session, error) {
 	}
 	// Always run bcrypt, against a dummy hash of the same cost for an
 	// unknown address, so the answer takes as long either way.
-	ok := bcrypt.CompareHashAndPassword(hash, prehash(r.Password)) == nil
+	ok, err := s.verify(ctx, hash, r.Password)
+	if err != nil {
+		return Session{}, err
+	}
 	if u == nil || !ok {
-		if err := s.recordFailure(ctx, email, now); err != nil {
-			return Session{}, err
-		}
+		how = attemptFailed
 		return Session{}, errBadCredentials()
 	}
-	if prev != nil {
-		if _, err := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: email}}); err != nil {
-			s.log.WarnContext(ctx, "auth: cannot reset failed logins", "err", err)
-		}
-	}
-	return s.startSession(ctx, u, now)
+	how = attemptSucceeded
+	return s.startSession(ctx, u, s.now())
 }
 
 // userByEmail returns the user with the normalised address, or nil.
@@ -482,87 +560,6 @@ func (s *Server) startSession(ctx context.Context, u *userDoc, now time.Time) (S
 		return Session{}, s.internal(ctx, "insert session", err)
 	}
 	return Session{Token: token, UserID: u.ID, ExpiresAt: doc.ExpiresAt}, nil
-}
-
-// failureRecord returns the failed-login record of email, or nil.
-func (s *Server) failureRecord(ctx context.Context, email string) (*failureDoc, error) {
-	var f failureDoc
-	err := s.failures.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&f)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.internal(ctx, "look up failed logins", err)
-	}
-	return &f, nil
-}
-
-// recordFailure counts a failed login for email and locks the address
-// when the count reaches MaxFailedLogins within LockoutWindow. Every write
-// is conditional on the window it read (first_at), so that on MongoDB
-// concurrent failures from several processes neither get lost nor extend a
-// window that another restarted; within one process they are serialised
-// (see package keylock), which FerretDB needs.
-func (s *Server) recordFailure(ctx context.Context, email string, now time.Time) error {
-	defer s.failLock.Lock(email)()
-	lockUntil := now.Add(s.opts.LockoutDuration)
-	for attempt := 0; attempt < 5; attempt++ {
-		prev, err := s.failureRecord(ctx, email)
-		if err != nil {
-			return err
-		}
-		restart := prev == nil ||
-			!now.Before(prev.FirstAt.Add(s.opts.LockoutWindow)) ||
-			(!prev.LockedUntil.IsZero() && !prev.LockedUntil.After(now))
-		if restart {
-			doc := failureDoc{Email: email, Count: 1, FirstAt: now}
-			if s.opts.MaxFailedLogins <= 1 {
-				doc.LockedUntil = lockUntil
-			}
-			if prev == nil {
-				_, err := s.failures.InsertOne(ctx, doc)
-				if mongo.IsDuplicateKeyError(err) {
-					continue
-				}
-				if err != nil {
-					return s.internal(ctx, "record failed login", err)
-				}
-				return nil
-			}
-			res, err := s.failures.ReplaceOne(ctx, bson.D{{Key: "_id", Value: email}, {Key: "first_at", Value: prev.FirstAt}}, doc)
-			if err != nil {
-				return s.internal(ctx, "record failed login", err)
-			}
-			if res.MatchedCount == 0 {
-				continue
-			}
-			return nil
-		}
-		if prev.LockedUntil.After(now) {
-			return nil // locked meanwhile by a concurrent failure
-		}
-		var cur failureDoc
-		err = s.failures.FindOneAndUpdate(ctx,
-			bson.D{{Key: "_id", Value: email}, {Key: "first_at", Value: prev.FirstAt}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}}},
-			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&cur)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			continue
-		}
-		if err != nil {
-			return s.internal(ctx, "record failed login", err)
-		}
-		if cur.Count >= s.opts.MaxFailedLogins && cur.LockedUntil.IsZero() {
-			if _, err := s.failures.UpdateOne(ctx,
-				bson.D{{Key: "_id", Value: email}, {Key: "first_at", Value: prev.FirstAt}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "locked_until", Value: lockUntil}}}}); err != nil {
-				return s.internal(ctx, "lock e-mail address", err)
-			}
-			s.log.WarnContext(ctx, "auth: e-mail address locked after failed logins", "email", email, "until", lockUntil)
-		}
-		return nil
-	}
-	return s.internal(ctx, "record failed login", errors.New("record keeps changing"))
 }
 
 // Authenticate implements Service and shop.Authenticator. It is one
@@ -634,14 +631,12 @@ func (s *Server) changePassword(ctx context.Context, p shop.Principal, r ChangeP
 		"new_password", checkNewPassword(r.NewPassword)); err != nil {
 		return err
 	}
-	now := s.now()
-	prev, err := s.failureRecord(ctx, p.Email)
+	a, err := s.beginAttempt(ctx, p.Email)
 	if err != nil {
 		return err
 	}
-	if prev != nil && prev.LockedUntil.After(now) {
-		return errLocked()
-	}
+	how := attemptWithdrawn
+	defer func() { s.finishAttempt(ctx, a, how) }()
 	u, err := s.userByID(ctx, p.UserID)
 	if err != nil {
 		return err
@@ -649,19 +644,22 @@ func (s *Server) changePassword(ctx context.Context, p shop.Principal, r ChangeP
 	if u == nil {
 		return errNoSession()
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), prehash(r.OldPassword)) != nil {
-		if err := s.recordFailure(ctx, p.Email, now); err != nil {
-			return err
-		}
+	ok, err := s.verify(ctx, []byte(u.PasswordHash), r.OldPassword)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		how = attemptFailed
 		return shop.Invalid("wrong password", "old_password", "is not the current password")
 	}
-	hash, err := s.hash(r.NewPassword)
+	how = attemptSucceeded
+	hash, err := s.hash(ctx, r.NewPassword)
 	if err != nil {
 		return err
 	}
 	if _, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: u.ID}}, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "password_hash", Value: hash},
-		{Key: "password_changed_at", Value: now},
+		{Key: "password_changed_at", Value: s.now()},
 	}}}); err != nil {
 		return s.internal(ctx, "update password", err)
 	}
@@ -670,11 +668,6 @@ func (s *Server) changePassword(ctx context.Context, p shop.Principal, r ChangeP
 		{Key: "_id", Value: bson.D{{Key: "$ne", Value: hashToken(token)}}},
 	}); err != nil {
 		return s.internal(ctx, "end other sessions", err)
-	}
-	if prev != nil {
-		if _, err := s.failures.DeleteOne(ctx, bson.D{{Key: "_id", Value: p.Email}}); err != nil {
-			s.log.WarnContext(ctx, "auth: cannot reset failed logins", "err", err)
-		}
 	}
 	s.log.InfoContext(ctx, "auth: password changed", "user_id", u.ID)
 	return nil
@@ -697,6 +690,11 @@ func (s *Server) CleanupExpired(ctx context.Context) (int64, error) {
 	})
 	if err != nil {
 		return n, s.internal(ctx, "delete stale failed logins", err)
+	}
+	n += res.DeletedCount
+	res, err = s.rechecks.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lte", Value: now.Add(-recheckStale)}}}})
+	if err != nil {
+		return n, s.internal(ctx, "delete stale login recheck marks", err)
 	}
 	return n + res.DeletedCount, nil
 }
@@ -730,15 +728,6 @@ func (s *Server) internal(ctx context.Context, what string, err error) error {
 	}
 	s.log.ErrorContext(ctx, "auth: "+what, "err", err)
 	return &shop.Error{Code: shop.ErrInternal.Code, Message: "auth: " + what + " failed", Cause: err}
-}
-
-// hash returns the bcrypt hash of password.
-func (s *Server) hash(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword(prehash(password), s.opts.BcryptCost)
-	if err != nil {
-		return "", fmt.Errorf("auth: hash password: %w", err)
-	}
-	return string(h), nil
 }
 
 // prehash maps a password of any length to 44 bytes (base64 of its

@@ -11,8 +11,19 @@
 // runs bcrypt.
 //
 // Repeated failed logins lock an e-mail address for a while (see Options).
-// A wrong e-mail address and a wrong password give the same
-// unauthenticated error, in comparable time.
+// The lockout holds under concurrency, across replicas sharing the
+// database: every attempt is counted before its password is verified, so
+// parallel guesses get no more than Options.MaxFailedLogins passwords
+// checked per window. A wrong e-mail address and a wrong password give
+// the same unauthenticated error, in comparable time; registering a taken
+// address runs bcrypt like registering a free one. bcrypt runs at most
+// Options.MaxConcurrentHashes at a time; a request waiting for a turn
+// gives up at its deadline.
+//
+// The admin account (Options.AdminEmail) is never one whose password
+// someone else chose: if the address was registered first by a customer,
+// start-up replaces that account's password with the configured one and
+// ends its sessions before granting the admin role, and logs a warning.
 //
 // Register, Login, Logout and ChangePassword are applied at most once per
 // request id (see internal/idem): a repeat within ten minutes gets the
