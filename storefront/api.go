@@ -120,6 +120,10 @@ func (s *Storefront) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Storefront) apiMe(w http.ResponseWriter, r *http.Request) {
 	v := s.identify(w, r)
+	if v.unsure {
+		s.apiFail(w, r, errSessionUnknown)
+		return
+	}
 	if v.user == nil {
 		writeAPIError(w, shop.Unauthenticated("not logged in"))
 		return

@@ -16,7 +16,8 @@ const RetryAfter = 5
 // StatusOf returns the HTTP status of err, for pages and the API alike:
 // the one place where the services' error codes become HTTP statuses.
 //
-//	invalid                          400 (413 for a body over MaxBodyBytes)
+//	invalid                          400 (413 for a body over MaxBodyBytes,
+//	                                 422 for an idempotency key reused with another request)
 //	unauthenticated                  401
 //	forbidden                        403
 //	not_found                        404
@@ -33,6 +34,9 @@ func StatusOf(err error) int {
 	}
 	switch transport.CodeOf(err) {
 	case transport.CodeInvalid:
+		if reusedKey(err) {
+			return http.StatusUnprocessableEntity
+		}
 		return http.StatusBadRequest
 	case transport.CodeUnauthenticated:
 		return http.StatusUnauthorized
@@ -59,8 +63,13 @@ func publicError(err error) *transport.Error {
 	case status == http.StatusRequestEntityTooLarge:
 		return &transport.Error{Code: transport.CodeInvalid, Message: "request too large",
 			Fields: []transport.FieldError{{Field: "body", Message: "must be at most " + strconv.Itoa(MaxBodyBytes) + " bytes"}}}
+	case status == http.StatusUnprocessableEntity:
+		return &transport.Error{Code: transport.CodeInvalid, Message: "idempotency key reused",
+			Fields: []transport.FieldError{{Field: IdempotencyHeader, Message: "was used before for a different request"}}}
 	case status == http.StatusServiceUnavailable:
-		return &transport.Error{Code: e.Code, Message: "service unavailable; please try again in a moment"}
+		// A change may have been made before the service went silent:
+		// only a repeat with the same idempotency key is safe.
+		return &transport.Error{Code: e.Code, Message: "service unavailable; try again in a moment (a change may already have been made: repeat it with the same Idempotency-Key)"}
 	case status >= 500:
 		return &transport.Error{Code: transport.CodeInternal, Message: "internal error"}
 	}

@@ -27,9 +27,10 @@ import (
 var pageNames = []string{"home", "listing", "product", "cart", "login", "register", "blog", "article", "page", "error"}
 
 var funcs = template.FuncMap{
-	"money":  func(m shop.Money) string { return m.String() },
-	"date":   func(t time.Time) string { return t.Format("2 January 2006") },
-	"totals": totalsList,
+	"money":   func(m shop.Money) string { return m.String() },
+	"date":    func(t time.Time) string { return t.Format("2 January 2006") },
+	"totals":  totalsList,
+	"formKey": newFormKey,
 }
 
 func (s *Storefront) parseTemplates() error {

@@ -98,6 +98,12 @@
 // cannot send and a cross-site script cannot send without a CORS preflight,
 // which the storefront never grants.
 //
+// A state-changing request may carry an idempotency key (the
+// Idempotency-Key header, or the hidden field every form carries): the same
+// key again applies nothing twice (see IdempotencyHeader). A session that
+// could not be checked because auth did not answer is never taken for a
+// guest: what needs it answers 503.
+//
 // # JSON API
 //
 // Request and response bodies are JSON. Errors are
@@ -446,6 +452,12 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		ctx, err := idempotent(r, v)
+		if err != nil {
+			s.refuse(w, r, err)
+			return
+		}
+		r = r.WithContext(ctx)
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -499,6 +511,9 @@ type visitor struct {
 	cookie   string        // the session cookie's value
 	authErr  error
 	checked  bool // identify has run
+	// unsure says the session cookie could not be checked (auth did not
+	// answer): the visitor is neither logged in nor a guest.
+	unsure bool
 
 	token string
 	user  *shop.Principal
@@ -550,6 +565,7 @@ func (s *Storefront) identify(w http.ResponseWriter, r *http.Request) *visitor {
 	case errors.Is(err, shop.ErrUnauthenticated) || errors.Is(err, shop.ErrInvalid):
 		s.clearCookie(w, r, SessionCookie)
 	default:
+		v.unsure = true
 		s.log.WarnContext(r.Context(), "storefront: authenticate", "service", "auth", "err", err)
 	}
 	return v
@@ -709,6 +725,9 @@ func (s *Storefront) logout(w http.ResponseWriter, r *http.Request) error {
 // cart (or whose cart expired).
 func (s *Storefront) getCart(w http.ResponseWriter, r *http.Request) (cart.Cart, error) {
 	ctx, v := s.userContext(w, r)
+	if v.unsure {
+		return cart.Cart{}, errSessionUnknown
+	}
 	if v.token == "" && v.guestID == "" {
 		return cart.Cart{Lines: []cart.Line{}, Totals: shop.Totals{}}, nil
 	}
@@ -725,12 +744,16 @@ func (s *Storefront) getCart(w http.ResponseWriter, r *http.Request) (cart.Cart,
 // whose id goes into a cookie.
 func (s *Storefront) addToCart(w http.ResponseWriter, r *http.Request, req cart.AddItemRequest) (cart.Cart, error) {
 	ctx, v := s.userContext(w, r)
+	if v.unsure {
+		// Never into a guest cart because auth did not answer.
+		return cart.Cart{}, errSessionUnknown
+	}
 	req.CartID = cartRequestID(v)
 	c, err := s.cart.AddItem(ctx, req)
 	if v.token == "" && req.CartID != "" && isNoCart(err) {
 		// The guest cart expired: start a new one.
 		req.CartID = ""
-		c, err = s.cart.AddItem(ctx, req)
+		c, err = s.cart.AddItem(anotherCall(ctx, "new guest cart"), req)
 	}
 	if err != nil {
 		return c, err
@@ -749,6 +772,9 @@ func (s *Storefront) addToCart(w http.ResponseWriter, r *http.Request, req cart.
 // updateCart sets a line's quantity; 0 removes the line.
 func (s *Storefront) updateCart(w http.ResponseWriter, r *http.Request, productID, variantID string, qty int) (cart.Cart, error) {
 	ctx, v := s.userContext(w, r)
+	if v.unsure {
+		return cart.Cart{}, errSessionUnknown
+	}
 	if v.token == "" && v.guestID == "" {
 		return cart.Cart{}, shop.NotFound("cart")
 	}
@@ -761,6 +787,9 @@ func (s *Storefront) updateCart(w http.ResponseWriter, r *http.Request, productI
 // removeFromCart removes a line.
 func (s *Storefront) removeFromCart(w http.ResponseWriter, r *http.Request, productID, variantID string) (cart.Cart, error) {
 	ctx, v := s.userContext(w, r)
+	if v.unsure {
+		return cart.Cart{}, errSessionUnknown
+	}
 	if v.token == "" && v.guestID == "" {
 		return cart.Cart{}, shop.NotFound("cart")
 	}
