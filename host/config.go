@@ -328,7 +328,6 @@ func checkAddr(addr string) string {
 	return ""
 }
 
-// redact removes a URI, and the password in it, from an error message.
 // MongoClientOptions returns the driver options for uri: write concern
 // "majority" and read preference "primary", set explicitly so that an
 // acknowledged write survives the loss of the replica set's primary and
@@ -375,6 +374,7 @@ func (c Config) AMQPURLs() []string {
 	return urls
 }
 
+// redact removes a URI, and the password in it, from an error message.
 func redact(msg, uri string) string {
 	msg = strings.ReplaceAll(msg, uri, "<uri>")
 	if _, rest, ok := strings.Cut(uri, "://"); ok {

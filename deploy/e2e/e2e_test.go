@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,12 +52,36 @@ func buildImages(t *testing.T) {
 	if os.Getenv("SHOP_E2E_SKIP_IMAGES") != "" {
 		return
 	}
+	buildImagesWith(t, "SHOP_IMAGES_CLUSTER=1") // one build for every test
+}
+
+var (
+	imagesMu    sync.Mutex
+	imagesBuilt = map[string]bool{}
+)
+
+// buildImagesWith runs scripts/images.sh with env added to its
+// environment, once per process for each env.
+func buildImagesWith(t *testing.T, env ...string) {
+	imagesMu.Lock()
+	defer imagesMu.Unlock()
+	key := strings.Join(env, " ")
+	if imagesBuilt[key] {
+		return
+	}
 	cmd := exec.Command("./scripts/images.sh")
 	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/images.sh: %v\n%s", err, out)
 	}
+	imagesBuilt[key] = true
+}
+
+// execCommand runs a command and returns its combined output.
+func execCommand(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
 }
 
 // topology starts deploy/compose.yaml with the local images and returns the
@@ -296,6 +321,11 @@ func newShopper(t *testing.T, base string) *shopper {
 // try sends a JSON request and decodes a JSON answer into out; it returns
 // the status (0 when the request failed).
 func (s *shopper) try(method, path string, in, out any) int {
+	return s.tryKey(method, path, in, out, "")
+}
+
+// tryKey is try with an Idempotency-Key header, when key is not empty.
+func (s *shopper) tryKey(method, path string, in, out any, key string) int {
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -304,6 +334,9 @@ func (s *shopper) try(method, path string, in, out any) int {
 	req, _ := http.NewRequest(method, s.base+path, body)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := s.c.Do(req)
 	if err != nil {
