@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopbus/shopbus/shop"
@@ -63,7 +64,14 @@ func decode(r *http.Request, v any) error {
 		return shop.Invalid("unsupported content type", "Content-Type", "must be application/json")
 	}
 	dec := json.NewDecoder(r.Body)
+	// A misspelt field is an error, not a silent default ("category"
+	// for "category_slug" would list the whole catalogue). The bus keeps
+	// a tolerant reader for rolling upgrades; the API is for clients.
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return shop.Invalid("malformed request", strings.Trim(name, `"`), "is not a field of this request")
+		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return formError(err) // 413

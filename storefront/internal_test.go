@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,34 @@ func TestCache(t *testing.T) {
 	}
 	if v, _ := c.get(now.Add(DefinitionsTTL+SEOBackoff), load(5, nil)); v != 5 || loads != 3 {
 		t.Errorf("after the back-off: %d after %d loads", v, loads)
+	}
+}
+
+// TestLocalPath: only paths on this site are redirect targets; the ways
+// browsers turn a path into another site's URL are refused.
+func TestLocalPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": true, "/cart": true, "/red-runner?x=1": true, "/café": true,
+		"": false, "//evil": false, "/\\evil": false, "/\t/evil.example": false, "/%09/evil.example": true, // %09 stays encoded in a Location
+		"https://evil": false, "javascript:alert(1)": false, "/\n/evil": false, "/ /evil": false, "\\evil": false,
+	} {
+		if got := localPath(p); got != want {
+			t.Errorf("localPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestNextAfterLogin: the next parameter of /login, decoded as the form
+// reader decodes it, never leads off the site.
+func TestNextAfterLogin(t *testing.T) {
+	for _, next := range []string{"/%09/evil.example", "//evil", "/%5Cevil", "https://evil", "javascript:alert(1)", "/%0A/evil"} {
+		r := httptest.NewRequest("GET", "/login?next="+next, nil)
+		if got := nextPath(r); got != "/" {
+			t.Errorf("next=%s: %q, want /", next, got)
+		}
+	}
+	r := httptest.NewRequest("GET", "/login?next=/cart", nil)
+	if got := nextPath(r); got != "/cart" {
+		t.Errorf("next=/cart: %q", got)
 	}
 }

@@ -140,8 +140,20 @@ func (s *Storefront) redirectOf(res *seo.Resolution, from string) string {
 
 // localPath reports whether p is a path on this site (and so safe to
 // redirect to): "/..." but not "//..." or "/\...".
+//
+// Browsers drop tabs and line breaks anywhere in a URL and read a
+// backslash as a slash, so "/\t/evil.example" would leave the site: a path
+// with any control character, space or backslash is refused.
 func localPath(p string) bool {
-	return len(p) > 0 && p[0] == '/' && (len(p) == 1 || p[1] != '/' && p[1] != '\\')
+	if len(p) == 0 || p[0] != '/' || len(p) > 1 && p[1] == '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // rewriteSitemap turns the entity URLs of a sitemap from the seo service

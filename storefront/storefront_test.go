@@ -236,6 +236,11 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("cross-site form post: %d", resp.StatusCode)
 	}
+	// A misspelt field is invalid and named, not dropped: {"category"}
+	// would otherwise list the whole catalogue.
+	if e := b.apiError("POST", "/api/filter", map[string]string{"category": "shoes"}, 400); e.Error.Field("category") == "" {
+		t.Errorf("unknown field: %+v, want the field named", e.Error)
+	}
 	// Malformed bodies are invalid; an oversized one is too large.
 	for _, raw := range []string{`{"product_id": 5}`, `{"product_id": "x"} {}`, `[`} {
 		req, _ := http.NewRequest("POST", f.srv.URL+"/api/cart/items", strings.NewReader(raw))
