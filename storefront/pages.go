@@ -79,7 +79,7 @@ func (s *Storefront) render(w http.ResponseWriter, r *http.Request, status int, 
 		s.log.WarnContext(r.Context(), "storefront: navigation left out", "service", category.ServiceName, "err", err)
 	}
 	v := s.identify(w, r)
-	d := pageData{Shop: s.opts.ShopName, Meta: m, User: v.user, Nav: nav, Path: r.URL.RequestURI(), Flash: flash,
+	d := pageData{Shop: s.opts.ShopName, Meta: m, User: v.user, Nav: nav, Path: herePath(r), Flash: flash,
 		CSRF: s.csrfToken(w, r), Data: data}
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", d); err != nil {
@@ -561,7 +561,7 @@ func (s *Storefront) searchPage(w http.ResponseWriter, r *http.Request) {
 
 // listing builds the view of a product listing at r's path.
 func (s *Storefront) listing(ctx context.Context, r *http.Request, q filter.Query, res filter.Result) listingView {
-	params := r.URL.Query()
+	params := knownParams(r.URL.Query())
 	v := listingView{
 		Action: r.URL.Path, Query: q.Text, Sort: q.Sort, Result: res, Subcats: res.Categories,
 		Filters: params[ParamFilter], Clear: r.URL.Path,
@@ -917,4 +917,14 @@ func (s *Storefront) robots(w http.ResponseWriter, r *http.Request) {
 		base = scheme + "://" + r.Host
 	}
 	fmt.Fprintf(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\nSitemap: %s/sitemap.xml\n", base)
+}
+
+// herePath is the page's path with the query parameters the shop
+// understands (for "log in and come back" links): junk parameters are not
+// repeated into the page.
+func herePath(r *http.Request) string {
+	if q := knownParams(r.URL.Query()).Encode(); q != "" {
+		return r.URL.Path + "?" + q
+	}
+	return r.URL.Path
 }

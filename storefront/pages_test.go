@@ -510,3 +510,23 @@ func filterQuery(f ...string) filter.Query {
 	q, _ := storefront.ParseQuery(url.Values{storefront.ParamFilter: f})
 	return q
 }
+
+// TestQueryAmplification: junk query parameters are not repeated into the
+// page's links, and a query string over MaxQueryBytes is refused with 414.
+func TestQueryAmplification(t *testing.T) {
+	f := newShop(t, storefront.Options{})
+	b := f.browser(t)
+	_, plain := b.page("/shoes")
+	junk := "zz=" + strings.Repeat("x", 3000)
+	code, page := b.page("/shoes?" + junk)
+	if code != 200 {
+		t.Fatalf("category page with a junk parameter: %d", code)
+	}
+	if grew := len(page) - len(plain); grew > 4000 {
+		i := strings.Index(page, "xxxxxxxx")
+		t.Errorf("a 3 KB junk parameter grew the page by %d bytes: %.300s", grew, page[max(i-200, 0):])
+	}
+	if resp, _ := b.do("GET", "/search?q=boot&"+strings.Repeat("y", storefront.MaxQueryBytes), nil); resp.StatusCode != 414 {
+		t.Errorf("over-long query: %d, want 414", resp.StatusCode)
+	}
+}

@@ -132,3 +132,19 @@ func formatAmount(a int64) string {
 	}
 	return fmt.Sprintf("%d.%02d", a/100, a%100)
 }
+
+// knownParams returns the parameters of v that ParseQuery understands
+// (links built from a query repeat only those: junk parameters do not
+// multiply into every facet link of a page).
+func knownParams(v url.Values) url.Values {
+	out := url.Values{}
+	for _, name := range []string{ParamCategory, ParamText, ParamPriceMin, ParamPriceMax, ParamCurrency, ParamSort, ParamLimit, ParamOffset, ParamPage, ParamCursor} {
+		if x := v.Get(name); x != "" {
+			out.Set(name, x)
+		}
+	}
+	if f := v[ParamFilter]; len(f) > 0 {
+		out[ParamFilter] = f
+	}
+	return out
+}

@@ -196,6 +196,9 @@ const (
 	DefinitionsTTL = time.Minute
 	// MaxBodyBytes bounds a request body; a larger one is refused with 413.
 	MaxBodyBytes = 64 << 10
+	// MaxQueryBytes bounds a URL's query string; a longer one is refused
+	// with 414.
+	MaxQueryBytes = 4 << 10
 	// MaxTopCategories is how many categories the home page shows.
 	MaxTopCategories = 8
 	// MaxLatestArticles is how many articles the home page shows.
@@ -432,6 +435,10 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	if strings.HasPrefix(r.URL.Path, "/static/") {
 		s.mux.ServeHTTP(w, r) // no session needed
+		return
+	}
+	if len(r.URL.RawQuery) > MaxQueryBytes {
+		http.Error(w, "query string too long", http.StatusRequestURITooLong)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.CallTimeout)
