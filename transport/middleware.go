@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -100,14 +101,40 @@ func Timeout(d time.Duration) Middleware {
 	}
 }
 
-// Metrics records every request in stats (see Stats).
+// Metrics records every request in stats (see Stats). Requests for a
+// method the handler does not know (ErrUnknownMethod), or whose name is
+// not a well-formed method name, are recorded under UnknownMethod: what
+// callers send cannot add series without bound.
 func Metrics(stats *Stats) Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, req *Request) ([]byte, error) {
 			start := time.Now()
 			out, err := next.ServeBus(ctx, req)
-			stats.Record(req.Method, time.Since(start), err)
+			method := req.Method
+			if errors.Is(err, ErrUnknownMethod) || !wellFormedMethod(method) {
+				method = UnknownMethod
+			}
+			stats.Record(method, time.Since(start), err)
 			return out, err
 		})
 	}
+}
+
+// UnknownMethod is the statistics series of requests for methods nobody
+// serves.
+const UnknownMethod = "unknown"
+
+// wellFormedMethod reports whether m looks like "service.method": at most
+// 128 bytes of a-z, 0-9, '.', '_' and '-'.
+func wellFormedMethod(m string) bool {
+	if m == "" || len(m) > 128 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

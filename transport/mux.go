@@ -52,13 +52,19 @@ func (m *Mux) Methods() []string {
 	return names
 }
 
+// ErrUnknownMethod is the cause of the error a Mux answers a method it has
+// no handler for.
+var ErrUnknownMethod = errors.New("unknown method")
+
 // ServeBus dispatches req to the handler registered for req.Method.
 func (m *Mux) ServeBus(ctx context.Context, req *Request) ([]byte, error) {
 	m.mu.RLock()
 	h := m.handlers[req.Method]
 	m.mu.RUnlock()
 	if h == nil {
-		return nil, Invalid("unknown method", "method", "no handler for "+quote(req.Method))
+		e := Invalid("unknown method", "method", "no handler for "+quote(req.Method))
+		e.Cause = ErrUnknownMethod
+		return nil, e
 	}
 	return h.ServeBus(ctx, req)
 }

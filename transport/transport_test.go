@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopbus/shopbus/transport"
 )
@@ -153,5 +155,47 @@ func TestMuxRejectsBadRegistrations(t *testing.T) {
 	mustPanic("malformed", func() { mux.HandleFunc("nodot", nil) })
 	if got := mux.Methods(); len(got) != 1 || got[0] != "a.b" {
 		t.Errorf("Methods() = %v", got)
+	}
+}
+
+// TestMetricsBoundedByRegisteredMethods: requests for methods nobody
+// serves, and names that are no method names at all (not UTF-8, say),
+// share one series: what callers send cannot grow the statistics.
+func TestMetricsBoundedByRegisteredMethods(t *testing.T) {
+	var stats transport.Stats
+	mux := transport.NewMux()
+	mux.HandleFunc("svc.ok", func(ctx context.Context, req *transport.Request) ([]byte, error) { return []byte(`1`), nil })
+	h := transport.Chain(mux, transport.Metrics(&stats))
+	call := func(method string) {
+		h.ServeBus(context.Background(), &transport.Request{Method: method, ID: "x", Body: []byte(`{}`)})
+	}
+	call("svc.ok")
+	for i := range 2000 {
+		call(fmt.Sprintf("svc.bogus_%d", i))
+	}
+	call("svc.\xff\xfe")
+	call("svc.Ok\n# TYPE evil counter")
+	var out bytes.Buffer
+	if err := stats.WritePrometheus(&out); err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !utf8.ValidString(line) {
+			t.Fatalf("exposition line not UTF-8: %q", line)
+		}
+		if strings.HasPrefix(line, "#") {
+			if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") || strings.Contains(line, "evil") {
+				t.Errorf("foreign comment line: %q", line)
+			}
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, `method="`); ok {
+			m, _, _ := strings.Cut(rest, `"`)
+			series[m] = true
+		}
+	}
+	if len(series) != 2 || !series["svc.ok"] || !series[transport.UnknownMethod] {
+		t.Errorf("series %v; want svc.ok and %s only", series, transport.UnknownMethod)
 	}
 }
