@@ -144,6 +144,10 @@ type ConsumerOptions struct {
 	// HandlerTimeout bounds one event handler run (requests are bounded by
 	// the caller's deadline). Zero means one minute.
 	HandlerTimeout time.Duration
+	// MaxDeadline caps the deadline a request handler runs under, whatever
+	// deadline the caller claims (a request may say a year). Zero means
+	// DefaultMaxDeadline.
+	MaxDeadline time.Duration
 	// QueueExpiry, when set, makes an event subscriber's queue (and its
 	// dead letters) go away once it has had no consumer for that long:
 	// for per-replica subscriptions of replicas that may never come back.
@@ -169,6 +173,15 @@ func WithRetryDelay(d time.Duration) ConsumerOption {
 func WithHandlerTimeout(d time.Duration) ConsumerOption {
 	return func(o *ConsumerOptions) { o.HandlerTimeout = d }
 }
+
+// WithMaxDeadline caps the deadline a request handler runs under (see
+// ConsumerOptions.MaxDeadline).
+func WithMaxDeadline(d time.Duration) ConsumerOption {
+	return func(o *ConsumerOptions) { o.MaxDeadline = d }
+}
+
+// DefaultMaxDeadline is the longest a request handler runs by default.
+const DefaultMaxDeadline = 30 * time.Second
 
 // WithQueueExpiry makes an event subscriber's queue go away once it has had
 // no consumer for d (see ConsumerOptions.QueueExpiry).
@@ -196,6 +209,9 @@ func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {
 	}
 	if o.HandlerTimeout <= 0 {
 		o.HandlerTimeout = time.Minute
+	}
+	if o.MaxDeadline <= 0 {
+		o.MaxDeadline = DefaultMaxDeadline
 	}
 	if o.QueueExpiry < 0 {
 		o.QueueExpiry = 0

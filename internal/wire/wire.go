@@ -94,9 +94,10 @@ func AppHeaders(h map[string]string) map[string]string {
 }
 
 // HandlerContext builds the context a handler runs in: a fresh context
-// (nothing but what crossed the wire) with the caller's deadline, trace
-// context and metadata, serving the request requestID (empty for events).
-func HandlerContext(deadline time.Time, headers map[string]string, requestID string) (context.Context, context.CancelFunc) {
+// (nothing but what crossed the wire) with the caller's deadline (at most
+// maxDeadline away, when that is set), trace context and metadata, serving
+// the request requestID (empty for events).
+func HandlerContext(deadline time.Time, maxDeadline time.Duration, headers map[string]string, requestID string) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
 	if requestID != "" {
 		ctx = transport.ServingRequestID(ctx, requestID)
@@ -106,7 +107,10 @@ func HandlerContext(deadline time.Time, headers map[string]string, requestID str
 		ctx = transport.WithHeaders(ctx, AppHeaders(headers))
 	}
 	if deadline.IsZero() {
-		return context.WithTimeout(ctx, transport.DefaultCallTimeout)
+		deadline = time.Now().Add(transport.DefaultCallTimeout)
+	}
+	if limit := time.Now().Add(maxDeadline); maxDeadline > 0 && deadline.After(limit) {
+		deadline = limit // a caller cannot keep a handler busy for longer
 	}
 	return context.WithDeadline(ctx, deadline)
 }

@@ -157,7 +157,7 @@ func (b *Bus) consume(q *eventQueue, h transport.EventHandler, o transport.Consu
 			}
 		}
 		ev.Attempt++
-		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), ev.Header, "")
+		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
 		err := wire.HandleEvent(ctx, h, ev, b.logger)
 		cancel()
 		if err == nil {

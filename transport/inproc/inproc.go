@@ -171,7 +171,7 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 			for {
 				select {
 				case c := <-q.ch:
-					b.answer(h, c)
+					b.answer(h, o, c)
 				case <-s.stop:
 					return
 				case <-b.done:
@@ -183,7 +183,7 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 	return s, nil
 }
 
-func (b *Bus) answer(h transport.Handler, c *call) {
+func (b *Bus) answer(h transport.Handler, o transport.ConsumerOptions, c *call) {
 	if time.Now().After(c.deadline) {
 		return // the caller has given up: drop it, as the broker drops expired messages
 	}
@@ -197,7 +197,7 @@ func (b *Bus) answer(h transport.Handler, c *call) {
 		return
 	}
 	req.RequestID = id
-	ctx, cancel := wire.HandlerContext(c.deadline, c.headers, id)
+	ctx, cancel := wire.HandlerContext(c.deadline, o.MaxDeadline, c.headers, id)
 	defer cancel()
 	req.Header = wire.AppHeaders(c.headers)
 	body, err := wire.Serve(ctx, h, &req, b.opts.MaxMessageSize, b.logger)

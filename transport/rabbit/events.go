@@ -163,7 +163,7 @@ func (b *Bus) deliver(queue string, h transport.EventHandler, o transport.Consum
 	}
 	var err error
 	if ev.Attempt <= o.MaxAttempts {
-		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), ev.Header, "")
+		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
 		err = wire.HandleEvent(ctx, h, ev, b.logger)
 		cancel()
 		if err == nil {

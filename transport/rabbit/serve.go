@@ -186,7 +186,7 @@ func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, o tr
 	}
 	var body []byte
 	if bad == nil {
-		ctx, cancel := wire.HandlerContext(in.deadline, in.headers, in.req.RequestID)
+		ctx, cancel := wire.HandlerContext(in.deadline, o.MaxDeadline, in.headers, in.req.RequestID)
 		in.req.Header = wire.AppHeaders(in.headers)
 		body, bad = wire.Serve(ctx, h, &in.req, b.opts.MaxMessageSize, b.logger)
 		cancel()

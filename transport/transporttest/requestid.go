@@ -113,8 +113,10 @@ func testInvokeRetries(t *testing.T, newBuses Factory) {
 	defer cancel()
 	start := time.Now()
 	_, err = transport.Invoke[string](short, client, svc+".down", 3)
-	if transport.CodeOf(err) != transport.CodeUnavailable {
-		t.Errorf("down: %v, want unavailable once the deadline leaves no time", err)
+	// unavailable once the deadline leaves no time for another attempt,
+	// or deadline_exceeded when it ran out during one (a loaded machine).
+	if code := transport.CodeOf(err); code != transport.CodeUnavailable && code != transport.CodeDeadlineExceeded {
+		t.Errorf("down: %v, want unavailable (or deadline_exceeded)", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("retries of a service that stays down took %v, past the caller's 300ms deadline", d)

@@ -42,6 +42,7 @@ func Run(t *testing.T, newBuses Factory) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newBuses) })
 	t.Run("ConcurrentCallsDoNotCross", func(t *testing.T) { testConcurrent(t, newBuses) })
 	t.Run("DeadlineExpiry", func(t *testing.T) { testDeadline(t, newBuses) })
+	t.Run("DeadlineCapped", func(t *testing.T) { testDeadlineCap(t, newBuses) })
 	t.Run("StaleRequestsAreDropped", func(t *testing.T) { testStale(t, newBuses) })
 	t.Run("Cancellation", func(t *testing.T) { testCancel(t, newBuses) })
 	t.Run("ErrorCodes", func(t *testing.T) { testErrorCodes(t, newBuses) })
@@ -214,6 +215,34 @@ func testDeadline(t *testing.T, newBuses Factory) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("handler never ran")
+	}
+}
+
+// testDeadlineCap: a caller claiming a deadline an hour away cannot keep
+// a handler busy longer than the consumer's MaxDeadline (30 s by default).
+func testDeadlineCap(t *testing.T, newBuses Factory) {
+	client, server := newBuses(t)
+	for _, c := range []struct {
+		opts []transport.ConsumerOption
+		max  time.Duration
+	}{{[]transport.ConsumerOption{transport.WithMaxDeadline(2 * time.Second)}, 2 * time.Second}, {nil, transport.DefaultMaxDeadline}} {
+		svc := Unique("capped")
+		seen := make(chan time.Time, 1)
+		mustServe(t, server, svc, transport.HandlerFunc(func(ctx context.Context, req *transport.Request) ([]byte, error) {
+			d, _ := ctx.Deadline()
+			seen <- d
+			return []byte(`{}`), nil
+		}), c.opts...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		start := time.Now()
+		_, err := client.Call(ctx, svc+".x", []byte(`{}`))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := <-seen; d.After(start.Add(c.max + time.Second)) {
+			t.Errorf("handler deadline %v away, want at most %v", d.Sub(start).Round(time.Second), c.max)
+		}
 	}
 }
 
