@@ -820,6 +820,8 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 		{Auth: auth.NewClient(bus)},
 		{Products: product.NewClient(bus)},
 		{Auth: auth.NewClient(bus), Products: product.NewClient(bus), MaxQuantity: -1},
+		// Totals could overflow int64.
+		{Auth: auth.NewClient(bus), Products: product.NewClient(bus), MaxQuantity: 1 << 40, MaxLines: 1 << 40},
 	} {
 		if _, err := cart.New(db, o); !errors.Is(err, shop.ErrInvalid) {
 			t.Errorf("New(%+v) = %v, want invalid", o, err)

@@ -33,6 +33,10 @@ const (
 	DefaultCleanupInterval = time.Hour
 )
 
+// maxUnits bounds MaxQuantity × MaxLines, so that no cart total
+// overflows (see shop.MaxAmount).
+const maxUnits = 90_000
+
 // Options configure a Server. Auth and Products are required; for the
 // rest the zero value means the defaults.
 type Options struct {
@@ -222,6 +226,11 @@ func (o *Options) setDefaults() error {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	// Totals are sums of quantity × price: with prices at most
+	// shop.MaxAmount they fit an int64 while quantity × lines does.
+	if o.MaxQuantity > maxUnits || o.MaxLines > maxUnits || o.MaxQuantity*o.MaxLines > maxUnits {
+		return shop.Invalid("invalid cart options", "MaxQuantity", fmt.Sprintf("times MaxLines must be at most %d", maxUnits))
 	}
 	durations := []struct {
 		name string

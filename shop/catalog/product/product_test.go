@@ -149,6 +149,7 @@ func TestValidation(t *testing.T) {
 			{"bad sku", func(r *product.CreateRequest) { r.SKU = "lower case" }, "sku"},
 			{"no currency", func(r *product.CreateRequest) { r.Price = shop.Money{Amount: 1} }, "price.currency"},
 			{"negative price", func(r *product.CreateRequest) { r.Price = eur(-1) }, "price.amount"},
+			{"price that could overflow a total", func(r *product.CreateRequest) { r.Price = eur(shop.MaxAmount + 1) }, "price.amount"},
 			{"javascript image", func(r *product.CreateRequest) { r.Images = []string{"javascript:alert(1)"} }, "images[0]"},
 			{"relative image", func(r *product.CreateRequest) { r.Images = []string{"https://ok.example/a.png", "/img/a.png"} }, "images[1]"},
 			{"image with spaces", func(r *product.CreateRequest) { r.Images = []string{"https://x.example/a b.png"} }, "images[0]"},
