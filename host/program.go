@@ -168,8 +168,15 @@ func (p *Program) Run(ctx context.Context) error {
 		mux.Handle("/", site)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler: mux,
+		// Slow clients cannot hold connections or memory: headers within
+		// 10 s and 64 KB, a whole request within 30 s, an answer within
+		// 60 s, idle keep-alive connections closed after 2 minutes.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
