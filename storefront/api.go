@@ -47,7 +47,7 @@ type ArticleView struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeAPIError(w, err)
+		writeAPIError(w, nil, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -96,7 +96,7 @@ func (s *Storefront) apiRegister(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	u, err := s.auth.Register(r.Context(), req)
+	u, err := s.auth.Register(accountContext(r, req.Email), req)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -133,7 +133,7 @@ func (s *Storefront) apiMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.user == nil {
-		writeAPIError(w, shop.Unauthenticated("not logged in"))
+		writeAPIError(w, r, shop.Unauthenticated("not logged in"))
 		return
 	}
 	writeJSON(w, http.StatusOK, v.user)

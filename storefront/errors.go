@@ -52,11 +52,11 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// publicError is what a client is told about err: the service's own
-// error for the 4xx codes (their messages and field errors are written
-// for callers), and a fixed message for failures inside the shop, whose
-// details stay in the logs.
-func publicError(err error) *transport.Error {
+// publicError is what a client is told about err, the answer to r (nil
+// for a read): the service's own error for the 4xx codes (their messages
+// and field errors are written for callers), and a fixed message for
+// failures inside the shop, whose details stay in the logs.
+func publicError(r *http.Request, err error) *transport.Error {
 	status := StatusOf(err)
 	e := transport.AsError(err)
 	switch {
@@ -67,13 +67,35 @@ func publicError(err error) *transport.Error {
 		return &transport.Error{Code: transport.CodeInvalid, Message: "idempotency key reused",
 			Fields: []transport.FieldError{{Field: IdempotencyHeader, Message: "was used before for a different request"}}}
 	case status == http.StatusServiceUnavailable:
-		// A change may have been made before the service went silent:
-		// only a repeat with the same idempotency key is safe.
-		return &transport.Error{Code: e.Code, Message: "service unavailable; try again in a moment (a change may already have been made: repeat it with the same Idempotency-Key)"}
+		return &transport.Error{Code: e.Code, Message: unavailableMessage(r, err)}
 	case status >= 500:
 		return &transport.Error{Code: transport.CodeInternal, Message: "internal error"}
 	}
 	return &transport.Error{Code: e.Code, Message: e.Message, Fields: e.Fields}
+}
+
+// readOnly reports whether r (nil for none) changes nothing: a safe
+// method, or a filter query sent as a body.
+func readOnly(r *http.Request) bool {
+	return r == nil || safeMethod(r.Method) || r.URL.Path == "/api/filter"
+}
+
+// unavailableMessage is what an API client is told about a 503 answer to
+// r: whether something may have been changed, and whether repeating the
+// request is safe. A change whose service went silent may have been made:
+// only a repeat with the same Idempotency-Key is safe then.
+func unavailableMessage(r *http.Request, err error) string {
+	switch {
+	case sessionUnknown(err) && readOnly(r):
+		return "cannot check your session right now; try again in a moment"
+	case sessionUnknown(err):
+		return "cannot check your session right now; nothing was changed: try again in a moment"
+	case readOnly(r):
+		return "service unavailable; try again in a moment"
+	case visitorOf(r).keyed:
+		return "service unavailable; the outcome is unknown: repeat the request with the same Idempotency-Key, which applies it at most once"
+	}
+	return "service unavailable; the outcome is unknown: the change may have been made, so check before repeating it (a request with an Idempotency-Key can be repeated safely)"
 }
 
 // formError turns a failure to read a form into an error with a status:
@@ -86,19 +108,27 @@ func formError(err error) error {
 	return shop.Invalid("malformed form", "body", "must be a form")
 }
 
-// message is what a shopper is told about err on a page.
-func message(err error) string {
+// message is what a shopper is told about err, the answer to r, on a page.
+func message(r *http.Request, err error) string {
 	switch StatusOf(err) {
 	case http.StatusRequestEntityTooLarge:
 		return "That was more than the shop accepts in one go."
 	case http.StatusNotFound:
 		return "We could not find that page."
 	case http.StatusServiceUnavailable:
-		return "This part of the shop is not available right now. Please try again in a moment."
+		switch {
+		case sessionUnknown(err) && readOnly(r):
+			return "We cannot check your login right now: this page is temporarily unavailable. Please try again in a moment."
+		case sessionUnknown(err):
+			return "We cannot check your login right now, so nothing was changed. Please try again in a moment."
+		case readOnly(r):
+			return "This part of the shop is not available right now. Please try again in a moment."
+		}
+		return "The shop did not answer in time, so we cannot tell whether your change was made. Please check in a moment before trying again."
 	case http.StatusInternalServerError:
 		return "Something went wrong on our side."
 	}
-	e := publicError(err)
+	e := publicError(r, err)
 	msg := e.Message
 	for _, f := range e.Fields {
 		msg += "; " + f.Field + ": " + f.Message
@@ -120,7 +150,7 @@ func (s *Storefront) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		title = "We'll be right back"
 	}
-	s.render(w, r, status, "error", meta{Title: title, Robots: "noindex"}, "", errorView{Status: status, Title: title, Message: message(err)})
+	s.render(w, r, status, "error", meta{Title: title, Robots: "noindex"}, "", errorView{Status: status, Title: title, Message: message(r, err)})
 }
 
 type errorView struct {
@@ -134,10 +164,11 @@ type APIError struct {
 	Error *transport.Error `json:"error"`
 }
 
-// writeAPIError answers with err's status and public error.
-func writeAPIError(w http.ResponseWriter, err error) {
+// writeAPIError answers r (nil for none) with err's status and public
+// error.
+func writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
 	status := StatusOf(err)
-	body, _ := json.Marshal(APIError{Error: publicError(err)})
+	body, _ := json.Marshal(APIError{Error: publicError(r, err)})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -155,5 +186,5 @@ func (s *Storefront) apiFail(w http.ResponseWriter, r *http.Request, err error) 
 	if StatusOf(err) >= 500 {
 		s.log.ErrorContext(r.Context(), "storefront: API call failed", "path", r.URL.Path, "err", err)
 	}
-	writeAPIError(w, err)
+	writeAPIError(w, r, err)
 }

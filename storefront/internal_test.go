@@ -43,11 +43,11 @@ func TestStatusOf(t *testing.T) {
 		if c.err == nil {
 			continue
 		}
-		e := publicError(c.err)
+		e := publicError(nil, c.err)
 		if e.Code != c.code || e.Message == "" {
 			t.Errorf("publicError(%v) = %+v, want code %s", c.err, e, c.code)
 		}
-		if c.leaks != "" && strings.Contains(e.Error()+message(c.err), c.leaks) {
+		if c.leaks != "" && strings.Contains(e.Error()+message(nil, c.err), c.leaks) {
 			t.Errorf("publicError(%v) leaks %q: %+v", c.err, c.leaks, e)
 		}
 		if c.status == 413 && e.Field("body") == "" {
@@ -129,7 +129,7 @@ func TestSEOPaths(t *testing.T) {
 	if got := string(s.rewriteSitemap([]byte(in))); got != want {
 		t.Errorf("rewriteSitemap:\n got %s\nwant %s", got, want)
 	}
-	if !errors.Is(publicError(errCSRF), shop.ErrForbidden) {
+	if !errors.Is(publicError(nil, errCSRF), shop.ErrForbidden) {
 		t.Error("the CSRF error is not forbidden")
 	}
 }
@@ -186,5 +186,38 @@ func TestNextAfterLogin(t *testing.T) {
 	r := httptest.NewRequest("GET", "/login?next=/cart", nil)
 	if got := nextPath(r); got != "/cart" {
 		t.Errorf("next=/cart: %q", got)
+	}
+}
+
+// TestUnavailableMessages: a 503 tells a client whether something may
+// have changed: a read may simply be tried again, a change whose session
+// could not be checked changed nothing, and a change whose service went
+// silent has an unknown outcome, safe to repeat only with its key.
+func TestUnavailableMessages(t *testing.T) {
+	req := func(method, path string, keyed bool) *http.Request {
+		r := httptest.NewRequest(method, path, nil)
+		return r.WithContext(context.WithValue(r.Context(), visitorKey{}, &visitor{keyed: keyed}))
+	}
+	silent := transport.Errorf(transport.CodeDeadlineExceeded, "no answer from cart.add_item")
+	for _, c := range []struct {
+		r         *http.Request
+		err       error
+		want, not string // in the API's message
+		page      string // in the page's message
+	}{
+		{nil, silent, "try again", "outcome", "try again in a moment"},
+		{req("GET", "/api/cart", false), errSessionUnknown, "try again", "nothing was changed", "temporarily unavailable"},
+		{req("POST", "/api/cart/items", true), errSessionUnknown, "nothing was changed", "outcome", "nothing was changed"},
+		{req("POST", "/api/filter", false), silent, "try again", "outcome", "try again in a moment"},
+		{req("POST", "/api/cart/items", true), silent, "repeat the request with the same Idempotency-Key", "try again", "cannot tell whether your change was made"},
+		{req("DELETE", "/api/cart/items/x", false), silent, "check before repeating", "try again", "cannot tell whether your change was made"},
+	} {
+		e := publicError(c.r, c.err)
+		if StatusOf(c.err) != 503 || !strings.Contains(e.Message, c.want) || strings.Contains(e.Message, c.not) {
+			t.Errorf("%v %v: %q; want %q, not %q", c.r, c.err, e.Message, c.want, c.not)
+		}
+		if m := message(c.r, c.err); !strings.Contains(m, c.page) {
+			t.Errorf("%v %v: page message %q; want %q", c.r, c.err, m, c.page)
+		}
 	}
 }

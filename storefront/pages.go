@@ -54,7 +54,11 @@ type pageData struct {
 	Path  string // the current path and query, for "log in and come back"
 	Flash string // an error to show above the content
 	CSRF  string // the visitor's CSRF token, for every POST form
-	Data  any
+	// AccountUnavailable says the visitor's session could not be checked
+	// (auth did not answer): the header says so instead of offering to
+	// log in, and nothing on the page treats the visitor as a guest.
+	AccountUnavailable bool
+	Data               any
 }
 
 // navigation starts fetching the navigation (the root categories) for
@@ -78,9 +82,9 @@ func (s *Storefront) render(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		s.log.WarnContext(r.Context(), "storefront: navigation left out", "service", category.ServiceName, "err", err)
 	}
-	v := s.identify(w, r)
-	d := pageData{Shop: s.opts.ShopName, Meta: m, User: v.user, Nav: nav, Path: herePath(r), Flash: flash,
-		CSRF: s.csrfToken(w, r), Data: data}
+	user, unsure := s.headerUser(w, r)
+	d := pageData{Shop: s.opts.ShopName, Meta: m, User: user, Nav: nav, Path: herePath(r), Flash: flash,
+		CSRF: s.csrfToken(w, r), AccountUnavailable: unsure, Data: data}
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", d); err != nil {
 		s.log.ErrorContext(r.Context(), "storefront: render", "page", name, "err", err)
@@ -91,6 +95,30 @@ func (s *Storefront) render(w http.ResponseWriter, r *http.Request, status int, 
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
+}
+
+// SessionRenderWait bounds how long a page that is ready waits for the
+// check of the visitor's session, which only its header needs: past it the
+// page is served with a header that says the account is temporarily
+// unavailable (pages that need the session wait for it in full).
+const SessionRenderWait = time.Second
+
+// headerUser returns the user a page's header shows, and whether the
+// visitor's session could not be checked (in time).
+func (s *Storefront) headerUser(w http.ResponseWriter, r *http.Request) (*shop.Principal, bool) {
+	v := visitorOf(r)
+	if !v.checked && v.authDone != nil {
+		t := time.NewTimer(SessionRenderWait)
+		defer t.Stop()
+		select {
+		case <-v.authDone:
+		case <-t.C:
+			s.log.WarnContext(r.Context(), "storefront: page header without the account", "service", "auth", "err", "session check too slow")
+			return nil, true
+		}
+	}
+	v = s.identify(w, r)
+	return v.user, v.unsure
 }
 
 // warn logs that a page goes without a service's part.
@@ -755,7 +783,7 @@ func (s *Storefront) afterCartForm(w http.ResponseWriter, r *http.Request, err e
 		s.fail(w, r, err)
 		return
 	}
-	s.showCart(w, r, StatusOf(err), message(err))
+	s.showCart(w, r, StatusOf(err), message(r, err))
 }
 
 // totalsList returns totals as amounts ordered by currency.
@@ -796,7 +824,7 @@ func (s *Storefront) loginForm(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.render(w, r, StatusOf(err), "login", meta{Title: "Log in", Robots: "noindex"}, message(err), formView{Email: email, Next: nextPath(r)})
+		s.render(w, r, StatusOf(err), "login", meta{Title: "Log in", Robots: "noindex"}, message(r, err), formView{Email: email, Next: nextPath(r)})
 		return
 	}
 	http.Redirect(w, r, nextPath(r), http.StatusSeeOther)
@@ -808,7 +836,7 @@ func (s *Storefront) registerPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Storefront) registerForm(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
-	_, err := s.auth.Register(r.Context(), auth.RegisterRequest{Email: email, Password: password})
+	_, err := s.auth.Register(accountContext(r, email), auth.RegisterRequest{Email: email, Password: password})
 	if err == nil {
 		_, _, err = s.login(w, r, email, password)
 	}
@@ -817,7 +845,7 @@ func (s *Storefront) registerForm(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		s.render(w, r, StatusOf(err), "register", meta{Title: "Create an account", Robots: "noindex"}, message(err), formView{Email: email, Next: nextPath(r)})
+		s.render(w, r, StatusOf(err), "register", meta{Title: "Create an account", Robots: "noindex"}, message(r, err), formView{Email: email, Next: nextPath(r)})
 		return
 	}
 	http.Redirect(w, r, nextPath(r), http.StatusSeeOther)

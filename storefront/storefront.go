@@ -100,9 +100,17 @@
 //
 // A state-changing request may carry an idempotency key (the
 // Idempotency-Key header, or the hidden field every form carries): the same
-// key again applies nothing twice (see IdempotencyHeader). A session that
-// could not be checked because auth did not answer is never taken for a
-// guest: what needs it answers 503.
+// key again applies nothing twice (see IdempotencyHeader).
+//
+// A session that could not be checked because auth did not answer
+// (unavailable, deadline exceeded, internal error) is never taken for a
+// guest's: what needs it (/api/me, /api/cart, the cart page, every cart
+// change) answers 503 with Retry-After and changes nothing, and pages that
+// do not need it are served with a header that says the account is
+// temporarily unavailable instead of offering to log in (waiting for the
+// check at most SessionRenderWait once the page is ready). A 503 answer
+// to a change says the outcome is unknown: only a repeat with the same
+// idempotency key is safe.
 //
 // # JSON API
 //
@@ -181,9 +189,11 @@ const (
 // Fixed budgets and limits.
 const (
 	// SessionTimeout bounds checking a request's session token with the
-	// auth service; past it the request is served as a guest's. It is long
-	// enough to ride out a restart of the auth service (its requests wait
-	// in its durable queue), so that a restart costs latency, not a logout.
+	// auth service (within the request's CallTimeout). It is long enough to
+	// ride out a restart of the auth service (its requests wait in its
+	// durable queue), so that a restart costs latency, not an error. Past
+	// it the session is unknown, never taken for a guest's: what needs it
+	// answers 503 (see the package doc).
 	SessionTimeout = 10 * time.Second
 	// NavTimeout bounds fetching the navigation (root categories) and
 	// breadcrumbs of a page, which are optional.
@@ -421,7 +431,7 @@ func (s *Storefront) routes() {
 	m.HandleFunc("GET /api/articles", s.apiArticles)
 	m.HandleFunc("GET /api/articles/{slug}", s.apiArticle)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, shop.NotFound("API endpoint"))
+		writeAPIError(w, r, shop.NotFound("API endpoint"))
 	})
 	s.mux = m
 }
@@ -459,12 +469,12 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		ctx, err := idempotent(r, v)
+		keyed, err := s.idempotent(w, r, v)
 		if err != nil {
 			s.refuse(w, r, err)
 			return
 		}
-		r = r.WithContext(ctx)
+		r = keyed
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -511,8 +521,12 @@ type visitorKey struct{}
 // (started by newVisitor); identify waits for the answer. Until then
 // token and user must not be read.
 type visitor struct {
-	guestID string
-	csrf    string // the CSRF token; "" until one is issued
+	guestID    string
+	cartOrigin string // the CartOriginCookie: which request started the guest cart
+	csrf       string // the CSRF token; "" until one is issued
+
+	key   string // the request's idempotency key; "" without one
+	keyed bool   // the request's calls carry the request id made from key
 
 	authDone chan struct{} // closed when the session check has finished; nil without a cookie
 	cookie   string        // the session cookie's value
@@ -533,6 +547,9 @@ func (s *Storefront) newVisitor(ctx context.Context, r *http.Request) *visitor {
 	v := &visitor{}
 	if c, err := r.Cookie(CartCookie); err == nil && validCookieValue(c.Value) {
 		v.guestID = c.Value
+		if c, err := r.Cookie(CartOriginCookie); err == nil && validCookieValue(c.Value) {
+			v.cartOrigin = c.Value
+		}
 	}
 	if c, err := r.Cookie(CSRFCookie); err == nil && validToken(c.Value) {
 		v.csrf = c.Value
@@ -556,8 +573,10 @@ func (s *Storefront) newVisitor(ctx context.Context, r *http.Request) *visitor {
 
 // identify waits for the session check and returns the visitor: a token
 // the auth service rejected is dropped, with its cookie; when the auth
-// service cannot answer the visitor browses as a guest but keeps the
-// cookie for when it is back.
+// service cannot answer (unavailable, deadline exceeded, internal error)
+// the visitor is unsure: neither logged in nor a guest, it keeps the
+// cookie for when auth is back, and whatever needs the session answers
+// errSessionUnknown.
 func (s *Storefront) identify(w http.ResponseWriter, r *http.Request) *visitor {
 	v := visitorOf(r)
 	if v.checked || v.authDone == nil {
@@ -680,11 +699,12 @@ func (s *Storefront) clearCookie(w http.ResponseWriter, r *http.Request, name st
 // ---- operations shared by the pages and the API ----
 
 // login logs in, sets the session cookie, renews the CSRF token and
-// merges the guest cart.
+// merges the guest cart. With an idempotency key, logging in and merging
+// carry request ids of their own derived from the request's.
 func (s *Storefront) login(w http.ResponseWriter, r *http.Request, email, password string) (shop.Principal, auth.Session, error) {
-	ctx := r.Context()
+	ctx := accountContext(r, email)
 	v := s.identify(w, r)
-	sess, err := s.auth.Login(ctx, auth.LoginRequest{Email: email, Password: password})
+	sess, err := s.auth.Login(anotherCall(ctx, auth.MethodLogin), auth.LoginRequest{Email: email, Password: password})
 	if err != nil {
 		return shop.Principal{}, auth.Session{}, err
 	}
@@ -698,12 +718,11 @@ func (s *Storefront) login(w http.ResponseWriter, r *http.Request, email, passwo
 		return shop.Principal{}, auth.Session{}, err
 	}
 	if v.guestID != "" {
-		if _, err := s.cart.Merge(ctx, cart.MergeRequest{GuestCartID: v.guestID}); err != nil && !errors.Is(err, shop.ErrNotFound) {
+		if _, err := s.cart.Merge(anotherCall(ctx, cart.MethodMerge), cart.MergeRequest{GuestCartID: v.guestID}); err != nil && !errors.Is(err, shop.ErrNotFound) {
 			// The guest cart stays; the next login merges it.
 			s.log.WarnContext(ctx, "storefront: merge guest cart", "service", cart.ServiceName, "err", err)
 		} else {
-			s.clearCookie(w, r, CartCookie)
-			v.guestID = ""
+			s.forgetGuestCart(w, r, v)
 		}
 	}
 	v.token, v.user = sess.Token, &p
@@ -711,21 +730,28 @@ func (s *Storefront) login(w http.ResponseWriter, r *http.Request, email, passwo
 }
 
 // logout ends the session, clears the cookie and renews the CSRF token.
+// A form's logout clears the cookie even if auth did not answer (the
+// shopper leaves a shared computer logged out); the API's keeps it then,
+// so that a retry can end the session.
 func (s *Storefront) logout(w http.ResponseWriter, r *http.Request) error {
 	v := s.identify(w, r)
-	s.clearCookie(w, r, SessionCookie)
-	if !isAPI(r) {
-		s.renewCSRF(w, r)
-	}
 	token := v.token
 	if token == "" {
 		token = v.cookie // not checked (auth silent): end it anyway
 	}
-	v.token, v.user = "", nil
-	if token == "" {
-		return nil
+	var err error
+	if token != "" {
+		err = s.auth.Logout(r.Context(), token)
 	}
-	return s.auth.Logout(r.Context(), token)
+	if err != nil && isAPI(r) {
+		return err
+	}
+	s.clearCookie(w, r, SessionCookie)
+	if !isAPI(r) {
+		s.renewCSRF(w, r)
+	}
+	v.token, v.user, v.unsure = "", nil, false
+	return err
 }
 
 // getCart returns the visitor's cart: an empty one for a guest without a
@@ -740,15 +766,26 @@ func (s *Storefront) getCart(w http.ResponseWriter, r *http.Request) (cart.Cart,
 	}
 	c, err := s.cart.Get(ctx, cart.CartRequest{CartID: cartRequestID(v)})
 	if v.token == "" && isNoCart(err) {
-		s.clearCookie(w, r, CartCookie)
-		v.guestID = ""
+		s.forgetGuestCart(w, r, v)
 		return cart.Cart{Lines: []cart.Line{}, Totals: shop.Totals{}}, nil
 	}
 	return c, err
 }
 
+// forgetGuestCart drops the guest cart's cookies (merged or gone).
+func (s *Storefront) forgetGuestCart(w http.ResponseWriter, r *http.Request, v *visitor) {
+	s.clearCookie(w, r, CartCookie)
+	if v.cartOrigin != "" {
+		s.clearCookie(w, r, CartOriginCookie)
+	}
+	v.guestID, v.cartOrigin = "", ""
+}
+
 // addToCart adds a line; a guest's first line creates the guest cart,
-// whose id goes into a cookie.
+// whose id goes into a cookie, and the request id that created it (if
+// any) into CartOriginCookie: a repeat of that request asks the same
+// question again (no cart named), so the cart service answers it from its
+// memory instead of adding again to the cart it started.
 func (s *Storefront) addToCart(w http.ResponseWriter, r *http.Request, req cart.AddItemRequest) (cart.Cart, error) {
 	ctx, v := s.userContext(w, r)
 	if v.unsure {
@@ -756,11 +793,20 @@ func (s *Storefront) addToCart(w http.ResponseWriter, r *http.Request, req cart.
 		return cart.Cart{}, errSessionUnknown
 	}
 	req.CartID = cartRequestID(v)
+	if req.CartID != "" && v.cartOrigin != "" {
+		for _, c := range []context.Context{ctx, anotherCall(ctx, newGuestCart)} {
+			if id := transport.RequestID(c); id != "" && cartOrigin(id) == v.cartOrigin {
+				ctx, req.CartID = c, "" // the request that started the cart, again
+				break
+			}
+		}
+	}
 	c, err := s.cart.AddItem(ctx, req)
 	if v.token == "" && req.CartID != "" && isNoCart(err) {
 		// The guest cart expired: start a new one.
 		req.CartID = ""
-		c, err = s.cart.AddItem(anotherCall(ctx, "new guest cart"), req)
+		ctx = anotherCall(ctx, newGuestCart)
+		c, err = s.cart.AddItem(ctx, req)
 	}
 	if err != nil {
 		return c, err
@@ -772,6 +818,13 @@ func (s *Storefront) addToCart(w http.ResponseWriter, r *http.Request, req cart.
 			exp = s.opts.Now().Add(30 * 24 * time.Hour)
 		}
 		s.setCookie(w, r, CartCookie, c.ID, exp)
+		if id := transport.RequestID(ctx); id != "" {
+			v.cartOrigin = cartOrigin(id)
+			s.setCookie(w, r, CartOriginCookie, v.cartOrigin, exp)
+		} else if v.cartOrigin != "" {
+			v.cartOrigin = ""
+			s.clearCookie(w, r, CartOriginCookie)
+		}
 	}
 	return c, nil
 }
