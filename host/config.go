@@ -39,6 +39,7 @@ const (
 	EnvBcryptCost    = auth.EnvBcryptCost     // bcrypt work factor, 4 to 31
 	EnvSessionTTL    = auth.EnvSessionTTL     // session lifetime, a Go duration
 	EnvHTTPAddr      = "SHOP_HTTP_ADDR"       // HTTP listen address (default 127.0.0.1:8080)
+	EnvOpsAddr       = "SHOP_OPS_ADDR"        // operations endpoints' address (default: SHOP_HTTP_ADDR without a site, a free loopback port with one)
 	EnvBaseURL       = "SHOP_BASE_URL"        // public URL of the storefront (default from the address)
 	EnvDataDir       = "SHOP_DATA_DIR"        // embedded MongoDB's data directory (default ./shopdata)
 	EnvLogLevel      = "SHOP_LOG_LEVEL"       // debug, info, warn or error (default info)
@@ -88,8 +89,15 @@ type Config struct {
 	Concurrency map[string]int
 	// Settings are passed to every service (admin account, ...).
 	Settings Settings
-	// HTTPAddr is where the health endpoints (and the storefront) listen.
+	// HTTPAddr is where the web site (the storefront) listens, with
+	// /healthz; without a site, the operations endpoints too.
 	HTTPAddr string
+	// OpsAddr is where the operations endpoints (/readyz, /stats,
+	// /metrics, /healthz) listen when it differs from HTTPAddr. Empty
+	// means HTTPAddr for a node without a site and a free port on the
+	// loopback interface for one with a site, so that a public site never
+	// serves its operations endpoints.
+	OpsAddr string
 	// DataDir is where the embedded MongoDB keeps its files.
 	DataDir string
 	// LogLevel is the minimum level logged.
@@ -127,6 +135,7 @@ func ConfigFromEnv() (Config, error) {
 		MongoURI:      os.Getenv(EnvMongoURI),
 		DBPrefix:      os.Getenv(EnvDBPrefix),
 		HTTPAddr:      os.Getenv(EnvHTTPAddr),
+		OpsAddr:       os.Getenv(EnvOpsAddr),
 		DataDir:       os.Getenv(EnvDataDir),
 	}
 	c.Settings.BaseURL = os.Getenv(EnvBaseURL)
@@ -286,6 +295,11 @@ func (c Config) Validate() error {
 	if c.HTTPAddr != "" {
 		if msg := checkAddr(c.HTTPAddr); msg != "" {
 			bad(EnvHTTPAddr, fmt.Sprintf("%q %s", c.HTTPAddr, msg))
+		}
+	}
+	if c.OpsAddr != "" {
+		if msg := checkAddr(c.OpsAddr); msg != "" {
+			bad(EnvOpsAddr, fmt.Sprintf("%q %s", c.OpsAddr, msg))
 		}
 	}
 	if u := c.Settings.BaseURL; u != "" {

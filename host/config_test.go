@@ -54,6 +54,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"SHOP_BCRYPT_COST":       "10",
 		"SHOP_SESSION_TTL":       "2h",
 		"SHOP_HTTP_ADDR":         ":9090",
+		"SHOP_OPS_ADDR":          "127.0.0.1:9091",
 		"SHOP_BASE_URL":          "https://shop.example",
 		"SHOP_DATA_DIR":          "/var/lib/shop",
 		"SHOP_LOG_LEVEL":         "debug",
@@ -79,6 +80,7 @@ func TestConfigFromEnv(t *testing.T) {
 		Settings: host.Settings{AdminEmail: "Boss@Example.com", AdminPassword: "very-secret", BcryptCost: 10,
 			SessionTTL: 2 * time.Hour, BaseURL: "https://shop.example", Replica: "node-a", Seed: true, SeedProducts: 12},
 		HTTPAddr: ":9090",
+		OpsAddr:  "127.0.0.1:9091",
 		DataDir:  "/var/lib/shop",
 		LogLevel: slog.LevelDebug,
 	}
@@ -94,7 +96,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if c.AMQPURL != want.AMQPURL || c.AMQPQueueType != want.AMQPQueueType || c.AMQPNamespace != want.AMQPNamespace || c.MongoURI != want.MongoURI ||
 		c.DBPrefix != want.DBPrefix || c.Workers != want.Workers || c.Settings != want.Settings ||
-		c.HTTPAddr != want.HTTPAddr || c.DataDir != want.DataDir || c.LogLevel != want.LogLevel {
+		c.HTTPAddr != want.HTTPAddr || c.OpsAddr != want.OpsAddr || c.DataDir != want.DataDir || c.LogLevel != want.LogLevel {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
 }
@@ -131,6 +133,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"SHOP_HTTP_ADDR": "localhost"}, "SHOP_HTTP_ADDR", nil},
 		{map[string]string{"SHOP_HTTP_ADDR": "localhost:http"}, "SHOP_HTTP_ADDR", nil},
 		{map[string]string{"SHOP_HTTP_ADDR": ":70000"}, "SHOP_HTTP_ADDR", nil},
+		{map[string]string{"SHOP_OPS_ADDR": "loopback"}, "SHOP_OPS_ADDR", nil},
 		{map[string]string{"SHOP_BASE_URL": "shop.example"}, "SHOP_BASE_URL", nil},
 		{map[string]string{"SHOP_BASE_URL": "ftp://shop.example"}, "SHOP_BASE_URL", nil},
 		{map[string]string{"SHOP_LOG_LEVEL": "loud"}, "SHOP_LOG_LEVEL", nil},

@@ -30,7 +30,13 @@ const (
 	ReadyWait = time.Minute
 	// ShutdownTimeout bounds the HTTP server's graceful shutdown.
 	ShutdownTimeout = 10 * time.Second
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers.
+	ReadHeaderTimeout = 10 * time.Second
 )
+
+// MaxHeaderBytes bounds the size of a request's headers.
+const MaxHeaderBytes = 64 << 10
 
 // SiteEnv is what Program.Site is given to build the web site.
 type SiteEnv struct {
@@ -155,10 +161,32 @@ func (p *Program) Run(ctx context.Context) error {
 		Logger:      log,
 		Supervisor:  p.Supervisor,
 	}
-	mux := http.NewServeMux()
 	health := node.Handler()
-	for _, path := range HealthPaths {
-		mux.Handle(path, health)
+	mux := http.NewServeMux()
+	// The operations endpoints are served on a listener of their own when
+	// one is configured or a site is public; the site's port keeps only
+	// /healthz (liveness tells nothing about the shop).
+	opsAddr := cfg.OpsAddr
+	if opsAddr == "" && p.Site != nil {
+		opsAddr = "127.0.0.1:0"
+	}
+	var opsLn net.Listener
+	var opsSrv *http.Server
+	if opsAddr != "" {
+		if opsLn, err = listen(ctx, opsAddr, cfg.Workers > 1); err != nil {
+			return fmt.Errorf("host: listen on %s: %w", opsAddr, err)
+		}
+		defer opsLn.Close()
+		opsMux := http.NewServeMux()
+		for _, path := range HealthPaths {
+			opsMux.Handle(path, health)
+		}
+		opsSrv = newHTTPServer(opsMux, log)
+		mux.Handle("/healthz", health)
+	} else {
+		for _, path := range HealthPaths {
+			mux.Handle(path, health)
+		}
 	}
 	if p.Site != nil {
 		site, err := p.Site(SiteEnv{Bus: bus, Config: cfg, BaseURL: baseURL, Logger: log})
@@ -167,29 +195,23 @@ func (p *Program) Run(ctx context.Context) error {
 		}
 		mux.Handle("/", site)
 	}
-	srv := &http.Server{
-		Handler: mux,
-		// Slow clients cannot hold connections or memory: headers within
-		// 10 s and 64 KB, a whole request within 30 s, an answer within
-		// 60 s, idle keep-alive connections closed after 2 minutes.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(mux, log)
 
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNode()
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
-	httpDone := make(chan error, 1)
+	httpDone := make(chan error, 2)
 	go func() { httpDone <- srv.Serve(ln) }()
+	opsURL := siteURL
+	if opsSrv != nil {
+		opsURL = urlOf(opsLn.Addr())
+		go func() { httpDone <- opsSrv.Serve(opsLn) }()
+	}
 	announced := make(chan struct{})
 	go func() {
 		defer close(announced)
-		p.announce(ctx, node, siteURL, log)
+		p.announce(ctx, node, siteURL, opsURL, log)
 	}()
 
 	var runErr error
@@ -211,6 +233,11 @@ func (p *Program) Run(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("host: HTTP shutdown", "err", err)
 	}
+	if opsSrv != nil {
+		if err := opsSrv.Shutdown(sctx); err != nil {
+			log.Warn("host: HTTP shutdown (operations)", "err", err)
+		}
+	}
 	cancel()
 	stopNode()
 	if err := <-nodeDone; err != nil && runErr == nil {
@@ -220,8 +247,27 @@ func (p *Program) Run(ctx context.Context) error {
 	return runErr
 }
 
-// announce waits until node is ready (or ReadyWait passed) and prints the URL.
-func (p *Program) announce(ctx context.Context, node *Node, siteURL string, log *slog.Logger) {
+// newHTTPServer returns a server of handler with the limits every listener
+// of a program has.
+func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: handler,
+		// Slow clients cannot hold connections or memory: headers within
+		// 10 s and 64 KB, a whole request within 30 s, an answer within
+		// 60 s, idle keep-alive connections closed after 2 minutes.
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// announce waits until node is ready (or ReadyWait passed) and prints the
+// URLs: the operations endpoints' first (when they have a listener of their
+// own), then the site's.
+func (p *Program) announce(ctx context.Context, node *Node, siteURL, opsURL string, log *slog.Logger) {
 	out := p.Stdout
 	if out == nil {
 		out = os.Stdout
@@ -243,6 +289,9 @@ func (p *Program) announce(ctx context.Context, node *Node, siteURL string, log 
 			return
 		case <-tick.C:
 		}
+	}
+	if opsURL != siteURL {
+		fmt.Fprintf(out, "shopbus operations on %s\n", opsURL)
 	}
 	fmt.Fprintf(out, "shopbus serving on %s\n", siteURL)
 }

@@ -36,6 +36,10 @@ func TestProgram(t *testing.T) {
 		Site: func(env host.SiteEnv) (http.Handler, error) {
 			site = env
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/" {
+					http.NotFound(w, r)
+					return
+				}
 				u, err := auth.NewClient(env.Bus).Register(r.Context(), auth.RegisterRequest{Email: "web@host.test", Password: "web-password"})
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -57,30 +61,61 @@ func TestProgram(t *testing.T) {
 			lines <- s.Text()
 		}
 	}()
-	var url string
-	select {
-	case line := <-lines:
-		var ok bool
-		if url, ok = strings.CutPrefix(line, "shopbus serving on "); !ok || !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
-			t.Fatalf("printed %q", line)
+	// A program with a site serves its operations endpoints on a loopback
+	// listener of their own, announced first.
+	var url, opsURL string
+	for _, want := range []string{"shopbus operations on ", "shopbus serving on "} {
+		select {
+		case line := <-lines:
+			u, ok := strings.CutPrefix(line, want)
+			if !ok || !strings.HasPrefix(u, "http://127.0.0.1:") || strings.HasSuffix(u, ":0") {
+				t.Fatalf("printed %q, want %q and a URL", line, want)
+			}
+			url, opsURL = u, url
+		case err := <-done:
+			t.Fatalf("Run: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no URL printed")
 		}
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no URL printed")
+	}
+	if url == opsURL {
+		t.Fatalf("operations and site on one listener: %s", url)
 	}
 	if site.BaseURL != url || site.Bus == nil || site.Config.DBPrefix != cfg.DBPrefix {
 		t.Errorf("site env: %+v (url %s)", site, url)
 	}
 
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/stats": 200} {
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404, "/stats": 404} {
 		resp, err := http.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != want {
-			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+			t.Errorf("GET %s on the site's port: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	for _, path := range host.HealthPaths {
+		resp, err := http.Get(opsURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s on the operations port: %d", path, resp.StatusCode)
+		}
+	}
+	// Headers are bounded on both listeners (MaxHeaderBytes).
+	for _, u := range []string{url, opsURL} {
+		req, _ := http.NewRequest(http.MethodGet, u+"/healthz", nil)
+		req.Header.Set("X-Junk", strings.Repeat("j", 2*host.MaxHeaderBytes))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("%s with %d KB of headers: %d", u, 2*host.MaxHeaderBytes>>10, resp.StatusCode)
 		}
 	}
 	resp, err := http.Get(url + "/")
@@ -92,7 +127,7 @@ func TestProgram(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "registered web@host.test" {
 		t.Errorf("GET /: %d %s", resp.StatusCode, body)
 	}
-	resp, err = http.Get(url + "/metrics")
+	resp, err = http.Get(opsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +146,10 @@ func TestProgram(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if _, err := http.Get(url + "/healthz"); err == nil {
-		t.Error("still serving after Run returned")
+	for _, u := range []string{url, opsURL} {
+		if _, err := http.Get(u + "/healthz"); err == nil {
+			t.Errorf("%s still serving after Run returned", u)
+		}
 	}
 }
 

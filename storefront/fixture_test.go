@@ -322,6 +322,12 @@ func (b *browser) do(method, path string, body any, header ...string) (*http.Res
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return b.doRequest(req)
+}
+
+// doRequest sends req and reads the whole answer.
+func (b *browser) doRequest(req *http.Request) (*http.Response, []byte) {
+	b.t.Helper()
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

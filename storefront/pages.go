@@ -934,17 +934,15 @@ func (s *Storefront) serveSitemap(w http.ResponseWriter, r *http.Request, name s
 	_, _ = w.Write(s.rewriteSitemap(f.Body))
 }
 
+// robots serves robots.txt. The Sitemap line names Options.BaseURL, never
+// the request's Host header (which any client chooses); a storefront
+// without a BaseURL leaves it out.
 func (s *Storefront) robots(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	base := s.opts.BaseURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+	fmt.Fprint(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\n")
+	if s.opts.BaseURL != "" {
+		fmt.Fprintf(w, "Sitemap: %s/sitemap.xml\n", s.opts.BaseURL)
 	}
-	fmt.Fprintf(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\nSitemap: %s/sitemap.xml\n", base)
 }
 
 // herePath is the page's path with the query parameters the shop

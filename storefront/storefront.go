@@ -223,7 +223,14 @@ const (
 	CSRFCookie = "shop_csrf"
 	// CSRFField is the form field every POST form carries the token in.
 	CSRFField = "csrf"
+	// HostCookiePrefix prefixes every cookie name when the shop is served
+	// over HTTPS (see Storefront.cookieName).
+	HostCookiePrefix = "__Host-"
 )
+
+// HSTS is the Strict-Transport-Security header of a shop served over
+// HTTPS: browsers use only HTTPS for it for a year.
+const HSTS = "max-age=31536000"
 
 // SEOPaths are the path prefixes under which the seo service knows
 // products, categories and articles (its Options.ProductPrefix,
@@ -281,6 +288,7 @@ type Storefront struct {
 	opts    Options
 	log     *slog.Logger
 	secure  bool
+	origin  string // scheme://host of Options.BaseURL, or empty
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	auth    *auth.Client
@@ -356,18 +364,20 @@ func New(opts Options) (*Storefront, error) {
 		opts.Now = time.Now
 	}
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
-	secure := false
+	secure, origin := false, ""
 	if opts.BaseURL != "" {
 		u, err := url.Parse(opts.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, &ConfigError{Field: "BaseURL", Message: "must be an absolute http(s) URL"}
 		}
 		secure = u.Scheme == "https"
+		origin = u.Scheme + "://" + u.Host
 	}
 	s := &Storefront{
 		opts:    opts,
 		log:     opts.Logger,
 		secure:  secure,
+		origin:  origin,
 		auth:    auth.NewClient(opts.Bus),
 		cats:    category.NewClient(opts.Bus),
 		attrs:   attribute.NewClient(opts.Bus),
@@ -442,6 +452,9 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
+	if s.cookieSecure(r) {
+		h.Set("Strict-Transport-Security", HSTS)
+	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	if strings.HasPrefix(r.URL.Path, "/static/") {
 		s.mux.ServeHTTP(w, r) // no session needed
@@ -459,7 +472,7 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	}
 	if !safeMethod(r.Method) {
-		if !sameOrigin(r) {
+		if !s.sameOrigin(r) {
 			s.refuse(w, r, shop.Forbidden("cross-origin request refused"))
 			return
 		}
@@ -497,17 +510,27 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 
 // sameOrigin reports whether a state-changing request comes from this site:
 // its Origin header (or, without one, Sec-Fetch-Site) must not name another
-// origin. Requests from non-browser clients carry neither and pass.
-func sameOrigin(r *http.Request) bool {
+// origin. The Origin may be the shop's public one (Options.BaseURL, what a
+// browser sends behind a proxy that rewrites Host) or the request's own
+// host. Requests from non-browser clients carry neither and pass.
+func (s *Storefront) sameOrigin(r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		return err == nil && u.Host == r.Host
+		if s.origin != "" {
+			return o == s.origin || o == s.origin+"/" || sameHost(o, r.Host)
+		}
+		return sameHost(o, r.Host)
 	}
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 		return true
 	}
 	return false
+}
+
+// sameHost reports whether the origin o names host.
+func sameHost(o, host string) bool {
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && u.Host == host
 }
 
 // ---- the caller: session and CSRF token ----
@@ -545,16 +568,16 @@ type visitor struct {
 // newVisitor reads the cookies and starts checking the session token.
 func (s *Storefront) newVisitor(ctx context.Context, r *http.Request) *visitor {
 	v := &visitor{}
-	if c, err := r.Cookie(CartCookie); err == nil && validCookieValue(c.Value) {
+	if c, err := r.Cookie(s.cookieName(r, CartCookie)); err == nil && validCookieValue(c.Value) {
 		v.guestID = c.Value
-		if c, err := r.Cookie(CartOriginCookie); err == nil && validCookieValue(c.Value) {
+		if c, err := r.Cookie(s.cookieName(r, CartOriginCookie)); err == nil && validCookieValue(c.Value) {
 			v.cartOrigin = c.Value
 		}
 	}
-	if c, err := r.Cookie(CSRFCookie); err == nil && validToken(c.Value) {
+	if c, err := r.Cookie(s.cookieName(r, CSRFCookie)); err == nil && validToken(c.Value) {
 		v.csrf = c.Value
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil && validCookieValue(c.Value) {
+	if c, err := r.Cookie(s.cookieName(r, SessionCookie)); err == nil && validCookieValue(c.Value) {
 		v.cookie = c.Value
 		v.authDone = make(chan struct{})
 		go func() {
@@ -678,20 +701,32 @@ func (s *Storefront) checkCSRF(r *http.Request, v *visitor) error {
 	return nil
 }
 
+// cookieSecure reports whether the shop is served over HTTPS: Options.BaseURL
+// is https or the request came over TLS.
 func (s *Storefront) cookieSecure(r *http.Request) bool { return s.secure || r.TLS != nil }
 
-// setCookie sets an HttpOnly, SameSite=Lax cookie (Secure over TLS); a
-// zero expires makes it a browser-session cookie.
+// cookieName is the name of the cookie called name: over HTTPS it carries
+// the __Host- prefix, so that browsers accept it only Secure, for this host
+// and path /, never set by a sibling subdomain or a plain-HTTP page.
+func (s *Storefront) cookieName(r *http.Request, name string) string {
+	if s.cookieSecure(r) {
+		return HostCookiePrefix + name
+	}
+	return name
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie (Secure and __Host-
+// over HTTPS); a zero expires makes it a browser-session cookie.
 func (s *Storefront) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/", Expires: expires,
+		Name: s.cookieName(r, name), Value: value, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: s.cookieSecure(r), SameSite: http.SameSiteLaxMode,
 	})
 }
 
 func (s *Storefront) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: "", Path: "/", MaxAge: -1,
+		Name: s.cookieName(r, name), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.cookieSecure(r), SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -52,6 +52,7 @@ var hostEnv = map[string]string{
 	"EnvBcryptCost":    host.EnvBcryptCost,
 	"EnvSessionTTL":    host.EnvSessionTTL,
 	"EnvHTTPAddr":      host.EnvHTTPAddr,
+	"EnvOpsAddr":       host.EnvOpsAddr,
 	"EnvBaseURL":       host.EnvBaseURL,
 	"EnvDataDir":       host.EnvDataDir,
 	"EnvLogLevel":      host.EnvLogLevel,
@@ -344,27 +345,40 @@ func (b *build) checkDeployment(t *testing.T, d *appsv1.Deployment, placeholders
 		t.Errorf("%s: no binary deploy/%s: %v", id, component, err)
 	}
 
-	// One HTTP port, probed.
-	port := int32(0)
+	// One HTTP port, probed; a binary with a web site serves /readyz only
+	// on its operations port (SHOP_OPS_ADDR), which the Service does not
+	// expose.
+	port, opsPort := int32(0), int32(0)
 	for _, p := range c.Ports {
 		for _, msg := range validation.IsValidPortName(p.Name) {
 			t.Errorf("%s: port name %q: %s", id, p.Name, msg)
 		}
-		if p.Name == "http" {
+		switch p.Name {
+		case "http":
 			port = p.ContainerPort
+		case "ops":
+			opsPort = p.ContainerPort
 		}
 	}
 	if port == 0 {
 		t.Errorf("%s: no container port named http", id)
 	}
+	hasSite := component == "storefront" || component == "shop"
+	if hasSite && opsPort == 0 {
+		t.Errorf("%s: a binary with a site needs a container port named ops (SHOP_OPS_ADDR) for its readiness probe", id)
+	}
 	checkProbe := func(kind string, p *corev1.Probe, want string) {
+		portName, portNumber := "http", port
+		if kind == "readiness" && opsPort != 0 {
+			portName, portNumber = "ops", opsPort
+		}
 		switch {
 		case p == nil:
 			t.Errorf("%s: no %s probe", id, kind)
 		case p.HTTPGet == nil || p.HTTPGet.Path != want:
 			t.Errorf("%s: the %s probe should GET %s", id, kind, want)
-		case p.HTTPGet.Port != intstr.FromString("http") && p.HTTPGet.Port != intstr.FromInt32(port):
-			t.Errorf("%s: the %s probe's port %s is not the http port", id, kind, p.HTTPGet.Port.String())
+		case p.HTTPGet.Port != intstr.FromString(portName) && p.HTTPGet.Port != intstr.FromInt32(portNumber):
+			t.Errorf("%s: the %s probe's port %s is not the %s port", id, kind, p.HTTPGet.Port.String(), portName)
 		case p.TimeoutSeconds < 3 && kind == "readiness":
 			// /readyz pings MongoDB for up to host.ReadyTimeout.
 			t.Errorf("%s: the readiness probe's timeout (%d s) is shorter than /readyz may take", id, p.TimeoutSeconds)
@@ -398,7 +412,13 @@ func (b *build) checkDeployment(t *testing.T, d *appsv1.Deployment, placeholders
 	if !ok {
 		return host.Config{}, false
 	}
-	return b.checkConfig(t, id, env, hosted, port, placeholders)
+	cfg, ok := b.checkConfig(t, id, env, hosted, port, placeholders)
+	if ok && opsPort != 0 {
+		if _, p, err := net.SplitHostPort(cfg.OpsAddr); err != nil || p != strconv.Itoa(int(opsPort)) {
+			t.Errorf("%s: %s=%q does not listen on the container's ops port %d", id, host.EnvOpsAddr, cfg.OpsAddr, opsPort)
+		}
+	}
+	return cfg, ok
 }
 
 // hostedServices returns the services a component's binary hosts.

@@ -75,6 +75,7 @@ func env(extra ...string) []string {
 type shop struct {
 	cmd    *exec.Cmd
 	url    string
+	opsURL string // where /readyz, /stats and /metrics answer (the first worker's)
 	stderr *syncBuffer
 	done   chan error
 	// serving counts the "shopbus serving on" lines (one per worker process).
@@ -147,6 +148,9 @@ func start(t *testing.T, bin string, environ []string) *shop {
 			if !ok {
 				t.Fatalf("the binary exited before printing its URL: %v\nstderr:\n%s", <-s.done, s.stderr)
 			}
+			if u, found := strings.CutPrefix(line, "shopbus operations on "); found && s.opsURL == "" {
+				s.opsURL = u
+			}
 			if u, found := strings.CutPrefix(line, "shopbus serving on "); found {
 				s.url = u
 				s.serving.Add(1)
@@ -198,12 +202,22 @@ func TestShopServesAndStops(t *testing.T) {
 	if !strings.HasPrefix(s.url, "http://127.0.0.1:") || strings.HasSuffix(s.url, ":0") {
 		t.Fatalf("printed URL %q", s.url)
 	}
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, body := get(t, s.url+path); code != http.StatusOK {
+	// The operations endpoints are on a loopback port of their own; the
+	// shop's port has only /healthz of them.
+	if !strings.HasPrefix(s.opsURL, "http://127.0.0.1:") || s.opsURL == s.url {
+		t.Fatalf("operations URL %q (site %s)", s.opsURL, s.url)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/stats", "/metrics"} {
+		if code, body := get(t, s.opsURL+path); code != http.StatusOK {
 			t.Errorf("GET %s: %d %s", path, code, body)
 		}
 	}
-	if _, body := get(t, s.url+"/readyz"); !strings.Contains(body, `"auth"`) || !strings.Contains(body, `"serving"`) {
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusNotFound, "/stats": http.StatusNotFound, "/metrics": http.StatusNotFound} {
+		if code, _ := get(t, s.url+path); code != want {
+			t.Errorf("GET %s on the shop's port: %d, want %d", path, code, want)
+		}
+	}
+	if _, body := get(t, s.opsURL+"/readyz"); !strings.Contains(body, `"auth"`) || !strings.Contains(body, `"serving"`) {
 		t.Errorf("/readyz does not list the services: %s", body)
 	}
 	// The storefront answers next to the health endpoints.
@@ -335,7 +349,7 @@ func TestShopWorkerProcesses(t *testing.T) {
 		t.Errorf("URL %s, want http://%s", s.url, addr)
 	}
 	for i := range 6 {
-		if code, body := get(t, s.url+"/readyz"); code != http.StatusOK {
+		if code, body := get(t, s.opsURL+"/readyz"); code != http.StatusOK {
 			t.Fatalf("/readyz: %d %s", code, body)
 		}
 		creds := fmt.Sprintf(`{"email": "w%d@shop.test", "password": "worker-password"}`, i)

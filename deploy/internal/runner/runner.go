@@ -3,6 +3,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -20,11 +21,14 @@ import (
 // or SIGTERM. SHOP_SERVICES, if set, must not contradict services.
 //
 // Run as "<binary> healthcheck" it instead asks the running binary's
-// /readyz on SHOP_HTTP_ADDR and exits 0 if it is ready: images built FROM
-// scratch have no shell or curl for a container health check.
+// /readyz on SHOP_OPS_ADDR (or SHOP_HTTP_ADDR, where a binary without a
+// site serves it) and exits 0 if it is ready: images built FROM scratch
+// have no shell or curl for a container health check. A binary with a site
+// and no SHOP_OPS_ADDR has its operations endpoints on a free port nobody
+// knows in advance: it is checked with /healthz on SHOP_HTTP_ADDR.
 func Main(services []string, site func(host.SiteEnv) (http.Handler, error)) {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(healthcheck())
+		os.Exit(healthcheck(site != nil))
 	}
 	if err := run(services, site); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -50,10 +54,13 @@ func run(services []string, site func(host.SiteEnv) (http.Handler, error)) error
 	return p.Run(ctx)
 }
 
-func healthcheck() int {
-	addr := os.Getenv(host.EnvHTTPAddr)
+func healthcheck(hasSite bool) int {
+	addr, path := os.Getenv(host.EnvOpsAddr), "/readyz"
 	if addr == "" {
-		addr = host.DefaultHTTPAddr
+		addr = cmp.Or(os.Getenv(host.EnvHTTPAddr), host.DefaultHTTPAddr)
+		if hasSite {
+			path = "/healthz"
+		}
 	}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -61,14 +68,14 @@ func healthcheck() int {
 		return 1
 	}
 	client := http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + port + "/readyz")
+	resp, err := client.Get("http://127.0.0.1:" + port + path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck:", err)
 		return 1
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "healthcheck: /readyz answered", resp.Status)
+		fmt.Fprintln(os.Stderr, "healthcheck:", path, "answered", resp.Status)
 		return 1
 	}
 	return 0
