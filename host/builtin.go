@@ -13,6 +13,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seed"
 )
 
@@ -26,6 +27,7 @@ var builtin = map[string]Service{
 	"product":   {Name: "product", Start: startProduct},
 	"filter":    {Name: "filter", Start: startFilter},
 	"cart":      {Name: "cart", Start: startCart},
+	"inventory": {Name: "inventory", Start: startInventory},
 	"article":   {Name: "article", Start: startArticle},
 	"seo":       {Name: "seo", Start: startSEO},
 	"seeder":    {Name: "seeder", Start: startSeeder},
@@ -140,6 +142,26 @@ func startCart(_ context.Context, env Env) (*Started, error) {
 	a.Add(cart.Bind(env.Bus, srv, env.Consumer...))
 	a.Add(cart.Subscribe(env.Bus, srv, env.Consumer...))
 	return a.Started(srv.Run) // Run deletes expired guest carts periodically
+}
+
+func startInventory(_ context.Context, env Env) (*Started, error) {
+	srv, err := inventory.New(env.DB, inventory.Options{
+		Auth:   auth.NewClient(env.Bus),
+		Events: env.Bus,
+		Logger: env.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var a Attach
+	a.Add(inventory.Bind(env.Bus, srv, env.Consumer...))
+	// Run relays the stock events and sweeps expired reservations.
+	st, err := a.Started(srv.Run)
+	if err != nil {
+		return nil, err
+	}
+	st.Backlog = srv.EventBacklog
+	return st, nil
 }
 
 func startArticle(_ context.Context, env Env) (*Started, error) {

@@ -147,9 +147,9 @@ func closeAll(subs []transport.Subscription) error {
 	return errors.Join(errs...)
 }
 
-// Names lists the ten services of the shop, in the order a Node starts
-// them. Not all of them may be available in this build: see Catalogue.
-var Names = []string{"auth", "category", "attribute", "option", "product", "filter", "cart", "article", "seo", "seeder"}
+// Names lists the services of the shop, in the order a Node starts them.
+// Not all of them may be available in this build: see Catalogue.
+var Names = []string{"auth", "category", "attribute", "option", "product", "filter", "cart", "inventory", "article", "seo", "seeder"}
 
 // Catalogue returns the built-in services available in this build, in the
 // order of Names. Each is wired to its own database and to the other

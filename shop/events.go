@@ -14,6 +14,7 @@ const (
 	EventArticleCreated  = "article.article.created"
 	EventArticleUpdated  = "article.article.updated"
 	EventArticleDeleted  = "article.article.deleted"
+	EventStockChanged    = "inventory.stock.changed"
 )
 
 // Product statuses.
@@ -98,4 +99,16 @@ type ArticleSnapshot struct {
 	CoverImage  string    `json:"cover_image,omitempty"`
 	PublishedAt time.Time `json:"published_at,omitzero"`
 	Version     int64     `json:"version"`
+}
+
+// StockChanged is the body of inventory.stock.changed: a SKU's stock as
+// it is now. Version grows with every change of the SKU's stock; a
+// subscriber applies an event only if it is newer than what it holds (the
+// service may skip versions: it publishes only the newest).
+type StockChanged struct {
+	SKU       string    `json:"sku"`
+	Available int64     `json:"available"`
+	OnHand    int64     `json:"on_hand"`
+	Version   int64     `json:"version"`
+	Occurred  time.Time `json:"occurred"`
 }

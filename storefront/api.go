@@ -96,7 +96,11 @@ func (s *Storefront) apiRegister(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	u, err := s.auth.Register(accountContext(r, req.Email), req)
+	err := s.limits.admitRegister(r)
+	var u auth.User
+	if err == nil {
+		u, err = s.auth.Register(accountContext(r, req.Email), req)
+	}
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

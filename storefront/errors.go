@@ -3,6 +3,7 @@ package storefront
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -22,6 +23,7 @@ const RetryAfter = 5
 //	forbidden                        403
 //	not_found                        404
 //	conflict                         409
+//	a *RateLimitError                429 (code rate_limited, with Retry-After)
 //	unavailable, deadline_exceeded   503 (the service did not answer in time)
 //	internal and anything else       500
 func StatusOf(err error) int {
@@ -31,6 +33,10 @@ func StatusOf(err error) int {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return http.StatusRequestEntityTooLarge
+	}
+	var limited *RateLimitError
+	if errors.As(err, &limited) {
+		return http.StatusTooManyRequests
 	}
 	switch transport.CodeOf(err) {
 	case transport.CodeInvalid:
@@ -66,6 +72,8 @@ func publicError(r *http.Request, err error) *transport.Error {
 	case status == http.StatusUnprocessableEntity:
 		return &transport.Error{Code: transport.CodeInvalid, Message: "idempotency key reused",
 			Fields: []transport.FieldError{{Field: IdempotencyHeader, Message: "was used before for a different request"}}}
+	case status == http.StatusTooManyRequests:
+		return &transport.Error{Code: CodeRateLimited, Message: err.Error()}
 	case status == http.StatusServiceUnavailable:
 		return &transport.Error{Code: e.Code, Message: unavailableMessage(r, err)}
 	case status >= 500:
@@ -115,6 +123,10 @@ func message(r *http.Request, err error) string {
 		return "That was more than the shop accepts in one go."
 	case http.StatusNotFound:
 		return "We could not find that page."
+	case http.StatusTooManyRequests:
+		var limited *RateLimitError
+		errors.As(err, &limited)
+		return fmt.Sprintf("Too many attempts. Please try again in %d seconds.", retrySeconds(limited.RetryAfter))
 	case http.StatusServiceUnavailable:
 		switch {
 		case sessionUnknown(err) && readOnly(r):
@@ -178,8 +190,18 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(RetryAfter))
 	}
+	setRetryAfter(h, err)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// setRetryAfter sets the Retry-After of a refused attempt (err a
+// *RateLimitError).
+func setRetryAfter(h http.Header, err error) {
+	var limited *RateLimitError
+	if errors.As(err, &limited) {
+		h.Set("Retry-After", strconv.Itoa(retrySeconds(limited.RetryAfter)))
+	}
 }
 
 func (s *Storefront) apiFail(w http.ResponseWriter, r *http.Request, err error) {

@@ -221,3 +221,21 @@ func TestUnavailableMessages(t *testing.T) {
 		}
 	}
 }
+
+// A limit remembers at most MaxRateKeys clients, however many come.
+func TestRateKeysBounded(t *testing.T) {
+	l := newKeyedLimiter(Rate{Burst: 1, Per: time.Hour}, Rate{})
+	now := time.Now()
+	for i := range MaxRateKeys + 5000 {
+		if _, ok := l.allow(fmt.Sprint("client-", i), now); !ok {
+			t.Fatalf("client %d refused its first attempt", i)
+		}
+	}
+	if n := len(l.keys); n > MaxRateKeys {
+		t.Errorf("%d keys held, want at most %d", n, MaxRateKeys)
+	}
+	// A client still remembered is still limited.
+	if _, ok := l.allow(fmt.Sprint("client-", MaxRateKeys+4999), now); ok {
+		t.Error("the last client's second attempt allowed")
+	}
+}

@@ -824,6 +824,7 @@ func (s *Storefront) loginForm(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+		setRetryAfter(w.Header(), err)
 		s.render(w, r, StatusOf(err), "login", meta{Title: "Log in", Robots: "noindex"}, message(r, err), formView{Email: email, Next: nextPath(r)})
 		return
 	}
@@ -836,7 +837,10 @@ func (s *Storefront) registerPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Storefront) registerForm(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
-	_, err := s.auth.Register(accountContext(r, email), auth.RegisterRequest{Email: email, Password: password})
+	err := s.limits.admitRegister(r)
+	if err == nil {
+		_, err = s.auth.Register(accountContext(r, email), auth.RegisterRequest{Email: email, Password: password})
+	}
 	if err == nil {
 		_, _, err = s.login(w, r, email, password)
 	}
@@ -845,6 +849,7 @@ func (s *Storefront) registerForm(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
+		setRetryAfter(w.Header(), err)
 		s.render(w, r, StatusOf(err), "register", meta{Title: "Create an account", Robots: "noindex"}, message(r, err), formView{Email: email, Next: nextPath(r)})
 		return
 	}

@@ -500,7 +500,7 @@ func TestCookiesOverTLS(t *testing.T) {
 			t.Errorf("cookie %s: Secure %v HttpOnly %v SameSite %v", c.Name, c.Secure, c.HttpOnly, c.SameSite)
 		}
 	}
-	if !names[storefront.SessionCookie] || !names[storefront.CSRFCookie] {
+	if !names[storefront.HostCookiePrefix+storefront.SessionCookie] || !names[storefront.HostCookiePrefix+storefront.CSRFCookie] {
 		t.Errorf("cookies over TLS: %v", names)
 	}
 }

@@ -86,13 +86,18 @@ func ParseQuery(v url.Values) (filter.Query, error) {
 	}
 	if s := v.Get(ParamPage); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > filter.MaxOffset {
+		limit := q.Limit
+		if limit == 0 {
+			limit = filter.DefaultLimit
+		}
+		switch {
+		case err != nil || n < 1 || n > filter.MaxOffset:
 			bad = append(bad, ParamPage, "must be a page number from 1")
-		} else {
-			limit := q.Limit
-			if limit == 0 {
-				limit = filter.DefaultLimit
-			}
+		case n-1 > filter.MaxOffset/limit:
+			// Deeper than the filter pages (and, with a huge limit, past
+			// what an int holds).
+			bad = append(bad, ParamPage, fmt.Sprintf("must be at most offset %d deep; page on with the cursor", filter.MaxOffset))
+		default:
 			q.Offset = (n - 1) * limit
 		}
 	}

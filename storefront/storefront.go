@@ -277,6 +277,13 @@ type Options struct {
 	// Attributes: []filter.AttributeFilter{{Code: "featured", Values: []string{"true"}}}.
 	// A zero Limit means DefaultFeaturedLimit.
 	Featured filter.Query
+	// RateLimits bound logins and registrations per client and per
+	// account (zero fields: DefaultRateLimits); a refused attempt is
+	// answered 429 with Retry-After.
+	RateLimits RateLimits
+	// ClientIP tells a request's client address for the rate limits
+	// (default RemoteIP; HeaderIP behind a proxy).
+	ClientIP func(*http.Request) string
 	// Logger receives failures (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -289,6 +296,7 @@ type Storefront struct {
 	log     *slog.Logger
 	secure  bool
 	origin  string // scheme://host of Options.BaseURL, or empty
+	limits  *limits
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	auth    *auth.Client
@@ -378,6 +386,7 @@ func New(opts Options) (*Storefront, error) {
 		log:     opts.Logger,
 		secure:  secure,
 		origin:  origin,
+		limits:  newLimits(opts.RateLimits, opts.ClientIP, opts.Now),
 		auth:    auth.NewClient(opts.Bus),
 		cats:    category.NewClient(opts.Bus),
 		attrs:   attribute.NewClient(opts.Bus),
@@ -737,6 +746,9 @@ func (s *Storefront) clearCookie(w http.ResponseWriter, r *http.Request, name st
 // merges the guest cart. With an idempotency key, logging in and merging
 // carry request ids of their own derived from the request's.
 func (s *Storefront) login(w http.ResponseWriter, r *http.Request, email, password string) (shop.Principal, auth.Session, error) {
+	if err := s.limits.admitLogin(r, email); err != nil {
+		return shop.Principal{}, auth.Session{}, err
+	}
 	ctx := accountContext(r, email)
 	v := s.identify(w, r)
 	sess, err := s.auth.Login(anotherCall(ctx, auth.MethodLogin), auth.LoginRequest{Email: email, Password: password})

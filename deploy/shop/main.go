@@ -25,16 +25,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/shopbus/shopbus/deploy/internal/site"
 	"github.com/shopbus/shopbus/host"
 	"github.com/shopbus/shopbus/internal/embedmongo"
-	"github.com/shopbus/shopbus/storefront"
 )
 
 func main() {
@@ -52,7 +51,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	p := &host.Program{Config: cfg, Site: site}
+	p := &host.Program{Config: cfg, Site: site.Storefront}
 	if cfg.MongoURI == "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return err
@@ -103,9 +102,4 @@ func localAdmin(s host.Settings, dir string) (host.Settings, error) {
 	s.AdminEmail, s.AdminPassword = localAdminEmail, strings.TrimSpace(string(pw))
 	fmt.Fprintf(os.Stderr, "admin account %s; its password is in %s\n", localAdminEmail, path)
 	return s, nil
-}
-
-// site is the storefront, reaching the services over the node's bus.
-func site(env host.SiteEnv) (http.Handler, error) {
-	return storefront.New(storefront.Options{Bus: env.Bus, BaseURL: env.BaseURL, Logger: env.Logger})
 }

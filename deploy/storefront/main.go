@@ -1,19 +1,13 @@
 // Command storefront serves the web shop (HTML pages and the JSON API) and
 // hosts no service: it reaches every service over RabbitMQ. It is one
 // container of the standard topology (deploy/compose.yaml), configured from
-// the environment (see host.ConfigFromEnv).
+// the environment (see host.ConfigFromEnv, and deploy/internal/site for the
+// rate limits and the client address behind a proxy).
 package main
 
 import (
-	"net/http"
-
 	"github.com/shopbus/shopbus/deploy/internal/runner"
-	"github.com/shopbus/shopbus/host"
-	"github.com/shopbus/shopbus/storefront"
+	"github.com/shopbus/shopbus/deploy/internal/site"
 )
 
-func main() { runner.Main(nil, site) }
-
-func site(env host.SiteEnv) (http.Handler, error) {
-	return storefront.New(storefront.Options{Bus: env.Bus, BaseURL: env.BaseURL, Logger: env.Logger})
-}
+func main() { runner.Main(nil, site.Storefront) }

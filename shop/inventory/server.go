@@ -1,0 +1,424 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/keylock"
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultLease         = 30 * time.Second
+	DefaultSweepInterval = 15 * time.Second
+	DefaultRetention     = 72 * time.Hour
+	DefaultMaxHolds      = 10_000
+)
+
+// Options configure a Server. The zero value works but cannot authorise
+// anything (no Auth) nor announce changes (no Events).
+type Options struct {
+	// Auth authenticates callers (usually auth.NewClient(bus)).
+	Auth shop.Authenticator
+	// Events receives inventory.stock.changed (usually the bus). Without
+	// it events wait in the documents.
+	Events shop.Publisher
+	// Lease is how long a runner of a reservation's transition holds it
+	// without finishing (default 30 s). A retry takes over a reservation
+	// whose lease ran out; the sweeper, once it has been out for another
+	// Lease.
+	Lease time.Duration
+	// SweepInterval is how often Run sweeps (default 15 s).
+	SweepInterval time.Duration
+	// Retention is how long a finished reservation is kept, so that a late
+	// repeat finds it (default 72 h).
+	Retention time.Duration
+	// MaxHolds caps the open reservations of one SKU (default 10,000):
+	// each is recorded in the SKU's stock document.
+	MaxHolds int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger reports failures that do not fail a call (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Collections of a Server's database.
+const (
+	collStock        = "stock"
+	collReservations = "reservations"
+)
+
+// Server is the MongoDB implementation of Service. Its collections: stock
+// (one document per SKU, by SKU, holding the counters, the holds of open
+// reservations and the outbox), reservations (one per order, by order id)
+// and requests (see internal/idem); on FerretDB also the version logs of
+// the first two (see internal/docstore.Versions). Create it with New; its
+// methods are safe for concurrent use, also by several replicas on one
+// database.
+type Server struct {
+	opts         Options
+	log          *slog.Logger
+	stock        *mongo.Collection
+	reservations *mongo.Collection
+	stockV       *docstore.Versions
+	resV         *docstore.Versions
+	requests     *idem.Store
+	relay        *outbox.Relay
+	locks        keylock.Map // per SKU, shared with the relay
+	resLocks     keylock.Map // per order
+}
+
+// stockDoc is one SKU's stock.
+type stockDoc struct {
+	SKU      string `bson:"_id"`
+	OnHand   int64  `bson:"on_hand"`
+	Reserved int64  `bson:"reserved"`
+	// Available is OnHand − Reserved, stored so that a MongoDB query can
+	// select in-stock SKUs.
+	Available int64 `bson:"available"`
+	// Holds are the open reservations' units of this SKU.
+	Holds []hold `bson:"holds,omitempty"`
+	// Requests are the last adjustments applied, so that a re-run of one
+	// (its outcome not remembered) is not applied twice.
+	Requests      []applied `bson:"requests,omitempty"`
+	Version       int64     `bson:"version"`
+	UpdatedAt     time.Time `bson:"updated_at"`
+	outbox.Events `bson:",inline"`
+}
+
+// hold is the units one order holds of a SKU.
+type hold struct {
+	Order    string `bson:"o"`
+	Quantity int64  `bson:"q"`
+}
+
+// applied is a request applied to a stock document.
+type applied struct {
+	Key string    `bson:"k"`
+	At  time.Time `bson:"at"`
+}
+
+// A stock document remembers its last maxApplied adjustments, for at most
+// appliedTTL: far more than retries and redeliveries need.
+const (
+	maxApplied = 16
+	appliedTTL = 10 * time.Minute
+)
+
+func (d *stockDoc) public() Stock {
+	return Stock{SKU: d.SKU, OnHand: d.OnHand, Reserved: d.Reserved, Available: d.OnHand - d.Reserved, Version: d.Version, UpdatedAt: d.UpdatedAt}
+}
+
+func (d *stockDoc) holdOf(order string) int {
+	return slices.IndexFunc(d.Holds, func(h hold) bool { return h.Order == order })
+}
+
+// New returns a Server storing its data in db, and creates its indexes.
+func New(db *mongo.Database, opts Options) (*Server, error) {
+	if db == nil {
+		return nil, errors.New("inventory: nil database")
+	}
+	for _, d := range []*time.Duration{&opts.Lease, &opts.SweepInterval, &opts.Retention} {
+		if *d < 0 {
+			return nil, shop.Invalid("invalid inventory options", "Lease", "durations must not be negative")
+		}
+	}
+	opts.Lease = cmpOr(opts.Lease, DefaultLease)
+	opts.SweepInterval = cmpOr(opts.SweepInterval, DefaultSweepInterval)
+	opts.Retention = cmpOr(opts.Retention, DefaultRetention)
+	if opts.MaxHolds <= 0 {
+		opts.MaxHolds = DefaultMaxHolds
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{
+		opts:         opts,
+		log:          opts.Logger,
+		stock:        db.Collection(collStock),
+		reservations: db.Collection(collReservations),
+	}
+	s.stockV = docstore.NewVersions(s.stock, "version", s.log)
+	s.resV = docstore.NewVersions(s.reservations, "version", s.log)
+	s.requests = idem.New(db, idem.Options{Logger: s.log})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The sweeper's look for open reservations; a scan on FerretDB, which
+	// indexes only _id. One at a time: FerretDB drops the connection when
+	// CreateMany lists indexes that exist already.
+	for _, field := range []string{"open", "updated_at"} {
+		if _, err := s.reservations.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
+			return nil, fmt.Errorf("inventory: create index on %s: %w", field, err)
+		}
+	}
+	relay, err := outbox.New(ctx, outbox.Config{Collection: s.stock, Publisher: opts.Events, Locks: &s.locks, Name: ServiceName, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.relay = relay
+	return s, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// now returns the clock's time in UTC at BSON's millisecond precision.
+func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
+
+// ---- stock ----
+
+// SetStock implements Service.
+func (s *Server) SetStock(ctx context.Context, r SetStockRequest) (Stock, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Stock{}, err
+	}
+	if err := fieldErrors("invalid stock", "sku", checkSKU(r.SKU), "on_hand", checkUnits(r.OnHand)); err != nil {
+		return Stock{}, err
+	}
+	return idem.Do(ctx, s.requests, MethodSetStock, r, func(ctx context.Context) (Stock, error) {
+		d, err := s.changeStock(ctx, r.SKU, true, func(d *stockDoc, _ time.Time) error {
+			if r.OnHand < d.Reserved {
+				return shop.Conflict(fmt.Sprintf("%d units of %s are reserved: on hand cannot be less", d.Reserved, r.SKU))
+			}
+			if d.Version > 0 && d.OnHand == r.OnHand {
+				return errUnchanged
+			}
+			d.OnHand = r.OnHand
+			return nil
+		})
+		if err != nil {
+			return Stock{}, err
+		}
+		return d.public(), nil
+	})
+}
+
+// Adjust implements Service.
+func (s *Server) Adjust(ctx context.Context, r AdjustRequest) (Stock, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return Stock{}, err
+	}
+	delta := ""
+	if r.Delta == 0 || r.Delta > MaxUnits || r.Delta < -MaxUnits {
+		delta = fmt.Sprintf("must be from -%d to %d, not 0", MaxUnits, MaxUnits)
+	}
+	if err := fieldErrors("invalid adjustment", "sku", checkSKU(r.SKU), "delta", delta); err != nil {
+		return Stock{}, err
+	}
+	// An adjustment is not idempotent by nature: the request is recorded
+	// in the stock document, in the same write (see changeStock).
+	key := ""
+	if id := transport.RequestID(ctx); id != "" {
+		key = id
+	}
+	return idem.Do(ctx, s.requests, MethodAdjust, r, func(ctx context.Context) (Stock, error) {
+		d, err := s.changeStock(ctx, r.SKU, true, func(d *stockDoc, now time.Time) error {
+			if key != "" && slices.ContainsFunc(d.Requests, func(a applied) bool { return a.Key == key }) {
+				return errUnchanged // applied by an earlier run of this request
+			}
+			next := d.OnHand + r.Delta
+			switch {
+			case next < d.Reserved:
+				return shop.Conflict(fmt.Sprintf("%s has %d on hand, %d reserved: cannot take %d off", r.SKU, d.OnHand, d.Reserved, -r.Delta))
+			case next > MaxUnits:
+				return shop.Conflict(fmt.Sprintf("%s would have more than %d units on hand", r.SKU, MaxUnits))
+			}
+			d.OnHand = next
+			if key != "" {
+				d.remember(key, now)
+			}
+			return nil
+		})
+		if err != nil {
+			return Stock{}, err
+		}
+		return d.public(), nil
+	})
+}
+
+// remember records the request key as applied, forgetting old ones.
+func (d *stockDoc) remember(key string, now time.Time) {
+	keep := d.Requests[:0:0]
+	for _, a := range d.Requests {
+		if now.Sub(a.At) < appliedTTL {
+			keep = append(keep, a)
+		}
+	}
+	keep = append(keep, applied{Key: key, At: now})
+	if n := len(keep); n > maxApplied {
+		keep = keep[n-maxApplied:]
+	}
+	d.Requests = keep
+}
+
+// Get implements Service.
+func (s *Server) Get(ctx context.Context, r GetRequest) (Stock, error) {
+	if err := fieldErrors("invalid stock request", "sku", checkSKU(r.SKU)); err != nil {
+		return Stock{}, err
+	}
+	d, found, err := s.loadStock(ctx, r.SKU)
+	if err != nil {
+		return Stock{}, err
+	}
+	if !found {
+		return Stock{}, shop.NotFound("stock of " + quote(r.SKU))
+	}
+	return d.public(), nil
+}
+
+// GetMany implements Service.
+func (s *Server) GetMany(ctx context.Context, r GetManyRequest) ([]Stock, error) {
+	var fields []string
+	switch {
+	case len(r.SKUs) == 0:
+		fields = append(fields, "skus", "name at least one SKU")
+	case len(r.SKUs) > MaxLines:
+		fields = append(fields, "skus", fmt.Sprintf("at most %d SKUs", MaxLines))
+	default:
+		for i, sku := range r.SKUs {
+			fields = append(fields, fmt.Sprintf("skus[%d]", i), checkSKU(sku))
+		}
+	}
+	if err := fieldErrors("invalid stock request", fields...); err != nil {
+		return nil, err
+	}
+	out := make([]Stock, 0, len(r.SKUs))
+	seen := map[string]bool{}
+	for _, sku := range r.SKUs {
+		if seen[sku] {
+			continue
+		}
+		seen[sku] = true
+		// One _id lookup each: what FerretDB serves from its index ($in
+		// would scan the collection there).
+		d, found, err := s.loadStock(ctx, sku)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, d.public())
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) loadStock(ctx context.Context, sku string) (stockDoc, bool, error) {
+	var d stockDoc
+	_, found, err := s.stockV.Load(ctx, sku, &d)
+	if err != nil {
+		return stockDoc{}, false, s.internal(ctx, "load stock", err)
+	}
+	return d, found, nil
+}
+
+// errUnchanged, returned by a change function, skips the write.
+var errUnchanged = errors.New("unchanged")
+
+// errNoStock, from changeStock, says the SKU has no stock record.
+var errNoStock = errors.New("no stock record")
+
+// maxWriteAttempts bounds the compare-and-set attempts of one change.
+const maxWriteAttempts = 40
+
+// changeStock applies fn to the stock of sku and stores the result with
+// a compare-and-set on its version, retrying from a fresh read when
+// another replica got there first. A SKU without a record starts from
+// zero when create is set, and is errNoStock otherwise. fn may return
+// errUnchanged to skip the write. The change's event is stored in the
+// same write and published at once (see internal/outbox). It returns the
+// stock as stored, or as read when unchanged.
+func (s *Server) changeStock(ctx context.Context, sku string, create bool, fn func(d *stockDoc, now time.Time) error) (*stockDoc, error) {
+	defer s.locks.Lock(sku)() // this process's writers take turns
+	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
+		if attempt > 0 {
+			// Another replica won: back off a little, with jitter.
+			if err := sleep(ctx, time.Duration(1+mathrand.IntN(min(attempt, 10)*2))*time.Millisecond); err != nil {
+				return nil, transport.ContextError(ctx)
+			}
+		}
+		var d stockDoc
+		rev, found, err := s.stockV.Load(ctx, sku, &d)
+		if err != nil {
+			return nil, s.internal(ctx, "load stock", err)
+		}
+		if !found {
+			if !create {
+				return nil, errNoStock
+			}
+			d = stockDoc{SKU: sku}
+		}
+		now := s.now()
+		if err := fn(&d, now); errors.Is(err, errUnchanged) {
+			return &d, nil
+		} else if err != nil {
+			return nil, err
+		}
+		d.Version = rev.Version + 1
+		d.Available = d.OnHand - d.Reserved
+		d.UpdatedAt = now
+		// Only the newest snapshot matters: it replaces any unpublished one.
+		d.Events = outbox.Events{}
+		d.Events.Add(eventID(sku, d.Version), shop.EventStockChanged, shop.StockChanged{
+			SKU: sku, Available: d.Available, OnHand: d.OnHand, Version: d.Version, Occurred: now,
+		}, now)
+		stored, err := s.stockV.Store(ctx, sku, d, rev)
+		if err != nil {
+			return nil, s.internal(ctx, "store stock", err)
+		}
+		if stored {
+			s.announce(ctx, &d)
+			return &d, nil
+		}
+	}
+	return nil, &shop.Error{Code: transport.CodeUnavailable, Message: "the stock of " + quote(sku) + " is changing too fast; try again"}
+}
+
+// ---- helpers ----
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// internal logs a storage failure and returns an internal error that
+// does not leak its details to the caller (or the context's error).
+func (s *Server) internal(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return transport.ContextError(ctx)
+	}
+	s.log.ErrorContext(ctx, "inventory: "+what, "err", err)
+	return &shop.Error{Code: transport.CodeInternal, Message: "inventory: " + what + " failed", Cause: err}
+}
+
+// idsOnly is the projection of the sweeper's looks: ids only.
+func idsOnly() *options.FindOptionsBuilder {
+	return options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}})
+}
