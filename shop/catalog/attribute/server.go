@@ -35,13 +35,18 @@ type Options struct {
 // Server is the MongoDB implementation of Service. Attributes and groups
 // are stored by code as _id, so every lookup is by _id. The collection
 // requests remembers the writes handled, so that a repeated request is
-// answered without applying it again (see internal/idem).
+// answered without applying it again (see internal/idem); attribute_stamp
+// holds one counter raised by every write of an attribute, which tells
+// Validate when its in-memory copy of the definitions is out of date.
 type Server struct {
 	attrs    *mongo.Collection
 	groups   *mongo.Collection
+	stamps   *mongo.Collection
 	requests *idem.Store
 	opts     Options
 	now      func() time.Time
+	logger   *slog.Logger
+	defs     definitions
 }
 
 var _ Service = (*Server)(nil)
@@ -86,9 +91,11 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{
 		attrs:    db.Collection("attributes"),
 		groups:   db.Collection("attribute_groups"),
+		stamps:   db.Collection("attribute_stamp"),
 		requests: idem.New(db, idem.Options{Logger: kit.Logger(opts.Logger)}),
 		opts:     opts,
 		now:      kit.Clock(opts.Now),
+		logger:   kit.Logger(opts.Logger),
 	}
 	if err := kit.EnsureIndexes(kit.Index{Collection: s.groups, Keys: bson.D{{Key: "attributes", Value: 1}}}); err != nil {
 		return nil, err
@@ -160,6 +167,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Attribute, error)
 	if err := kit.Insert(ctx, s.attrs, "attribute", r.Code, d); err != nil {
 		return Attribute{}, err
 	}
+	s.changed(ctx)
 	return d.attribute(), nil
 }
 
@@ -236,6 +244,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Attribute, error)
 	if err := kit.Replace(ctx, s.attrs, "attribute", d.Code, d.Version, next); err != nil {
 		return Attribute{}, err
 	}
+	s.changed(ctx)
 	return next.attribute(), nil
 }
 
@@ -281,6 +290,7 @@ func (s *Server) delete(ctx context.Context, r CodeRequest) (Attribute, error) {
 	if _, err := s.attrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
 		return Attribute{}, kit.Internal("delete attribute", err)
 	}
+	s.changed(ctx)
 	return d.attribute(), nil
 }
 
@@ -455,10 +465,19 @@ func (s *Server) deleteGroup(ctx context.Context, r CodeRequest) (Group, error) 
 
 // ---- validation ----
 
-// Validate implements Service.
+// Validate implements Service. It checks values against an in-memory
+// copy of the definitions, which costs one read by _id (a stamp raised by
+// every write of an attribute, by any replica) unless they changed.
 func (s *Server) Validate(ctx context.Context, values map[string]any) error {
 	if len(values) > MaxValues {
 		return shop.Invalid("invalid attributes", "attributes", "at most "+strconv.Itoa(MaxValues)+" attribute values")
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	defs, err := s.definitions(ctx)
+	if err != nil {
+		return err
 	}
 	codes := make([]string, 0, len(values))
 	for c := range values {
@@ -475,13 +494,10 @@ func (s *Server) Validate(ctx context.Context, values map[string]any) error {
 			f.Add(strings.ToValidUTF8(field, "?"), "malformed attribute code")
 			continue
 		}
-		def, err := s.loadAttr(ctx, code)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		def, ok := defs[code]
+		if !ok {
 			f.Add(field, "unknown attribute")
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		if msg := checkValue(def, values[code]); msg != "" {
 			f.Add(field, msg)

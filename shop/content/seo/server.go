@@ -64,6 +64,13 @@ type Options struct {
 	// SitemapMaxBytes is the largest sitemap file; DefaultSitemapMaxBytes
 	// when 0.
 	SitemapMaxBytes int
+	// SitemapMaxAge bounds how stale the sitemap may be with respect to
+	// writes made by other replicas of the service (DefaultSitemapMaxAge
+	// when 0). The sitemap is served from memory: built once, kept up to
+	// date with this replica's own writes, and rebuilt in the background
+	// when a request finds it older than this (that request and those
+	// during the rebuild get the previous one).
+	SitemapMaxAge time.Duration
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Logger logs events that are ignored; slog.Default() when nil.
@@ -80,6 +87,8 @@ type Server struct {
 	seen outbox.Seen
 	// requests holds the requests handled (see package idem).
 	requests *idem.Store
+	// sitemap is the sitemap, kept in memory.
+	sitemap *sitemapCache
 }
 
 var _ Service = (*Server)(nil)
@@ -123,6 +132,12 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	case opts.SitemapMaxBytes < 4096 || opts.SitemapMaxBytes > maxSitemapBytes:
 		return nil, fmt.Errorf("seo: SitemapMaxBytes must be 4096-%d", maxSitemapBytes)
 	}
+	switch {
+	case opts.SitemapMaxAge == 0:
+		opts.SitemapMaxAge = DefaultSitemapMaxAge
+	case opts.SitemapMaxAge < 0:
+		return nil, errors.New("seo: negative SitemapMaxAge")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -132,6 +147,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{entities: db.Collection(collEntities), paths: db.Collection(collPaths), opts: opts,
 		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
 		requests: idem.New(db, idem.Options{Logger: opts.Logger})}
+	s.sitemap = &sitemapCache{s: s, items: map[string]*sitemapItem{}, dirty: map[string]*sitemapItem{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The sitemap scans published entities; lookups are all by _id.
@@ -283,12 +299,16 @@ func (s *Server) save(ctx context.Context, prev, d *entityDoc) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("seo: insert %s: %w", d.ID, err)
 		}
+		s.sitemap.note(d)
 		return true, nil
 	}
 	d.Rev = prev.Rev + 1
 	replaced, err := docstore.Replace(ctx, s.entities, d.ID, d, false, docstore.Equal("rev", prev.Rev))
 	if err != nil {
 		return false, fmt.Errorf("seo: update %s: %w", d.ID, err)
+	}
+	if replaced {
+		s.sitemap.note(d)
 	}
 	return replaced, nil
 }

@@ -24,6 +24,10 @@
 // the sitemaps.org protocol: one urlset while it fits the configured limit
 // of URLs and bytes, and otherwise a sitemap index (the default file,
 // "sitemap.xml") listing the parts "sitemap-1.xml", "sitemap-2.xml", ...
+// It is served from memory: built by one scan on the first request, kept
+// up to date with the replica's own writes, and rebuilt in the background
+// once older than Options.SitemapMaxAge, which bounds how late writes of
+// other replicas show.
 //
 // # Decoration, not routing
 //

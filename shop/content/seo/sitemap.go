@@ -5,13 +5,9 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
@@ -41,9 +37,9 @@ type sitemapEntry struct {
 	lastMod time.Time
 }
 
-// sitemapPart is one urlset file.
+// sitemapPart is one urlset file: a run of the sitemap's items.
 type sitemapPart struct {
-	entries []sitemapEntry
+	entries []*sitemapItem
 	size    int
 	lastMod time.Time
 }
@@ -63,28 +59,26 @@ func (s *Server) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, er
 		}
 		part = n
 	}
-	entries, err := s.sitemapEntries(ctx)
+	v, err := s.sitemap.current(ctx)
 	if err != nil {
 		return SitemapFile{}, err
 	}
-	parts := s.split(entries)
+	parts := v.parts
 	file := SitemapFile{ContentType: "application/xml", Parts: len(parts)}
 	switch {
 	case part == 0 && len(parts) == 1:
 		file.Name = SitemapIndexName
 		file.URLs = len(parts[0].entries)
-		file.Body = urlset(parts[0])
 	case part == 0:
 		file.Name, file.Index = SitemapIndexName, true
-		file.URLs = len(entries)
-		file.Body = s.index(parts)
+		file.URLs = len(v.entries)
 	case part > len(parts):
 		return SitemapFile{}, shop.NotFound("sitemap file")
 	default:
 		file.Name = fmt.Sprintf(sitemapPartFmt, part)
 		file.URLs = len(parts[part-1].entries)
-		file.Body = urlset(parts[part-1])
 	}
+	file.Body = s.sitemap.body(v, part)
 	return file, nil
 }
 
@@ -102,68 +96,23 @@ func partNumber(name string) (int, bool) {
 	return n, err == nil && n > 0
 }
 
-// sitemapEntries lists the URLs of every visible, indexable entity, sorted
-// by path so that the split into files is stable.
-func (s *Server) sitemapEntries(ctx context.Context) ([]sitemapEntry, error) {
-	cur, err := s.entities.Find(ctx, bson.D{{Key: "published", Value: true}},
-		options.Find().SetProjection(bson.D{
-			{Key: "kind", Value: 1}, {Key: "entity_id", Value: 1}, {Key: "path", Value: 1},
-			{Key: "deleted", Value: 1}, {Key: "published", Value: 1}, {Key: "visible_from", Value: 1},
-			{Key: "explicit", Value: 1}, {Key: "last_mod", Value: 1},
-		}))
-	if err != nil {
-		return nil, fmt.Errorf("seo: sitemap: %w", err)
-	}
-	defer cur.Close(ctx)
-	var entries []sitemapEntry
-	for cur.Next(ctx) {
-		var d entityDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, fmt.Errorf("seo: sitemap: %w", err)
-		}
-		if !s.visible(&d) || noindex(d.Explicit.Robots) {
-			continue
-		}
-		loc := s.absolute(d.Path)
-		if c := d.Explicit.Canonical; c != "" && s.absolute(c) != loc {
-			continue // the canonical URL is listed by the entity living there
-		}
-		if len(loc) > MaxURLLen {
-			continue
-		}
-		var b strings.Builder
-		b.WriteString("<url><loc>")
-		_ = xml.EscapeText(&b, []byte(loc))
-		b.WriteString("</loc>")
-		lastMod := d.LastMod.UTC()
-		if !lastMod.IsZero() {
-			b.WriteString("<lastmod>" + lastMod.Format(time.RFC3339) + "</lastmod>")
-		}
-		b.WriteString("</url>\n")
-		entries = append(entries, sitemapEntry{path: d.Path, xml: b.String(), lastMod: lastMod})
-	}
-	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("seo: sitemap: %w", err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].path < entries[j].path })
-	return entries, nil
-}
-
 // split cuts entries into files of at most SitemapMaxURLs URLs and
-// SitemapMaxBytes bytes. There is always at least one file.
-func (s *Server) split(entries []sitemapEntry) []sitemapPart {
+// SitemapMaxBytes bytes. There is always at least one file. The parts
+// share entries' array.
+func (s *Server) split(entries []*sitemapItem) []sitemapPart {
 	overhead := len(xmlHeader) + len(urlsetOpen) + len(urlsetClose)
-	parts := []sitemapPart{{size: overhead}}
-	for _, e := range entries {
+	parts := []sitemapPart{{size: overhead, entries: entries[:0:0]}}
+	lo := 0
+	for i, e := range entries {
 		p := &parts[len(parts)-1]
-		if len(p.entries) > 0 && (len(p.entries) >= s.opts.SitemapMaxURLs || p.size+len(e.xml) > s.opts.SitemapMaxBytes) {
+		if i > lo && (i-lo >= s.opts.SitemapMaxURLs || p.size+len(e.entry.xml) > s.opts.SitemapMaxBytes) {
 			parts = append(parts, sitemapPart{size: overhead})
-			p = &parts[len(parts)-1]
+			p, lo = &parts[len(parts)-1], i
 		}
-		p.entries = append(p.entries, e)
-		p.size += len(e.xml)
-		if e.lastMod.After(p.lastMod) {
-			p.lastMod = e.lastMod
+		p.entries = entries[lo : i+1 : i+1]
+		p.size += len(e.entry.xml)
+		if e.entry.lastMod.After(p.lastMod) {
+			p.lastMod = e.entry.lastMod
 		}
 	}
 	return parts
@@ -175,7 +124,7 @@ func urlset(p sitemapPart) []byte {
 	b.WriteString(xmlHeader)
 	b.WriteString(urlsetOpen)
 	for _, e := range p.entries {
-		b.WriteString(e.xml)
+		b.WriteString(e.entry.xml)
 	}
 	b.WriteString(urlsetClose)
 	return b.Bytes()
