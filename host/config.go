@@ -75,6 +75,12 @@ type Config struct {
 	// once they have had no consumer for that long: for tests and
 	// ephemeral environments, never production.
 	AMQPExpire time.Duration
+	// AMQPCAFile, AMQPCertFile, AMQPKeyFile and AMQPServerName configure
+	// TLS to the broker (amqps:// URLs only): the PEM file of the CAs that
+	// sign the broker's certificate (empty: the system's), a client
+	// certificate and its key, and the name to verify in the broker's
+	// certificate (empty: each URL's host). See AMQPTLS.
+	AMQPCAFile, AMQPCertFile, AMQPKeyFile, AMQPServerName string
 	// MongoURI is the MongoDB server; empty means an embedded one (which
 	// only deploy/shop can start).
 	MongoURI string
@@ -128,11 +134,20 @@ func (e *ConfigError) Is(target error) bool {
 func ConfigFromEnv() (Config, error) {
 	var errs []error
 	bad := func(v, reason string) { errs = append(errs, &ConfigError{Var: v, Reason: reason}) }
+	// Secrets may come from files (SecretVars, FileSuffix).
+	secrets := map[string]string{}
+	for _, name := range SecretVars {
+		v, err := secretFromEnv(name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		secrets[name] = v
+	}
 	c := Config{
-		AMQPURL:       os.Getenv(EnvAMQPURL),
+		AMQPURL:       secrets[EnvAMQPURL],
 		AMQPNamespace: os.Getenv(EnvAMQPNamespace),
 		AMQPQueueType: os.Getenv(EnvAMQPQueueType),
-		MongoURI:      os.Getenv(EnvMongoURI),
+		MongoURI:      secrets[EnvMongoURI],
 		DBPrefix:      os.Getenv(EnvDBPrefix),
 		HTTPAddr:      os.Getenv(EnvHTTPAddr),
 		OpsAddr:       os.Getenv(EnvOpsAddr),
@@ -140,6 +155,15 @@ func ConfigFromEnv() (Config, error) {
 	}
 	c.Settings.BaseURL = os.Getenv(EnvBaseURL)
 	c.Settings.Replica = os.Getenv(EnvReplica)
+	c.AMQPCAFile, c.AMQPCertFile = os.Getenv(EnvAMQPCAFile), os.Getenv(EnvAMQPCertFile)
+	c.AMQPKeyFile, c.AMQPServerName = os.Getenv(EnvAMQPKeyFile), os.Getenv(EnvAMQPServerName)
+	if f := os.Getenv(EnvAMQPPasswordFile); f != "" {
+		if urls, err := withAMQPPassword(c.AMQPURL, f); err != nil {
+			errs = append(errs, err)
+		} else {
+			c.AMQPURL = urls
+		}
+	}
 
 	if v := strings.TrimSpace(os.Getenv(EnvServices)); v != "" && !strings.EqualFold(v, "all") {
 		for _, name := range strings.Split(v, ",") {
@@ -183,7 +207,13 @@ func ConfigFromEnv() (Config, error) {
 		c.Concurrency[name] = n
 	}
 
-	if ao, err := auth.OptionsFromEnv(); err != nil {
+	getenv := func(name string) string {
+		if v, ok := secrets[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	}
+	if ao, err := auth.OptionsFromLookup(getenv); err != nil {
 		v, reason := EnvAdminEmail, err.Error()
 		if te := transport.AsError(err); te != nil && len(te.Fields) > 0 {
 			v, reason = te.Fields[0].Field, te.Fields[0].Message
@@ -259,6 +289,7 @@ func (c Config) Validate() error {
 			bad(EnvAMQPURL, fmt.Sprintf("URL %d is not an amqp:// or amqps:// URL (percent-encode reserved characters in the user name and password; separate nodes with commas)", i+1))
 		}
 	}
+	errs = append(errs, c.validateAMQPTLS()...)
 	switch c.AMQPQueueType {
 	case "", "classic", "quorum":
 	default:

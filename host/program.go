@@ -301,10 +301,15 @@ func dialBus(ctx context.Context, cfg Config, log *slog.Logger) (transport.Bus, 
 	if cfg.AMQPURL == "" {
 		return inproc.New(inproc.Options{Logger: log}), nil
 	}
+	tlsConfig, err := cfg.AMQPTLS()
+	if err != nil {
+		return nil, err
+	}
 	dctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	defer cancel()
 	name, _ := os.Hostname()
 	bus, err := rabbit.Dial(dctx, rabbit.Options{
+		TLS:          tlsConfig,
 		URLs:         cfg.AMQPURLs(),
 		QueueType:    cfg.AMQPQueueType,
 		Namespace:    cfg.AMQPNamespace,

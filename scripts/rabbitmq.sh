@@ -20,6 +20,9 @@
 #   SHOP_RABBIT_NODENAME   the node's name (default shopbus@localhost); a test
 #                          that stops and starts its broker runs a node of its
 #                          own under another name
+#   SHOP_RABBIT_CONF       a rabbitmq.conf for the node (default none: the
+#                          broker's defaults), e.g. deploy/rabbitmq/limits.conf
+#                          to run with the limits deploy/ ships
 #   RABBITMQ_WAIT_SECONDS  how long to wait for the node to boot (default 120)
 set -euo pipefail
 
@@ -29,6 +32,7 @@ action="${1:-start}"
 dir="${SHOP_RABBIT_DIR:-/tmp/shopbus-rabbitmq}"
 node="${SHOP_RABBIT_NODENAME:-shopbus@localhost}"
 wait_seconds="${RABBITMQ_WAIT_SECONDS:-120}"
+conf="${SHOP_RABBIT_CONF:-}"
 
 # Debian installs the broker's commands in /usr/sbin, which is often not in
 # a non-root user's PATH.
@@ -40,7 +44,7 @@ as_root() {
 	if [[ "$(id -u)" == 0 ]]; then
 		"$@"
 	elif command -v sudo >/dev/null; then
-		sudo -n --preserve-env=DEBIAN_FRONTEND,RABBITMQ_NODENAME,RABBITMQ_NODE_PORT,RABBITMQ_DIST_PORT,RABBITMQ_MNESIA_BASE,RABBITMQ_LOG_BASE,RABBITMQ_ENABLED_PLUGINS_FILE,RABBITMQ_PID_FILE "$@"
+		sudo -n --preserve-env=DEBIAN_FRONTEND,RABBITMQ_NODENAME,RABBITMQ_NODE_PORT,RABBITMQ_DIST_PORT,RABBITMQ_MNESIA_BASE,RABBITMQ_LOG_BASE,RABBITMQ_ENABLED_PLUGINS_FILE,RABBITMQ_PID_FILE,RABBITMQ_CONFIG_FILE "$@"
 	else
 		echo "rabbitmq.sh: need root or sudo to run: $*" >&2
 		exit 1
@@ -95,6 +99,10 @@ stop_node
 as_root rm -rf "$dir"
 mkdir -p "$dir/mnesia" "$dir/log"
 echo '[].' >"$dir/plugins" # no plugins: the fastest boot
+if [[ -n "$conf" ]]; then
+	cp "$conf" "$dir/rabbitmq.conf"
+	export RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
+fi
 # Port 5682 when free, otherwise the next free one: not 5672, which the
 # machine's own broker may take any moment (e.g. while it boots).
 port="$(free_port 5682)"

@@ -106,6 +106,7 @@ func topology(t *testing.T) (*compose.DockerCompose, string) {
 		"RABBITMQ_MANAGEMENT_PORT": "0",
 		"SHOP_ADMIN_EMAIL":         "admin@e2e.test",
 		"SHOP_ADMIN_PASSWORD":      "e2e-admin-password",
+		"SHOP_BROKER_SECRETS":      brokerSecrets(t),
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -30,6 +30,23 @@ type Broker struct {
 // rabbitmq-server installed locally; it skips (fails in CI) otherwise.
 func PrivateRabbit(tb testing.TB) *Broker {
 	tb.Helper()
+	return PrivateRabbitWith(tb, PrivateConfig{})
+}
+
+// PrivateConfig configures the node PrivateRabbitWith starts.
+type PrivateConfig struct {
+	// Conf is the node's rabbitmq.conf (the default settings when empty);
+	// "{dir}" in it is replaced by the node's directory, which holds Files.
+	Conf string
+	// Files are written to the node's directory before it starts, owned
+	// by the user the node runs as (and readable only by it): certificates
+	// and keys, say.
+	Files map[string][]byte
+}
+
+// PrivateRabbitWith is PrivateRabbit with a configuration of the test's own.
+func PrivateRabbitWith(tb testing.TB, cfg PrivateConfig) *Broker {
+	tb.Helper()
 	server, ctl := lookSbin("rabbitmq-server"), lookSbin("rabbitmqctl")
 	if server == "" || ctl == "" {
 		skipOrFatal(tb, "testenv: rabbitmq-server is not installed; run ./scripts/rabbitmq.sh")
@@ -47,6 +64,19 @@ func PrivateRabbit(tb testing.TB) *Broker {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "plugins"), []byte("[].\n"), 0o644); err != nil {
 		tb.Fatal(err)
+	}
+	for name, data := range cfg.Files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var env []string
+	if cfg.Conf != "" {
+		conf := filepath.Join(dir, "rabbitmq.conf")
+		if err := os.WriteFile(conf, []byte(strings.ReplaceAll(cfg.Conf, "{dir}", dir)), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		env = append(env, "RABBITMQ_CONFIG_FILE="+conf)
 	}
 	// Debian's scripts run the node as the rabbitmq user: it must own the files.
 	if u, err := user.Lookup("rabbitmq"); err == nil && os.Geteuid() == 0 {
@@ -71,6 +101,7 @@ func PrivateRabbit(tb testing.TB) *Broker {
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "plugins"),
 		"RABBITMQ_PID_FILE="+filepath.Join(dir, "pid"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("testenv: starting a private broker: %v\n%s", err, out)
 	}

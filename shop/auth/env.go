@@ -23,10 +23,15 @@ const (
 // integer from 4 to 31) and SHOP_SESSION_TTL (a Go duration such as
 // "168h"). Unset variables leave the defaults; a malformed value gives an
 // invalid error naming the variable.
-func OptionsFromEnv() (Options, error) {
+func OptionsFromEnv() (Options, error) { return OptionsFromLookup(os.Getenv) }
+
+// OptionsFromLookup is OptionsFromEnv reading each variable with getenv:
+// for a program that takes some values elsewhere (host reads
+// SHOP_ADMIN_PASSWORD_FILE).
+func OptionsFromLookup(getenv func(name string) string) (Options, error) {
 	var o Options
-	o.AdminEmail = os.Getenv(EnvAdminEmail)
-	o.AdminPassword = os.Getenv(EnvAdminPassword)
+	o.AdminEmail = getenv(EnvAdminEmail)
+	o.AdminPassword = getenv(EnvAdminPassword)
 	if (o.AdminEmail == "") != (o.AdminPassword == "") {
 		return Options{}, shop.Invalid("invalid auth environment", EnvAdminEmail, EnvAdminEmail+" and "+EnvAdminPassword+" must be set together")
 	}
@@ -38,14 +43,14 @@ func OptionsFromEnv() (Options, error) {
 			return Options{}, shop.Invalid("invalid auth environment", EnvAdminPassword, msg)
 		}
 	}
-	if v := os.Getenv(EnvBcryptCost); v != "" {
+	if v := getenv(EnvBcryptCost); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < bcrypt.MinCost || n > bcrypt.MaxCost {
 			return Options{}, shop.Invalid("invalid auth environment", EnvBcryptCost, "must be an integer from 4 to 31")
 		}
 		o.BcryptCost = n
 	}
-	if v := os.Getenv(EnvSessionTTL); v != "" {
+	if v := getenv(EnvSessionTTL); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return Options{}, shop.Invalid("invalid auth environment", EnvSessionTTL, "must be a positive duration such as 168h")

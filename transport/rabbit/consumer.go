@@ -88,7 +88,8 @@ func (c *consumer) attach(s *session) error {
 		}
 	}()
 	go func() {
-		for range closes {
+		for err := range closes {
+			c.bus.learnLimit(err) // a reply the broker refused for its size
 		}
 		c.attached.Store(false)
 	}()

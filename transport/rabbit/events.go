@@ -3,6 +3,7 @@ package rabbit
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -20,7 +21,7 @@ func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
 	if err := transport.CheckPattern(ev.Key); err != nil {
 		return err
 	}
-	if e := wire.CheckRequest(ev.Body, b.opts.MaxMessageSize); e != nil {
+	if e := b.checkBody(ev.Body); e != nil {
 		return e
 	}
 	ctx, cancel := wire.CallContext(ctx, b.opts.CallTimeout)
@@ -72,14 +73,47 @@ func (b *Bus) publishConfirmed(ctx context.Context, exchange, key string, msg am
 		if ctx.Err() != nil {
 			return transport.ContextError(ctx)
 		}
-		// Nacked, or the channel went away: wait for a live session and retry.
+		// Nacked, or the channel went away: wait for a live session and
+		// retry, unless the broker closed the channel because the message
+		// is larger than it accepts.
+		wait := time.After(50 * time.Millisecond)
+		if s.confirm.IsClosed() {
+			wait = nil // the session is ending: wait for its end
+		}
 		select {
 		case <-s.lost:
-		case <-time.After(50 * time.Millisecond):
+		case <-wait:
 		case <-ctx.Done():
 			return transport.ContextError(ctx)
 		}
+		if e := b.refusedForSize(len(msg.Body)); e != nil {
+			return e
+		}
+		if e := accessRefused(s, exchange, key); e != nil {
+			return e
+		}
 	}
+}
+
+// accessRefused returns a forbidden error if the broker closed a channel
+// of s because this account may not publish to exchange, or not with
+// key (topic permissions): retrying would only cost another session.
+// RabbitMQ names both in its reason, e.g. "ACCESS_REFUSED - write access
+// to topic 'auth.user.created' in exchange 'shop.events' in vhost '/'
+// refused for user 'shop-product'".
+func accessRefused(s *session, exchange, key string) *transport.Error {
+	err := s.refused.Load()
+	if err == nil {
+		return nil
+	}
+	if exchange == "" {
+		exchange = "amq.default"
+	}
+	topic := strings.Contains(err.Reason, "topic '"+key+"' in exchange '"+exchange+"'")
+	if !topic && !strings.Contains(err.Reason, "access to exchange '"+exchange+"'") {
+		return nil
+	}
+	return &transport.Error{Code: transport.CodeForbidden, Message: "the broker refused the publish: " + err.Reason, Cause: err}
 }
 
 // Subscribe implements transport.Bus.
@@ -94,6 +128,9 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 	c := &consumer{bus: b, queue: queue, opts: transport.ApplyConsumerOptions(opts)}
 	c.declare = func(ch *amqp.Channel) error {
 		if err := b.declareEventQueue(ch, subscriber, c.opts.QueueExpiry); err != nil {
+			return err
+		}
+		if err := ch.QueueBind(queue, queue, b.names.retry(), false, nil); err != nil {
 			return err
 		}
 		return ch.QueueBind(queue, pattern, b.names.events(), false, nil)
@@ -151,10 +188,20 @@ func decodeEvent(d *amqp.Delivery, maxSize int) (transport.Event, *transport.Err
 }
 
 // deliver handles one event delivery and settles it: ack on success; on
-// failure wait RetryDelay and republish it to the tail of the queue with
-// the attempt count raised; park it in the dead-letter queue once
-// MaxAttempts deliveries have failed, or at once if it is malformed.
+// failure wait RetryDelay and republish it to the tail of the queue
+// (through the retry exchange, routing key = the queue) with the attempt
+// count raised; park it in the dead-letter queue once MaxAttempts
+// deliveries have failed, or at once if it is malformed or did not come
+// through the events or retry exchange.
 func (b *Bus) deliver(queue string, h transport.EventHandler, o transport.ConsumerOptions, d amqp.Delivery) {
+	if d.Exchange != b.names.events() && d.Exchange != b.names.retry() {
+		// Put in the queue some other way (the default exchange lets any
+		// account write into any queue): not an event whose publisher the
+		// broker checked against its topic permissions.
+		b.logger.Warn("event not published to the events exchange dead-lettered", "queue", queue, "exchange", d.Exchange, "type", d.Type)
+		d.Nack(false, false)
+		return
+	}
 	ev, bad := decodeEvent(&d, b.opts.MaxMessageSize)
 	if bad != nil {
 		b.logger.Warn("malformed event dead-lettered", "queue", queue, "err", bad)
@@ -191,7 +238,7 @@ func (b *Bus) deliver(queue string, h transport.EventHandler, o transport.Consum
 	}
 	retry.Headers[wire.HeaderAttempt] = int64(ev.Attempt + 1)
 	withTimeout(30*time.Second, func(ctx context.Context) {
-		if err := b.publishConfirmed(ctx, "", queue, retry); err != nil {
+		if err := b.publishConfirmed(ctx, b.names.retry(), queue, retry); err != nil {
 			b.logger.Warn("cannot requeue failed event; broker will redeliver it", "queue", queue, "err", err)
 			d.Nack(false, true)
 			return

@@ -19,6 +19,7 @@ package rabbit
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,7 @@ type names struct{ ns string }
 
 func (n names) events() string                 { return n.ns + ".events" }
 func (n names) dead() string                   { return n.ns + ".dead" }
+func (n names) retry() string                  { return n.ns + ".retry" }
 func (n names) requests(service string) string { return n.ns + "." + service }
 func (n names) subscriber(sub string) string   { return n.ns + ".events." + sub }
 func (n names) deadLetters(sub string) string  { return n.subscriber(sub) + ".dead" }
@@ -59,6 +61,15 @@ type Options struct {
 	// to them in shuffled order; when its connection drops it reconnects
 	// to the next node that answers. URL, when set too, is one more node.
 	URLs []string
+	// TLS configures the TLS connections to amqps:// URLs: the CAs that
+	// sign the broker's certificate (RootCAs; nil means the system's),
+	// a client certificate (Certificates) and the name to verify in the
+	// broker's certificate (ServerName; empty means each URL's host). It
+	// is cloned for every connection. Nil means amqp091's defaults, which
+	// read cacertfile, certfile, keyfile and server_name_indication from
+	// the URL's query. Setting it for an amqp:// URL is an error: the
+	// connection would not be encrypted.
+	TLS *tls.Config
 	// QueueType is the type of every durable queue the bus declares
 	// (requests, events, dead letters): QueueClassic (the default) or
 	// QueueQuorum, replicated across a cluster's nodes by Raft. A queue
@@ -115,8 +126,16 @@ type Bus struct {
 	next    atomic.Uint64 // round-robin over the call channels
 	// queueNames caches request queue names by service (see requestQueue).
 	queueNames sync.Map
-	stop       chan struct{}
-	done       chan struct{}
+	// brokerMax is the broker's max_message_size once it refused a
+	// message for its size, 0 until then (see learnLimit).
+	brokerMax atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
+	// refused receives the error of a first connection that every node
+	// refused for its TLS certificates: Dial fails at once rather than
+	// retry a configuration error until its deadline.
+	refused chan error
+	lastErr error // the last connection error, guarded by mu
 }
 
 var _ transport.Bus = (*Bus)(nil)
@@ -132,8 +151,12 @@ func Dial(ctx context.Context, opts Options) (*Bus, error) {
 		return nil, transport.Invalid("no broker URL", "url", "must be set, e.g. amqp://guest:guest@localhost:5672/")
 	}
 	for _, u := range urls {
-		if _, err := amqp.ParseURI(u); err != nil {
+		uri, err := amqp.ParseURI(u)
+		if err != nil {
 			return nil, transport.Invalid("malformed broker URL", "url", err.Error())
+		}
+		if opts.TLS != nil && uri.Scheme != "amqps" {
+			return nil, transport.Invalid("TLS configured for a plain broker URL", "url", redact(u)+" is not amqps://: the connection would not be encrypted")
 		}
 	}
 	rand.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
@@ -175,15 +198,25 @@ func Dial(ctx context.Context, opts Options) (*Bus, error) {
 		pending:   pendingCalls{m: map[string]chan reply{}},
 		ids:       newIDSource(),
 		stop:      make(chan struct{}),
+		refused:   make(chan error, 1),
 		done:      make(chan struct{}),
 	}
 	go b.run()
 	select {
 	case <-b.connectedCh():
 		return b, nil
+	case err := <-b.refused:
+		b.Close()
+		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "cannot connect to the broker at " + b.nodes() + ": " + err.Error(), Cause: err}
 	case <-ctx.Done():
 		b.Close()
-		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "cannot reach the broker at " + b.nodes(), Cause: ctx.Err()}
+		msg := "cannot reach the broker at " + b.nodes()
+		b.mu.Lock()
+		if b.lastErr != nil {
+			msg += ": " + b.lastErr.Error()
+		}
+		b.mu.Unlock()
+		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: msg, Cause: ctx.Err()}
 	}
 }
 
@@ -251,9 +284,19 @@ func errClosed() *transport.Error {
 func (b *Bus) run() {
 	defer close(b.done)
 	attempt := 0
+	connected := false
 	for {
 		s, err := b.connect()
 		if err != nil {
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
+			if !connected && tlsRefused(err) {
+				select {
+				case b.refused <- err:
+				default:
+				}
+			}
 			attempt++
 			delay := backoff(b.opts.MinBackoff, b.opts.MaxBackoff, attempt)
 			b.logger.Warn("broker connection failed", "nodes", b.nodes(), "attempt", attempt, "retry_in", delay, "err", err)
@@ -267,8 +310,9 @@ func (b *Bus) run() {
 		if attempt > 0 {
 			b.logger.Info("broker connection restored", "url", redact(s.url), "attempts", attempt)
 		}
-		attempt = 0
+		attempt, connected = 0, true
 		b.mu.Lock()
+		b.lastErr = nil
 		b.sess = s
 		close(b.connected)
 		consumers := make([]*consumer, 0, len(b.consumers))

@@ -32,13 +32,17 @@ func TestBrokerRestart(t *testing.T) {
 	client, server := dialPrivate(), dialPrivate()
 
 	inHandler := make(chan struct{}, 1)
+	// The slow handler holds its request until the broker has stopped (a
+	// fixed delay raced with a slow rabbitmqctl on a loaded machine).
+	brokerStopped := make(chan struct{})
 	mux := transport.NewMux()
 	mux.HandleFunc("restart.echo", func(ctx context.Context, req *transport.Request) ([]byte, error) { return req.Body, nil })
 	mux.HandleFunc("restart.slow", func(ctx context.Context, req *transport.Request) ([]byte, error) {
 		inHandler <- struct{}{}
 		select {
 		case <-ctx.Done():
-		case <-time.After(3 * time.Second):
+		case <-brokerStopped:
+		case <-time.After(30 * time.Second):
 		}
 		return req.Body, nil
 	})
@@ -72,6 +76,7 @@ func TestBrokerRestart(t *testing.T) {
 	<-inHandler
 	stopped := time.Now()
 	broker.StopApp()
+	close(brokerStopped)
 	select {
 	case err := <-inflight:
 		if transport.CodeOf(err) != transport.CodeUnavailable {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -32,9 +33,10 @@ const (
 // declareRequestQueue declares a service's durable request queue and its
 // dead-letter queue "<namespace>.<service>.dead". The request queue has no
 // dead-letter exchange: an expired request is dropped by the broker, never
-// parked. The consumer itself parks what cannot be answered (no reply-to)
-// and requests that were delivered too often (they crash their consumers);
-// the dead-letter queue keeps at most 10,000 of them, each for 24 hours.
+// parked. The consumer itself parks what it will not answer (no direct
+// reply-to) and requests that were delivered too often (they crash their
+// consumers); the dead-letter queue keeps at most 10,000 of them, each for
+// 24 hours.
 func (b *Bus) declareRequestQueue(ch *amqp.Channel, service string) error {
 	dead := b.names.deadRequests(service)
 	if err := b.declareQueue(ch, dead, amqp.Table{"x-max-length": int64(deadRequestsMaxLength), "x-message-ttl": deadRequestsTTL.Milliseconds()}, 0); err != nil {
@@ -159,9 +161,25 @@ func headerTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// isDirectReplyTo reports whether replyTo is RabbitMQ's direct reply-to
+// pseudo-queue, as the broker rewrites it for the consumer
+// ("amq.rabbitmq.reply-to.<channel>"): the only address a reply is sent to.
+func isDirectReplyTo(to string) bool {
+	return strings.HasPrefix(to, replyTo+".")
+}
+
+// truncate shortens s, which may come from anyone, for a log line.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
 // answer handles one request delivery and reports whether to acknowledge
 // it (false: it settled the delivery itself). An expired request is
-// dropped. A request without a reply-to cannot be answered, and one
+// dropped. A request whose reply-to is not direct reply-to (none, or a
+// queue's name) is never answered nor run, and one
 // delivered more than MaxAttempts times has crashed its consumers: both
 // are parked in the service's dead-letter queue. A redelivered request
 // goes back to the tail of the queue with its attempt count raised (a
@@ -172,8 +190,10 @@ func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, o tr
 	switch {
 	case in.expired:
 		return true // the caller gave up: drop it
-	case d.ReplyTo == "":
-		b.logger.Warn("request without reply_to dead-lettered", "queue", b.names.requests(service), "type", d.Type, "correlation_id", d.CorrelationId)
+	case !isDirectReplyTo(d.ReplyTo):
+		// Answering into any queue a request names would let a caller
+		// write into another service's queue with the server's rights.
+		b.logger.Warn("request without a direct reply-to dead-lettered", "queue", b.names.requests(service), "type", d.Type, "correlation_id", d.CorrelationId, "reply_to", truncate(d.ReplyTo, 80))
 		b.park(service, d, in.attempt)
 		return false
 	case in.attempt > o.MaxAttempts:
@@ -188,7 +208,7 @@ func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, o tr
 	if bad == nil {
 		ctx, cancel := wire.HandlerContext(in.deadline, o.MaxDeadline, in.headers, in.req.RequestID)
 		in.req.Header = wire.AppHeaders(in.headers)
-		body, bad = wire.Serve(ctx, h, &in.req, b.opts.MaxMessageSize, b.logger)
+		body, bad = wire.Serve(ctx, h, &in.req, b.maxBody(), b.logger)
 		cancel()
 	} else {
 		b.logger.Warn("malformed request", "queue", b.names.requests(service), "type", d.Type, "err", bad)

@@ -2,9 +2,13 @@ package rabbit
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -27,6 +31,9 @@ type session struct {
 	confirm *amqp.Channel   // publisher confirms, for events and retries
 	lost    chan struct{}   // closed when the connection is gone
 	once    sync.Once
+	// refused is the last ACCESS_REFUSED a channel was closed with: a
+	// publish this account may not make (see accessRefused).
+	refused atomic.Pointer[amqp.Error]
 }
 
 // connect connects to the first node that answers, trying them in turn
@@ -54,9 +61,14 @@ func (b *Bus) connectTo(url string) (*session, error) {
 		Properties: amqp.Table{"connection_name": b.connectionName()},
 		Dial:       amqp.DefaultDial(5 * time.Second),
 	}
+	if b.opts.TLS != nil {
+		// amqp091 sets ServerName in the config it is given: a clone per
+		// connection keeps one node's name from sticking to the others.
+		cfg.TLSClientConfig = b.opts.TLS.Clone()
+	}
 	conn, err := amqp.DialConfig(url, cfg)
 	if err != nil {
-		return nil, err
+		return nil, dialFailed(err)
 	}
 	s := &session{url: url, conn: conn, lost: make(chan struct{})}
 	ok := false
@@ -67,8 +79,11 @@ func (b *Bus) connectTo(url string) (*session, error) {
 	}()
 	b.watchConnection(s, conn)
 	cfg.Properties = amqp.Table{"connection_name": b.connectionName() + " (consumers)"}
+	if b.opts.TLS != nil {
+		cfg.TLSClientConfig = b.opts.TLS.Clone()
+	}
 	if s.consume, err = amqp.DialConfig(url, cfg); err != nil {
-		return nil, err
+		return nil, dialFailed(err)
 	}
 	b.watchConnection(s, s.consume)
 
@@ -92,6 +107,58 @@ func (b *Bus) connectTo(url string) (*session, error) {
 	b.watchChannel(s, s.confirm)
 	ok = true
 	return s, nil
+}
+
+// dialFailed explains a failed TLS handshake, whose errors from crypto/tls
+// do not say that the broker's certificate is the problem.
+func dialFailed(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	switch {
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("TLS: the broker's certificate is not signed by a trusted CA (set the CA file): %w", err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("TLS: the broker's certificate is not valid for the server name %q (set the server name): %w", hostname.Host, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("TLS: the broker's certificate is invalid: %w", err)
+	case errors.As(err, &verify):
+		return fmt.Errorf("TLS: cannot verify the broker's certificate: %w", err)
+	case errors.As(err, &alert) || remoteTLSAlert(err):
+		return fmt.Errorf("TLS: the broker refused the handshake (does it require a client certificate its CA signed?): %w", err)
+	}
+	return err
+}
+
+// tlsRefused reports whether err, from connect, says that the TLS
+// handshake with every node failed over certificates: the broker's, which
+// this bus does not trust, or this bus's, which the broker refused.
+func tlsRefused(err error) bool {
+	if errs, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range errs.Unwrap() {
+			if !tlsRefused(e) {
+				return false
+			}
+		}
+		return len(errs.Unwrap()) > 0
+	}
+	var verify *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var alert tls.AlertError
+	return errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &alert) || remoteTLSAlert(err)
+}
+
+// remoteTLSAlert reports whether err is the broker's TLS alert as amqp091
+// reports it when it arrives after the handshake (TLS 1.3 checks the
+// client's certificate then): an *amqp.Error holding only the text.
+func remoteTLSAlert(err error) bool {
+	var amqpErr *amqp.Error
+	return errors.As(err, &amqpErr) && strings.Contains(amqpErr.Reason, "remote error: tls:")
 }
 
 // watchConnection drains conn's notifications (amqp091 deadlocks on an
@@ -120,16 +187,41 @@ func (b *Bus) connectionName() string {
 	return "shopbus"
 }
 
+// declareTopology declares the namespace's exchanges. An account that may
+// not declare them (a least-privilege account, whose broker has them from
+// a definitions file: deploy/brokeraccess) checks that they exist instead.
 func declareTopology(conn *amqp.Connection, n names) error {
+	err := declareExchanges(conn, n, false)
+	var amqpErr *amqp.Error
+	if !errors.As(err, &amqpErr) || amqpErr.Code != amqp.AccessRefused {
+		return err
+	}
+	if err := declareExchanges(conn, n, true); err != nil {
+		return fmt.Errorf("this account may not declare the exchanges %s, %s and %s, and they do not exist (load the broker's definitions): %w", n.events(), n.retry(), n.dead(), err)
+	}
+	return nil
+}
+
+// declareExchanges declares the exchanges, or only checks that they exist.
+func declareExchanges(conn *amqp.Connection, n names, passive bool) error {
 	ch, err := conn.Channel()
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	if err := ch.ExchangeDeclare(n.events(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+	declare := ch.ExchangeDeclare
+	if passive {
+		declare = ch.ExchangeDeclarePassive
+	}
+	if err := declare(n.events(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return err
 	}
-	return ch.ExchangeDeclare(n.dead(), amqp.ExchangeDirect, true, false, false, false, nil)
+	// Retries are a topic exchange so that topic permissions can limit
+	// each account to its own queues' names as routing keys.
+	if err := declare(n.retry(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return err
+	}
+	return declare(n.dead(), amqp.ExchangeDirect, true, false, false, false, nil)
 }
 
 // openCallChannel opens a channel and starts consuming direct reply-to on
@@ -149,7 +241,25 @@ func (b *Bus) openCallChannel(s *session) (*amqp.Channel, error) {
 			b.pending.deliver(d.CorrelationId, decodeReply(&d))
 		}
 	}()
+	// Requests are published mandatory: one the broker cannot route (no
+	// queue for the service yet: it has never started) comes back at once
+	// as unavailable, which callers retry, instead of vanishing and leaving
+	// its caller waiting for the whole deadline. Drained until the channel
+	// closes (amqp091 closes it then).
+	returns := ch.NotifyReturn(make(chan amqp.Return, 16))
+	go func() {
+		for r := range returns {
+			b.pending.deliver(r.CorrelationId, reply{err: unroutable(r)})
+		}
+	}()
 	return ch, nil
+}
+
+// unroutable is the error of a request the broker returned: no queue
+// takes its routing key. Nothing ran, so the caller may retry it.
+func unroutable(r amqp.Return) *transport.Error {
+	return &transport.Error{Code: transport.CodeUnavailable,
+		Message: fmt.Sprintf("no queue %s (its service has not started yet): %s", truncate(r.RoutingKey, 200), r.ReplyText)}
 }
 
 // watchChannel treats a channel closed by the broker as a lost session: the
@@ -159,6 +269,10 @@ func (b *Bus) watchChannel(s *session, ch *amqp.Channel) {
 	go func() {
 		for err := range closes {
 			if err != nil {
+				b.learnLimit(err)
+				if err.Code == amqp.AccessRefused {
+					s.refused.Store(err)
+				}
 				b.logger.Warn("broker closed a channel; reconnecting", "err", err)
 				s.close()
 			}
@@ -196,8 +310,8 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if len(body) > b.opts.MaxMessageSize {
-		return nil, wire.CheckRequest(body, b.opts.MaxMessageSize)
+	if len(body) > b.maxBody() {
+		return nil, b.checkBody(body)
 	}
 	// Every call has a deadline: the context's or the default. Without one
 	// in ctx, a plain timer bounds the wait (cheaper than a derived context
@@ -243,7 +357,7 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 		}
 	}()
 	ch := s.calls[b.next.Add(1)%uint64(len(s.calls))]
-	err = ch.PublishWithContext(ctx, "", b.requestQueue(service), false, false, amqp.Publishing{
+	err = ch.PublishWithContext(ctx, "", b.requestQueue(service), true, false, amqp.Publishing{
 		ContentType:   wire.ContentType,
 		CorrelationId: id,
 		ReplyTo:       replyTo,
@@ -270,6 +384,9 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 	case <-timeout:
 		return nil, deadlineExceeded(ctx)
 	case <-s.lost:
+		if e := b.refusedForSize(len(body)); e != nil {
+			return nil, e // the broker refused it, closing the channel
+		}
 		return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "connection to the broker lost; the call may or may not have run"}
 	}
 }
