@@ -199,6 +199,7 @@ func startSeeder(_ context.Context, env Env) (*Started, error) {
 		Bus:           env.Bus,
 		AdminEmail:    env.Settings.AdminEmail,
 		AdminPassword: env.Settings.AdminPassword,
+		Demo:          env.Settings.SeedDemo,
 		Logger:        env.Logger,
 	})
 	if err != nil {

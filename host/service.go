@@ -73,6 +73,11 @@ type Settings struct {
 	// finds the run recorded and does nothing.
 	Seed         bool
 	SeedProducts int
+	// SeedDemo makes that seeding register the demo customer
+	// (seed.DefaultDemoEmail, whose password is public): deploy/shop on its
+	// embedded database (a developer's shop) sets it, the standard
+	// topology never does.
+	SeedDemo bool
 	// Replica names this node among several that host the same services
 	// (worker processes, machines). Services that keep a read model in
 	// memory (filter) then subscribe to events under a name of their own,

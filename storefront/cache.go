@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
 	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/option"
@@ -87,13 +89,21 @@ func (s *Storefront) optionGroups(ctx context.Context) map[string]option.Group {
 		func(g option.Group) string { return g.Code })
 }
 
+// shared returns the context of a load whose result every visitor shares:
+// it keeps the trace of the request that triggered the load, but neither
+// its cancellation (a visitor who leaves must not fail the load for
+// everyone) nor its session (what all see must not depend on who asked).
+func shared(ctx context.Context) context.Context {
+	return trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(ctx))
+}
+
 // byCode returns what list gives, keyed by code, through c (within
 // NavTimeout); a failure is logged under service and what c had (possibly
 // nothing) is returned.
 func byCode[T any](ctx context.Context, s *Storefront, c *cache[map[string]T], what, service string,
 	list func(context.Context) ([]T, error), code func(T) string) map[string]T {
 	m, err := c.get(s.opts.Now(), func() (map[string]T, error) {
-		ctx, cancel := context.WithTimeout(ctx, NavTimeout)
+		ctx, cancel := context.WithTimeout(shared(ctx), NavTimeout)
 		defer cancel()
 		items, err := list(ctx)
 		if err != nil {
@@ -235,7 +245,7 @@ func (s *Storefront) seoMeta(ctx context.Context, path string) (f *future[seo.Re
 // roots returns the root categories (the navigation), cached for NavTTL.
 func (s *Storefront) roots(ctx context.Context) ([]category.Category, error) {
 	return s.navCache.get(s.opts.Now(), func() ([]category.Category, error) {
-		ctx, cancel := context.WithTimeout(ctx, NavTimeout)
+		ctx, cancel := context.WithTimeout(shared(ctx), NavTimeout)
 		defer cancel()
 		return s.cats.ListChildren(ctx, category.ListChildrenRequest{})
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/inproc"
 )
@@ -237,5 +238,38 @@ func TestRateKeysBounded(t *testing.T) {
 	// A client still remembered is still limited.
 	if _, ok := l.allow(fmt.Sprint("client-", MaxRateKeys+4999), now); ok {
 		t.Error("the last client's second attempt allowed")
+	}
+}
+
+// A shared cache is loaded neither with the cancellation nor with the
+// session of the visitor whose request triggered the load: a visitor who
+// leaves (or an admin) cannot decide what everyone else sees.
+func TestSharedLoadsOwnContext(t *testing.T) {
+	bus := inproc.New(inproc.Options{})
+	defer bus.Close()
+	var sawToken []string
+	mux := transport.NewMux()
+	mux.HandleFunc(category.MethodListChildren, func(ctx context.Context, req *transport.Request) ([]byte, error) {
+		sawToken = append(sawToken, shop.TokenFrom(ctx))
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return []byte(`[{"id":"c1","name":"Shoes","slug":"shoes"}]`), nil
+	})
+	if _, err := bus.Serve(category.ServiceName, mux); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(shop.WithToken(context.Background(), "admin-token"))
+	cancel() // the visitor has gone
+	roots, err := s.roots(ctx)
+	if err != nil || len(roots) != 1 || roots[0].Slug != "shoes" {
+		t.Fatalf("roots for a visitor who left: %v, %v", roots, err)
+	}
+	if len(sawToken) != 1 || sawToken[0] != "" {
+		t.Errorf("the service saw tokens %q, want one load without a session", sawToken)
 	}
 }

@@ -64,6 +64,9 @@ func run() error {
 		if os.Getenv(host.EnvSeed) == "" {
 			p.Config.Settings.Seed = true // a local shop starts with sample data
 		}
+		// A developer's shop (embedded database) has the demo customer; a
+		// shop on a real MongoDB never gets an account with a public password.
+		p.Config.Settings.SeedDemo = true
 		// The embedded server outlives the program's shutdown, so that the
 		// services can finish their last writes.
 		db, err := embedmongo.Start(context.Background(), cfg.DataDir)

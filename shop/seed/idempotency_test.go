@@ -26,6 +26,7 @@ func serveSeeder(t *testing.T, s *testShop, opts seed.Options) (*seed.Server, *m
 	db := testenv.MongoDB(t, "seed_seeder")
 	opts.Bus, opts.Logger = s.bus, quiet
 	opts.AdminEmail, opts.AdminPassword = shoptest.AdminEmail, shoptest.AdminPassword
+	opts.Demo = true
 	srv, err := seed.New(db, opts)
 	if err != nil {
 		t.Fatal(err)

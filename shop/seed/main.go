@@ -83,6 +83,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		concurrency   = fs.Int("concurrency", DefaultConcurrency, "products and articles created at once")
 		adminEmail    = fs.String("admin-email", env(EnvAdminEmail, ""), "admin account the auth service ensures (default $"+EnvAdminEmail+")")
 		adminPassword = fs.String("admin-password", env(EnvAdminPassword, ""), "its password (default $"+EnvAdminPassword+"; prefer the variable)")
+		demo          = fs.Bool("demo", false, "register a demo customer with a public password (a developer's own shop only)")
 		demoEmail     = fs.String("demo-email", DefaultDemoEmail, "demo customer to register")
 		demoPassword  = fs.String("demo-password", DefaultDemoPassword, "demo customer's password")
 		mongoURI      = fs.String("mongo", env(EnvMongoURI, ""), "MongoDB URI to record the run in <prefix>_seeder (default $"+EnvMongoURI+"; empty: no record)")
@@ -168,7 +169,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	srv, err := New(db, Options{
 		Bus:        bus,
 		AdminEmail: *adminEmail, AdminPassword: *adminPassword,
-		DemoEmail: *demoEmail, DemoPassword: *demoPassword,
+		Demo: *demo, DemoEmail: *demoEmail, DemoPassword: *demoPassword,
 		Concurrency:   *concurrency,
 		Progress:      progress,
 		ProgressEvery: *every,

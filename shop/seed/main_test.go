@@ -67,7 +67,7 @@ func TestMainSeedsOverRabbitMQ(t *testing.T) {
 		defer cancel()
 		_ = testenv.MongoClient(t).Database(prefix + "_seeder").Drop(ctx)
 	})
-	args := []string{"-amqp", url, "-namespace", ns, "-seed", "5", "-products", "4",
+	args := []string{"-amqp", url, "-namespace", ns, "-seed", "5", "-products", "4", "-demo",
 		"-admin-email", shoptest.AdminEmail, "-admin-password", shoptest.AdminPassword,
 		"-mongo", testenv.MongoURI(t), "-db-prefix", prefix, "-progress-every", "2"}
 	var out bytes.Buffer

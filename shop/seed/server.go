@@ -64,8 +64,12 @@ type Options struct {
 	// in with them and writes as that admin. Without them a run writes
 	// with the session token of its caller (Run requires an admin).
 	AdminEmail, AdminPassword string
-	// DemoEmail and DemoPassword are the demo customer a run registers;
-	// defaults DefaultDemoEmail and DefaultDemoPassword.
+	// Demo makes a run register a demo customer, DemoEmail with
+	// DemoPassword (defaults DefaultDemoEmail and DefaultDemoPassword),
+	// whose password is public: for a developer's own shop, never one that
+	// others can reach.
+	Demo bool
+	// DemoEmail and DemoPassword are the demo customer (with Demo).
 	DemoEmail, DemoPassword string
 
 	// Concurrency is how many categories, products and articles are
@@ -484,6 +488,10 @@ func (r *run) users() (logout func(), err error) {
 	r.found(KindUsers, true)
 	r.step(ph)
 
+	if !o.Demo {
+		r.step(ph)
+		return logout, nil
+	}
 	_, err = call(r, r.ctx, func(ctx context.Context) (auth.User, error) {
 		return o.Auth.Register(ctx, auth.RegisterRequest{Email: o.DemoEmail, Password: o.DemoPassword})
 	})
