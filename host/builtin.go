@@ -14,6 +14,7 @@ import (
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/shop/inventory"
+	"github.com/shopbus/shopbus/shop/order"
 	"github.com/shopbus/shopbus/shop/seed"
 )
 
@@ -28,6 +29,7 @@ var builtin = map[string]Service{
 	"filter":    {Name: "filter", Start: startFilter},
 	"cart":      {Name: "cart", Start: startCart},
 	"inventory": {Name: "inventory", Start: startInventory},
+	"order":     {Name: "order", Start: startOrder},
 	"article":   {Name: "article", Start: startArticle},
 	"seo":       {Name: "seo", Start: startSEO},
 	"seeder":    {Name: "seeder", Start: startSeeder},
@@ -141,6 +143,7 @@ func startCart(_ context.Context, env Env) (*Started, error) {
 	var a Attach
 	a.Add(cart.Bind(env.Bus, srv, env.Consumer...))
 	a.Add(cart.Subscribe(env.Bus, srv, env.Consumer...))
+	a.Add(cart.SubscribeOrders(env.Bus, srv, env.Consumer...))
 	return a.Started(srv.Run) // Run deletes expired guest carts periodically
 }
 
@@ -156,6 +159,42 @@ func startInventory(_ context.Context, env Env) (*Started, error) {
 	var a Attach
 	a.Add(inventory.Bind(env.Bus, srv, env.Consumer...))
 	// Run relays the stock events and sweeps expired reservations.
+	st, err := a.Started(srv.Run)
+	if err != nil {
+		return nil, err
+	}
+	st.Backlog = srv.EventBacklog
+	return st, nil
+}
+
+func startOrder(_ context.Context, env Env) (*Started, error) {
+	pay := env.Settings.Payment
+	if pay == nil {
+		env.Logger.Warn("host: the order service uses the fake payment provider: every payment is approved and nothing is charged")
+		pay = order.NewFakePayment()
+	}
+	var operator func(ctx context.Context) (string, error)
+	if env.Settings.AdminEmail != "" && env.Settings.AdminPassword != "" {
+		operator = order.AdminSession(auth.NewClient(env.Bus), env.Settings.AdminEmail, env.Settings.AdminPassword)
+	} else {
+		env.Logger.Warn("host: the order service has no admin account (" + EnvAdminEmail + "): interrupted checkouts are not recovered and cancelled orders not restocked")
+	}
+	srv, err := order.New(env.DB, order.Options{
+		Auth:     auth.NewClient(env.Bus),
+		Carts:    cart.NewClient(env.Bus),
+		Products: product.NewClient(env.Bus),
+		Stock:    inventory.NewClient(env.Bus),
+		Payment:  pay,
+		Operator: operator,
+		Events:   env.Bus,
+		Logger:   env.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var a Attach
+	a.Add(order.Bind(env.Bus, srv, env.Consumer...))
+	// Run relays the order events and recovers interrupted checkouts.
 	st, err := a.Started(srv.Run)
 	if err != nil {
 		return nil, err

@@ -249,7 +249,7 @@ func TestNodeHostsServices(t *testing.T) {
 				}
 			}
 		}
-		if e := stats.Events["product"]; e.Pending == nil || *e.Pending != 0 || len(stats.Events) != 4 { // product, category, article, inventory
+		if e := stats.Events["product"]; e.Pending == nil || *e.Pending != 0 || len(stats.Events) != 5 { // product, category, article, inventory, order
 			t.Errorf("/stats events: %s", body)
 		}
 		if !found || stats.Services["option"].State != host.StateServing {

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/order"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -84,6 +85,10 @@ type Settings struct {
 	// "<service>-<replica>", so that every replica gets every event. Empty
 	// means a single replica.
 	Replica string
+	// Payment is the order service's payment provider. Nil means the
+	// built-in fake provider (order.FakePayment), which approves every
+	// payment and charges nothing: a demo, never a shop.
+	Payment order.Payment
 }
 
 // Started is a service once Start has succeeded.
@@ -154,7 +159,7 @@ func closeAll(subs []transport.Subscription) error {
 
 // Names lists the services of the shop, in the order a Node starts them.
 // Not all of them may be available in this build: see Catalogue.
-var Names = []string{"auth", "category", "attribute", "option", "product", "filter", "cart", "inventory", "article", "seo", "seeder"}
+var Names = []string{"auth", "category", "attribute", "option", "product", "filter", "cart", "inventory", "order", "article", "seo", "seeder"}
 
 // Catalogue returns the built-in services available in this build, in the
 // order of Names. Each is wired to its own database and to the other

@@ -15,6 +15,11 @@ const (
 	EventArticleUpdated  = "article.article.updated"
 	EventArticleDeleted  = "article.article.deleted"
 	EventStockChanged    = "inventory.stock.changed"
+	EventOrderPlaced     = "order.order.placed"
+	EventOrderConfirmed  = "order.order.confirmed"
+	EventOrderFailed     = "order.order.failed"
+	EventOrderCancelled  = "order.order.cancelled"
+	EventOrderShipped    = "order.order.shipped"
 )
 
 // Product statuses.
@@ -111,4 +116,28 @@ type StockChanged struct {
 	OnHand    int64     `json:"on_hand"`
 	Version   int64     `json:"version"`
 	Occurred  time.Time `json:"occurred"`
+}
+
+// OrderChanged is the body of every order.order.* event: the order as it
+// is after the change. Version grows with every change of the order; the
+// events of one order carry distinct ids (subscribers deduplicate by id).
+type OrderChanged struct {
+	OrderID string `json:"order_id"`
+	UserID  string `json:"user_id"`
+	// Status is the order's status after the change (see shop/order).
+	Status string `json:"status"`
+	// Reason says why an order failed or was cancelled.
+	Reason   string              `json:"reason,omitempty"`
+	Lines    []OrderLineSnapshot `json:"lines"`
+	Total    Money               `json:"total"`
+	Version  int64               `json:"version"`
+	Occurred time.Time           `json:"occurred"`
+}
+
+// OrderLineSnapshot is one line of an order as events carry it.
+type OrderLineSnapshot struct {
+	ProductID string `json:"product_id"`
+	VariantID string `json:"variant_id,omitempty"`
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
 }

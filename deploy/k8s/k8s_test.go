@@ -653,7 +653,9 @@ func configFromEnv(env map[string]string) (host.Config, error) {
 // replica set members with the credentials the operators use.
 func (b *build) checkConfig(t *testing.T, id string, env map[string]string, hosted []string, port int32, placeholders bool) (host.Config, bool) {
 	t.Helper()
-	needsAdmin := slices.Contains(hosted, "auth") || slices.Contains(hosted, "seeder")
+	// The order service logs in as the admin to recover interrupted
+	// checkouts and restock cancelled orders.
+	needsAdmin := slices.Contains(hosted, "auth") || slices.Contains(hosted, "seeder") || slices.Contains(hosted, "order")
 	if placeholders && needsAdmin {
 		// As the base comes, with the empty admin password: the binary
 		// refuses to start rather than run without one.
@@ -675,7 +677,7 @@ func (b *build) checkConfig(t *testing.T, id string, env map[string]string, host
 		t.Errorf("%s: %s=%q does not listen on the container's http port %d", id, host.EnvHTTPAddr, cfg.HTTPAddr, port)
 	}
 	if needsAdmin != (cfg.Settings.AdminEmail != "") || needsAdmin != (cfg.Settings.AdminPassword != "") {
-		t.Errorf("%s: the admin account should reach exactly the binaries hosting auth or the seeder (hosts %v)", id, hosted)
+		t.Errorf("%s: the admin account should reach exactly the binaries hosting auth, the seeder or order (hosts %v)", id, hosted)
 	}
 	if slices.Contains(hosted, "filter") && cfg.Settings.Replica == "" {
 		t.Errorf("%s: hosts the filter without %s (each replica needs its own name)", id, host.EnvReplica)

@@ -71,6 +71,9 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	carts *mongo.Collection
+	// productCarts lists the carts that may hold each product (see
+	// reprice.go).
+	productCarts *mongo.Collection
 	// versions writes carts by compare-and-set on their version, safe
 	// across replicas on MongoDB and FerretDB alike.
 	versions *docstore.Versions
@@ -191,7 +194,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, carts: db.Collection(collCarts), seen: outbox.NewStoredSeen(db.Collection(collHandledEvents), 0, nil)}
+	s := &Server{opts: opts, log: opts.Logger, carts: db.Collection(collCarts), productCarts: db.Collection(collProductCarts), seen: outbox.NewStoredSeen(db.Collection(collHandledEvents), 0, nil)}
 	s.versions = docstore.NewVersions(s.carts, "version", opts.Logger)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -203,6 +206,9 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		if _, err := s.carts.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
 			return nil, fmt.Errorf("cart: create index on %s: %w", field, err)
 		}
+	}
+	if err := s.listStoredCarts(ctx); err != nil {
+		return nil, fmt.Errorf("cart: list the carts of each product: %w", err)
 	}
 	return s, nil
 }
@@ -498,6 +504,12 @@ func (s *Server) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
 	if err != nil {
 		return Cart{}, err
 	}
+	// Listed before the line is stored, so that no product event misses
+	// it, and again after, in case a product event unlisted the cart
+	// meanwhile (see productCarts).
+	if err := s.listCart(ctx, o.cartID, r.ProductID); err != nil {
+		return Cart{}, err
+	}
 	c, err := s.update(ctx, MethodAddItem, r, o, func(c *cartDoc, now time.Time) error {
 		if i := c.find(r.ProductID, r.VariantID); i >= 0 {
 			l := &c.Lines[i]
@@ -518,6 +530,9 @@ func (s *Server) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
 		return nil
 	})
 	if err != nil {
+		return Cart{}, err
+	}
+	if err := s.listCart(ctx, o.cartID, r.ProductID); err != nil {
 		return Cart{}, err
 	}
 	return c.public(), nil
@@ -676,6 +691,11 @@ func (s *Server) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 	if guest == nil || guest.UserID != "" {
 		return Cart{}, shop.NotFound("guest cart")
 	}
+	// Listed before and after, as in AddItem.
+	products := guest.productIDs()
+	if err := s.listCart(ctx, o.cartID, products...); err != nil {
+		return Cart{}, err
+	}
 	c, err := s.update(ctx, MethodMerge, r, o, func(c *cartDoc, now time.Time) error {
 		if slices.Contains(c.MergedFrom, guest.ID) {
 			return errUnchanged
@@ -704,6 +724,9 @@ func (s *Server) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 		return nil
 	})
 	if err != nil {
+		return Cart{}, err
+	}
+	if err := s.listCart(ctx, o.cartID, products...); err != nil {
 		return Cart{}, err
 	}
 	unlock := s.locks.Lock(guest.ID)
