@@ -52,6 +52,17 @@ type options struct {
 	// noIDIndexes leaves FerretDB's tables as it makes them (benchmarks
 	// compare).
 	noIDIndexes bool
+	fullSync    bool
+}
+
+// WithFullSync makes every commit wait until SQLite has synced it to disk
+// (synchronous=FULL), so that not even an OS crash or a power loss loses
+// an acknowledged write. By default commits use synchronous=NORMAL in WAL
+// mode: a crash of the process (kill -9 included) loses nothing, an OS
+// crash or power loss may lose the last transactions; measured on the
+// 2-core VM, product.create takes 23-26 ms that way against 55 ms.
+func WithFullSync() Option {
+	return func(o *options) { o.fullSync = true }
 }
 
 // WithLogger makes FerretDB log to l. By default it logs nothing;
@@ -94,6 +105,9 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("embedmongo: data directory %q contains one of ?#%%", abs)
 	}
 	sqliteURL := "file:" + filepath.ToSlash(abs) + "/"
+	if !o.fullSync {
+		sqliteURL += "?_pragma=synchronous(normal)"
+	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: o.addr},

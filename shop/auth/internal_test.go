@@ -201,6 +201,28 @@ func TestRegisterHashesEitherWay(t *testing.T) {
 	}
 }
 
+// TestWrongCredentialsHashEitherWay: a login with an unknown address costs
+// one bcrypt comparison, as a wrong password does, so that neither answers
+// faster (counted, not timed: a timing test is at the mercy of the
+// machine's load).
+func TestWrongCredentialsHashEitherWay(t *testing.T) {
+	s := newServer(t, testenv.MongoDB(t, t.Name()), Options{})
+	if _, err := s.Register(testCtx(t), RegisterRequest{Email: "dave@example.com", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	var count bcryptCounter
+	count.install(s)
+	for i, email := range []string{"nobody@example.com", "dave@example.com"} {
+		_, err := s.Login(testCtx(t), LoginRequest{Email: email, Password: "wrong-password"})
+		if !errors.Is(err, shop.ErrUnauthenticated) {
+			t.Fatalf("%s: %v, want unauthenticated", email, err)
+		}
+		if n := count.compared.Load() + count.generated.Load(); n != int64(i+1) {
+			t.Fatalf("%s: %d bcrypt runs in all after %d logins, want one each", email, n, i+1)
+		}
+	}
+}
+
 // TestHashSlots: with MaxConcurrentHashes 1, a login waits while another
 // one's bcrypt runs, and gives up at its deadline with a transport error
 // (its attempt withdrawn, not counted as a failure).

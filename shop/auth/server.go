@@ -71,9 +71,9 @@ type Options struct {
 	// minutes).
 	CleanupInterval time.Duration
 	// MaxConcurrentHashes is how many bcrypt runs (hashing or checking a
-	// password) may run at once (default runtime.GOMAXPROCS(0), the CPUs
-	// the process may use), so that a flood of logins or registrations
-	// cannot take every CPU. A request waiting for a slot gives up when
+	// password) may run at once (default half the CPUs the process may
+	// use, runtime.GOMAXPROCS(0)/2, at least 1), so that a flood of logins
+	// or registrations leaves CPUs to everything else. A request waiting for a slot gives up when
 	// its context ends, with a deadline_exceeded (or unavailable) error.
 	MaxConcurrentHashes int
 	// Now is the clock (default time.Now); tests inject their own.
@@ -225,7 +225,7 @@ func (o *Options) setDefaults() error {
 		return shop.Invalid("invalid auth options", "MaxConcurrentHashes", "must not be negative")
 	}
 	if o.MaxConcurrentHashes == 0 {
-		o.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+		o.MaxConcurrentHashes = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if (o.AdminEmail == "") != (o.AdminPassword == "") {
 		return shop.Invalid("invalid auth options", "AdminEmail", "AdminEmail and AdminPassword must be set together")
