@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,6 +95,11 @@ func startCluster(t *testing.T) *cluster {
 	return &cluster{t: t, stack: stack, base: endpoint}
 }
 
+// rejoinWait bounds how long a restarted node may take to be back in the
+// cluster: rabbitmqctl alone took 35 s to 2.5 min per call on the 2-core
+// test machine under the shoppers' load.
+const rejoinWait = 6 * time.Minute
+
 // rabbitctl runs rabbitmqctl on node (rabbit1, rabbit2 or rabbit3).
 func (c *cluster) rabbitctl(node string, args ...string) (string, error) {
 	// rabbitmqctl boots an Erlang VM of its own: on a loaded 2-core machine
@@ -127,95 +133,6 @@ func (c *cluster) rabbitctl(node string, args ...string) (string, error) {
 	return b.String(), nil
 }
 
-// jsonOf returns the JSON array in rabbitmqctl's output (which may start
-// with a line of its own).
-func jsonOf(out string) string {
-	i, j := strings.Index(out, "["), strings.LastIndex(out, "]")
-	if i < 0 || j < i {
-		return "[]"
-	}
-	return out[i : j+1]
-}
-
-// storefrontNode returns the node a storefront's connections are on:
-// a connection's name is "<client address> -> <node address>".
-func (c *cluster) storefrontNode(from string) string {
-	ctx := context.Background()
-	front, err := c.stack.ServiceContainer(ctx, "storefront")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	frontIP, err := front.ContainerIP(ctx)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	nodes := map[string]string{} // address → node
-	for _, n := range []string{"rabbit1", "rabbit2", "rabbit3"} {
-		ct, err := c.stack.ServiceContainer(ctx, n)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		ip, err := ct.ContainerIP(ctx)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		nodes[ip] = n
-	}
-	out, err := c.rabbitctl(from, "list_connections", "name", "--formatter", "json")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	var conns []struct {
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal([]byte(jsonOf(out)), &conns); err != nil {
-		c.t.Fatalf("list_connections: %v\n%s", err, out)
-	}
-	count := map[string]int{}
-	for _, cn := range conns {
-		client, server, ok := strings.Cut(cn.Name, " -> ")
-		if ok && strings.HasPrefix(client, frontIP+":") {
-			host, _, _ := strings.Cut(server, ":")
-			count["rabbit@"+nodes[host]]++
-		}
-	}
-	if len(count) == 0 {
-		c.t.Fatalf("no connection of the storefront (%s) in %s", frontIP, out)
-	}
-	return busiest(count)
-}
-
-// leaderNode returns the node that leads the most quorum queues.
-func (c *cluster) leaderNode(from string) string {
-	out, err := c.rabbitctl(from, "list_queues", "name", "leader", "--formatter", "json")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	var queues []struct {
-		Leader string `json:"leader"`
-	}
-	if err := json.Unmarshal([]byte(jsonOf(out)), &queues); err != nil {
-		c.t.Fatalf("list_queues: %v\n%s", err, out)
-	}
-	count := map[string]int{}
-	for _, q := range queues {
-		count[q.Leader]++
-	}
-	return busiest(count)
-}
-
-func busiest(count map[string]int) string {
-	best, n := "", -1
-	for node, k := range count {
-		if k > n || (k == n && node < best) {
-			best, n = node, k
-		}
-	}
-	// rabbit@rabbit2 → rabbit2
-	_, host, _ := strings.Cut(best, "@")
-	return host
-}
-
 // stopNode stops a broker node's container for d, then starts it again
 // and waits until it is back in the cluster.
 func (c *cluster) stopNode(node string, d time.Duration) {
@@ -232,9 +149,19 @@ func (c *cluster) stopNode(node string, d time.Duration) {
 	if err := ct.Start(ctx); err != nil {
 		c.t.Fatal(err)
 	}
-	waitUntil(c.t, 3*time.Minute, node+" back in the cluster", func() bool {
-		_, err := c.rabbitctl(node, "await_startup", "--timeout", "5")
-		return err == nil
+	// Back once it accepts AMQP connections again: a node opens its
+	// listener only after it has booted and rejoined.
+	ip, err := ct.ContainerIP(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	waitUntil(c.t, rejoinWait, node+" back in the cluster", func() bool {
+		conn, err := amqp.DialConfig("amqp://guest:guest@"+ip+":5672/", amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+		if err != nil {
+			return false
+		}
+		conn.Close()
+		return true
 	})
 }
 
@@ -275,27 +202,21 @@ func TestCluster(t *testing.T) {
 	load := startLoad(t, c.base, catalogue, 16)
 	time.Sleep(5 * time.Second)
 
-	node := c.storefrontNode("rabbit2")
-	t.Logf("stopping %s (the storefront's node) for 15 s", node)
-	before := load.mark()
-	c.stopNode(node, 15*time.Second)
-	time.Sleep(5 * time.Second)
-	t.Logf("after losing %s: %s", node, load.since(before))
-
-	alive := "rabbit1"
-	if node == alive {
-		alive = "rabbit2"
+	// Every node takes a fault in turn, under load. (Which node holds the
+	// storefront's connections or leads the most queues is not asked:
+	// rabbitmqctl took 35 s to 2.5 min per call on the 2-core test
+	// machine, its VMs piling up under the shoppers' load.)
+	for _, node := range []string{"rabbit2", "rabbit3"} {
+		t.Logf("stopping %s for 15 s", node)
+		before := load.mark()
+		c.stopNode(node, 15*time.Second)
+		time.Sleep(5 * time.Second)
+		t.Logf("after losing %s: %s", node, load.since(before))
 	}
-	leader := c.leaderNode(alive)
-	t.Logf("stopping %s (leads the most queues) for 15 s", leader)
-	before = load.mark()
-	c.stopNode(leader, 15*time.Second)
-	time.Sleep(5 * time.Second)
-	t.Logf("after losing %s: %s", leader, load.since(before))
 
-	node = c.storefrontNode(alive)
+	node, alive := "rabbit1", "rabbit2"
 	t.Logf("cutting %s off for 20 s", node)
-	before = load.mark()
+	before := load.mark()
 	c.partition(node, 20*time.Second)
 	time.Sleep(5 * time.Second)
 	t.Logf("after the partition: %s", load.since(before))
@@ -304,9 +225,6 @@ func TestCluster(t *testing.T) {
 	load.check(t)
 
 	// A price change made after the faults reaches the listing and carts.
-	if node == alive {
-		alive = "rabbit3"
-	}
 	bus := c.bus(alive)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -360,7 +278,7 @@ func (c *cluster) partition(node string, d time.Duration) {
 	docker(c.t, "network", "disconnect", nets[0], ct.GetContainerID())
 	time.Sleep(d)
 	docker(c.t, "network", "connect", "--alias", node, nets[0], ct.GetContainerID())
-	waitUntil(c.t, 3*time.Minute, node+" back in the cluster", func() bool {
+	waitUntil(c.t, rejoinWait, node+" back in the cluster", func() bool {
 		out, err := c.rabbitctl(node, "cluster_status", "--formatter", "json")
 		if err != nil {
 			return false
