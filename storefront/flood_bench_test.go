@@ -23,8 +23,8 @@ import (
 //
 //	go test ./storefront -run '^$' -bench LoginFlood -benchtime 200x
 func BenchmarkPageDuringLoginFlood(b *testing.B) {
+	defer func(cost int) { fixtureBcryptCost = cost }(fixtureBcryptCost)
 	fixtureBcryptCost = auth.DefaultBcryptCost
-	defer func() { fixtureBcryptCost = 4 }()
 	off := storefront.Rate{Off: true}
 	f := newShop(b, storefront.Options{RateLimits: storefront.RateLimits{Login: off, LoginAccount: off, Register: off}})
 	const path, want = "/red-runner", "Red Runner"
