@@ -440,7 +440,7 @@ func (s *Server) commit(ctx context.Context, p shop.Principal, order string) (Re
 				if ok, err := s.claim(ctx, d, &rev, StateReleasing, reasonExpired); err != nil {
 					return Reservation{}, err
 				} else if ok {
-					if _, err := s.runRelease(ctx, d, rev); err != nil {
+					if _, err := s.settle(ctx, d, rev, removeHold, StateReleased); err != nil {
 						return Reservation{}, err
 					}
 					return Reservation{}, d.settledError()
@@ -450,7 +450,7 @@ func (s *Server) commit(ctx context.Context, p shop.Principal, order string) (Re
 			if ok, err := s.claim(ctx, d, &rev, StateCommitting, ""); err != nil {
 				return Reservation{}, err
 			} else if ok {
-				return s.runCommit(ctx, d, rev)
+				return s.settle(ctx, d, rev, commitHold, StateCommitted)
 			}
 		case StateCommitting:
 			if d.leaseLive(now) {
@@ -462,7 +462,7 @@ func (s *Server) commit(ctx context.Context, p shop.Principal, order string) (Re
 			if ok, err := s.claim(ctx, d, &rev, StateCommitting, ""); err != nil {
 				return Reservation{}, err
 			} else if ok {
-				return s.runCommit(ctx, d, rev)
+				return s.settle(ctx, d, rev, commitHold, StateCommitted)
 			}
 		case StateReserving:
 			if d.leaseLive(now) {
@@ -478,24 +478,27 @@ func (s *Server) commit(ctx context.Context, p shop.Principal, order string) (Re
 	}
 }
 
-// runCommit commits every line of d, which this call has claimed at rev.
-func (s *Server) runCommit(ctx context.Context, d *reservationDoc, rev docstore.Rev) (Reservation, error) {
+// settle applies op to every line of d, which this call has claimed at
+// rev, then records d in state done: the second half of a commit
+// (commitHold, StateCommitted) or a release (removeHold, StateReleased).
+func (s *Server) settle(ctx context.Context, d *reservationDoc, rev docstore.Rev, op lineOp, done string) (Reservation, error) {
 	wctx, cancel := s.detach(ctx)
 	defer cancel()
-	if err := s.applyLines(wctx, d, commitHold); err != nil {
+	if err := s.applyLines(wctx, d, op); err != nil {
 		return s.giveUp(wctx, d, rev, err)
 	}
 	next := *d
-	next.State = StateCommitted
+	next.State = done
 	ok, err := s.storeRes(wctx, &next, rev)
 	if err != nil {
 		return s.giveUp(wctx, d, rev, err)
 	}
 	if !ok {
-		// Someone took over once the lease ran out; commits are
-		// idempotent, so whoever finishes finishes the same.
+		// Someone took over once the lease ran out; both operations are
+		// idempotent per line, so whoever finishes finishes the same.
 		return s.afterLostLease(wctx, d)
 	}
+	*d = next
 	return next.public(), nil
 }
 
@@ -548,7 +551,7 @@ func (s *Server) release(ctx context.Context, p shop.Principal, order string) (R
 			if ok, err := s.claim(ctx, d, &rev, StateReleasing, reasonReleased); err != nil {
 				return Reservation{}, err
 			} else if ok {
-				return s.runRelease(ctx, d, rev)
+				return s.settle(ctx, d, rev, removeHold, StateReleased)
 			}
 		default: // reserving or releasing
 			if d.leaseLive(now) {
@@ -564,30 +567,10 @@ func (s *Server) release(ctx context.Context, p shop.Principal, order string) (R
 			if ok, err := s.claim(ctx, d, &rev, StateReleasing, reason); err != nil {
 				return Reservation{}, err
 			} else if ok {
-				return s.runRelease(ctx, d, rev)
+				return s.settle(ctx, d, rev, removeHold, StateReleased)
 			}
 		}
 	}
-}
-
-// runRelease gives back every line of d, which this call has claimed at rev.
-func (s *Server) runRelease(ctx context.Context, d *reservationDoc, rev docstore.Rev) (Reservation, error) {
-	wctx, cancel := s.detach(ctx)
-	defer cancel()
-	if err := s.applyLines(wctx, d, removeHold); err != nil {
-		return s.giveUp(wctx, d, rev, err)
-	}
-	next := *d
-	next.State = StateReleased
-	ok, err := s.storeRes(wctx, &next, rev)
-	if err != nil {
-		return s.giveUp(wctx, d, rev, err)
-	}
-	if !ok {
-		return s.afterLostLease(wctx, d)
-	}
-	*d = next
-	return next.public(), nil
 }
 
 // GetReservation implements Service.
@@ -715,9 +698,9 @@ func (s *Server) sweepOne(ctx context.Context, id string) (expired, recovered bo
 		return false, false, err // another sweeper has it
 	}
 	if state == StateCommitting {
-		_, err = s.runCommit(ctx, d, rev)
+		_, err = s.settle(ctx, d, rev, commitHold, StateCommitted)
 	} else {
-		_, err = s.runRelease(ctx, d, rev)
+		_, err = s.settle(ctx, d, rev, removeHold, StateReleased)
 	}
 	if err != nil && transport.CodeOf(err) == transport.CodeConflict {
 		err = nil // someone else settled it meanwhile
