@@ -141,6 +141,25 @@ func IsCode(err error, code transport.Code) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
+// StorageFailure is the error a service answers with when its store
+// fails while serving ctx. When the cause is the caller's own deadline or
+// cancellation it says so (the MongoDB driver reports a deadline it
+// foresees before ctx itself ends); otherwise it is an internal error that
+// names what failed and keeps the store's details out of the reply.
+func StorageFailure(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return transport.ContextError(ctx)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if c := transport.CodeOf(err); c == transport.CodeDeadlineExceeded || c == transport.CodeUnavailable {
+		return &Error{Code: c, Message: what + ": " + string(c), Cause: err}
+	}
+	return &Error{Code: transport.CodeInternal, Message: what + " failed", Cause: err}
+}
+
 // EventBacklog describes the events a service has stored with its changes
 // but the broker has not confirmed yet (see the services' RunRelay).
 type EventBacklog struct {

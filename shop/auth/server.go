@@ -720,14 +720,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// internal logs a storage failure and returns an internal error that does
-// not leak its details to the caller.
+// internal logs a storage failure and returns the error the caller
+// sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
+	out := shop.StorageFailure(ctx, "auth: "+what, err)
+	if shop.IsCode(out, shop.ErrInternal.Code) {
+		s.log.ErrorContext(ctx, "auth: "+what, "err", err)
 	}
-	s.log.ErrorContext(ctx, "auth: "+what, "err", err)
-	return &shop.Error{Code: shop.ErrInternal.Code, Message: "auth: " + what + " failed", Cause: err}
+	return out
 }
 
 // prehash maps a password of any length to 44 bytes (base64 of its

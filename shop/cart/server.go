@@ -803,12 +803,12 @@ func (c *cartDoc) public() Cart {
 	return out
 }
 
-// internal logs a storage failure and returns an internal error that does
-// not leak its details to the caller.
+// internal logs a storage failure and returns the error the caller
+// sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
+	out := shop.StorageFailure(ctx, "cart: "+what, err)
+	if shop.IsCode(out, shop.ErrInternal.Code) {
+		s.log.ErrorContext(ctx, "cart: "+what, "err", err)
 	}
-	s.log.ErrorContext(ctx, "cart: "+what, "err", err)
-	return &shop.Error{Code: shop.ErrInternal.Code, Message: "cart: " + what + " failed", Cause: err}
+	return out
 }

@@ -408,14 +408,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// internal logs a storage failure and returns an internal error that
-// does not leak its details to the caller (or the context's error).
+// internal logs a storage failure and returns the error the caller
+// sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return transport.ContextError(ctx)
+	out := shop.StorageFailure(ctx, "inventory: "+what, err)
+	if shop.IsCode(out, shop.ErrInternal.Code) {
+		s.log.ErrorContext(ctx, "inventory: "+what, "err", err)
 	}
-	s.log.ErrorContext(ctx, "inventory: "+what, "err", err)
-	return &shop.Error{Code: transport.CodeInternal, Message: "inventory: " + what + " failed", Cause: err}
+	return out
 }
 
 // idsOnly is the projection of the sweeper's looks: ids only.

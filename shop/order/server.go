@@ -737,12 +737,12 @@ func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, erro
 
 // ---- helpers ----
 
-// internal logs a storage failure and returns an internal error that
-// does not leak its details (or the context's error).
+// internal logs a storage failure and returns the error the caller
+// sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return transport.ContextError(ctx)
+	out := shop.StorageFailure(ctx, "order: "+what, err)
+	if shop.IsCode(out, shop.ErrInternal.Code) {
+		s.log.ErrorContext(ctx, "order: "+what, "err", err)
 	}
-	s.log.ErrorContext(ctx, "order: "+what, "err", err)
-	return &shop.Error{Code: transport.CodeInternal, Message: "order: " + what + " failed", Cause: err}
+	return out
 }

@@ -305,16 +305,10 @@ func Detach(ctx context.Context, d time.Duration) (context.Context, context.Canc
 }
 
 // Internal wraps a storage failure as an internal error that names the
-// operation but hides the details from remote callers.
+// operation but hides the details from remote callers
+// (shop.StorageFailure, for work that has no caller's context).
 func Internal(op string, err error) error {
-	var e *transport.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	if c := transport.CodeOf(err); c == transport.CodeDeadlineExceeded || c == transport.CodeUnavailable {
-		return &transport.Error{Code: c, Message: op + ": " + string(c), Cause: err}
-	}
-	return &transport.Error{Code: transport.CodeInternal, Message: op + " failed", Cause: err}
+	return shop.StorageFailure(context.Background(), op, err)
 }
 
 // SortPlaced sorts items as listings show them: by position, then by name
