@@ -39,13 +39,9 @@ var builtin = map[string]Service{
 const DefaultSeed = seed.DefaultSeed
 
 func startAuth(_ context.Context, env Env) (*Started, error) {
-	srv, err := auth.New(env.DB, auth.Options{
-		BcryptCost:    env.Settings.BcryptCost,
-		SessionTTL:    env.Settings.SessionTTL,
-		AdminEmail:    env.Settings.AdminEmail,
-		AdminPassword: env.Settings.AdminPassword,
-		Logger:        env.Logger,
-	})
+	opts := env.Settings.authOptions()
+	opts.Logger = env.Logger
+	srv, err := auth.New(env.DB, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -299,4 +295,13 @@ func withRelay(a *Attach, srv relayer) (*Started, error) {
 	}
 	st.Backlog = srv.EventBacklog
 	return st, nil
+}
+
+// authOptions are the auth service's options these settings give.
+func (s Settings) authOptions() auth.Options {
+	return auth.Options{
+		BcryptCost: s.BcryptCost, SessionTTL: s.SessionTTL,
+		AdminEmail: s.AdminEmail, AdminPassword: s.AdminPassword,
+		MaxConcurrentHashes: s.AuthHashes,
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/seed"
 	"github.com/shopbus/shopbus/supervise"
 	"github.com/shopbus/shopbus/transport"
@@ -34,10 +33,11 @@ const (
 	EnvDBPrefix      = "SHOP_DB_PREFIX"       // database name prefix (default "shop")
 	EnvWorkers       = supervise.EnvWorkers   // worker processes; unset, 0 or 1 means one process
 	EnvWorkersPrefix = "SHOP_WORKERS_"        // + service name: its consumer concurrency
-	EnvAdminEmail    = auth.EnvAdminEmail     // admin account to ensure (with EnvAdminPassword)
-	EnvAdminPassword = auth.EnvAdminPassword  // its password
-	EnvBcryptCost    = auth.EnvBcryptCost     // bcrypt work factor, 4 to 31
-	EnvSessionTTL    = auth.EnvSessionTTL     // session lifetime, a Go duration
+	EnvAdminEmail    = "SHOP_ADMIN_EMAIL"     // admin account to ensure (with EnvAdminPassword)
+	EnvAdminPassword = "SHOP_ADMIN_PASSWORD"  // its password
+	EnvBcryptCost    = "SHOP_BCRYPT_COST"     // bcrypt work factor, 4 to 31
+	EnvSessionTTL    = "SHOP_SESSION_TTL"     // session lifetime, a Go duration
+	EnvAuthHashes    = "SHOP_AUTH_HASHES"     // bcrypt runs at once in the auth service (default half the CPUs)
 	EnvHTTPAddr      = "SHOP_HTTP_ADDR"       // HTTP listen address (default 127.0.0.1:8080)
 	EnvOpsAddr       = "SHOP_OPS_ADDR"        // operations endpoints' address (default: SHOP_HTTP_ADDR without a site, a free loopback port with one)
 	EnvBaseURL       = "SHOP_BASE_URL"        // public URL of the storefront (default from the address)
@@ -207,21 +207,27 @@ func ConfigFromEnv() (Config, error) {
 		c.Concurrency[name] = n
 	}
 
-	getenv := func(name string) string {
-		if v, ok := secrets[name]; ok {
-			return v
+	c.Settings.AdminEmail, c.Settings.AdminPassword = os.Getenv(EnvAdminEmail), secrets[EnvAdminPassword]
+	if v := os.Getenv(EnvBcryptCost); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			bad(EnvBcryptCost, fmt.Sprintf("%q is not an integer", v))
 		}
-		return os.Getenv(name)
+		c.Settings.BcryptCost = n
 	}
-	if ao, err := auth.OptionsFromLookup(getenv); err != nil {
-		v, reason := EnvAdminEmail, err.Error()
-		if te := transport.AsError(err); te != nil && len(te.Fields) > 0 {
-			v, reason = te.Fields[0].Field, te.Fields[0].Message
+	if v := os.Getenv(EnvSessionTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(EnvSessionTTL, fmt.Sprintf("%q is not a positive duration such as 168h", v))
 		}
-		bad(v, reason)
-	} else {
-		c.Settings.AdminEmail, c.Settings.AdminPassword = ao.AdminEmail, ao.AdminPassword
-		c.Settings.BcryptCost, c.Settings.SessionTTL = ao.BcryptCost, ao.SessionTTL
+		c.Settings.SessionTTL = d
+	}
+	if v := os.Getenv(EnvAuthHashes); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxConcurrency {
+			bad(EnvAuthHashes, fmt.Sprintf("%q is not a number from 1 to %d", v, MaxConcurrency))
+		}
+		c.Settings.AuthHashes = n
 	}
 
 	if v := os.Getenv(EnvAMQPExpire); v != "" {
@@ -290,6 +296,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateAMQPTLS()...)
+	if err := c.Settings.authOptions().Validate(); err != nil {
+		bad(authVar(err))
+	}
 	switch c.AMQPQueueType {
 	case "", "classic", "quorum":
 	default:
@@ -430,4 +439,23 @@ func redact(msg, uri string) string {
 		}
 	}
 	return msg
+}
+
+// authVar names the variable behind an invalid auth option, and what is
+// wrong with it.
+func authVar(err error) (string, string) {
+	vars := map[string]string{
+		"AdminEmail": EnvAdminEmail, "AdminPassword": EnvAdminPassword,
+		"BcryptCost": EnvBcryptCost, "SessionTTL": EnvSessionTTL,
+		"MaxConcurrentHashes": EnvAuthHashes,
+	}
+	te := transport.AsError(err)
+	if len(te.Fields) == 0 {
+		return EnvAdminEmail, te.Message
+	}
+	v, ok := vars[te.Fields[0].Field]
+	if !ok {
+		v = EnvAdminEmail
+	}
+	return v, te.Fields[0].Message
 }

@@ -29,6 +29,7 @@
 //	SHOP_ADMIN_EMAIL         admin account ensured by the auth service,
 //	SHOP_ADMIN_PASSWORD      with this password (set both or neither)
 //	SHOP_BCRYPT_COST         bcrypt work factor, SHOP_SESSION_TTL session lifetime
+//	SHOP_AUTH_HASHES         bcrypt runs at once in the auth service (default half the CPUs)
 //	SHOP_HTTP_ADDR           HTTP listen address (default 127.0.0.1:8080)
 //	SHOP_BASE_URL            public URL of the storefront (default: the listen URL)
 //	SHOP_DATA_DIR            embedded MongoDB directory (default ./shopdata)

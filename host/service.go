@@ -64,6 +64,9 @@ type Settings struct {
 	BcryptCost int
 	// SessionTTL is how long an auth session lasts; 0 means the default.
 	SessionTTL time.Duration
+	// AuthHashes is how many bcrypt runs the auth service does at once
+	// (auth.Options.MaxConcurrentHashes); 0 means its default.
+	AuthHashes int
 	// BaseURL is the storefront's public absolute URL, e.g.
 	// "https://shop.example"; the seo service builds canonical URLs and
 	// the sitemap from it.

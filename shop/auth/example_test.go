@@ -24,10 +24,8 @@ func Example() {
 	bus := inproc.New(inproc.Options{})
 	defer bus.Close()
 
-	opts, err := auth.OptionsFromEnv() // SHOP_ADMIN_EMAIL, SHOP_BCRYPT_COST, ...
-	if err != nil {
-		log.Fatal(err)
-	}
+	// An admin account to ensure, and the default bcrypt cost and limits.
+	opts := auth.Options{AdminEmail: "admin@example.com", AdminPassword: "change-this-secret"}
 	srv, err := auth.New(client.Database("shop_auth"), opts)
 	if err != nil {
 		log.Fatal(err)

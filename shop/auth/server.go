@@ -190,6 +190,10 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// Validate reports whether New would accept o: an invalid error naming
+// the first field (as spelled in Options) that is out of range.
+func (o Options) Validate() error { return o.setDefaults() }
+
 func (o *Options) setDefaults() error {
 	switch {
 	case o.BcryptCost == 0:
