@@ -796,7 +796,8 @@ func (c *cartDoc) public() Cart {
 			AddedAt:       l.AddedAt,
 		}
 		if !l.Unavailable {
-			out.Totals.Add(line.Subtotal)
+			// Cannot overflow: prices and quantities are bounded (setDefaults).
+			_ = out.Totals.Add(line.Subtotal)
 		}
 		out.Lines = append(out.Lines, line)
 	}
