@@ -31,6 +31,8 @@ type cluster struct {
 	t     *testing.T
 	stack *compose.DockerCompose
 	base  string
+	// secrets holds the broker accounts' passwords (brokerSecrets).
+	secrets string
 }
 
 const (
@@ -50,6 +52,7 @@ func startCluster(t *testing.T) *cluster {
 	}
 	cookie := make([]byte, 24)
 	rand.Read(cookie)
+	secrets := brokerSecrets(t)
 	stack.WithEnv(map[string]string{
 		"SHOP_TAG":                 "local",
 		"RABBITMQ_IMAGE":           "shopbus/rabbitmq4:local",
@@ -64,8 +67,9 @@ func startCluster(t *testing.T) *cluster {
 		"SHOP_SEED_PRODUCTS":       "12",
 		"SHOP_REPLICAS":            "2",
 		// Hundreds of shoppers from one address: no per-client limit.
-		"SHOP_LOGIN_RATE":    "off",
-		"SHOP_REGISTER_RATE": "off",
+		"SHOP_LOGIN_RATE":     "off",
+		"SHOP_REGISTER_RATE":  "off",
+		"SHOP_BROKER_SECRETS": secrets,
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -92,7 +96,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	t.Logf("cluster up in %v; a storefront at %s", time.Since(began).Round(time.Second), endpoint)
-	return &cluster{t: t, stack: stack, base: endpoint}
+	return &cluster{t: t, stack: stack, base: endpoint, secrets: secrets}
 }
 
 // rejoinWait bounds how long a restarted node may take to be back in the
@@ -178,7 +182,9 @@ func (c *cluster) bus(node string) *rabbit.Bus {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	b, err := rabbit.Dial(ctx, rabbit.Options{URL: "amqp://guest:guest@" + ip + ":5672/", QueueType: rabbit.QueueQuorum, Name: "e2e admin"})
+	// As the storefront does: a caller's account (there is no guest).
+	url := "amqp://shop-storefront:" + brokerPassword(c.t, c.secrets, "storefront") + "@" + ip + ":5672/"
+	b, err := rabbit.Dial(ctx, rabbit.Options{URL: url, QueueType: rabbit.QueueQuorum, Name: "e2e admin"})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -21,4 +22,15 @@ func brokerSecrets(t *testing.T) string {
 		t.Fatalf("brokeraccess passwords: %v\n%s", err, out)
 	}
 	return dir
+}
+
+// brokerPassword reads one account's password from a brokerSecrets
+// directory.
+func brokerPassword(t *testing.T, dir, account string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, account))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
 }
