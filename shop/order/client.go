@@ -9,6 +9,7 @@ import (
 // Method names on the bus.
 const (
 	MethodPlace           = "order.place"
+	MethodQuote           = "order.quote"
 	MethodGet             = "order.get"
 	MethodList            = "order.list"
 	MethodCancel          = "order.cancel"
@@ -34,6 +35,11 @@ func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
 // Place calls order.place.
 func (c *Client) Place(ctx context.Context, r PlaceRequest) (Order, error) {
 	return transport.Invoke[Order](ctx, c.bus, MethodPlace, r)
+}
+
+// Quote calls order.quote.
+func (c *Client) Quote(ctx context.Context, r PlaceRequest) (Order, error) {
+	return transport.Invoke[Order](ctx, c.bus, MethodQuote, r)
 }
 
 // Get calls order.get.
@@ -65,6 +71,7 @@ func (c *Client) ShippingMethods(ctx context.Context, r ShippingMethodsRequest) 
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodPlace, svc.Place)
+	transport.Handle(m, MethodQuote, svc.Quote)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodList, svc.List)
 	transport.Handle(m, MethodCancel, svc.Cancel)

@@ -232,12 +232,23 @@ func TestCheckout(t *testing.T) {
 		}
 		wantCode(t, e.place2(context.Background(), request()), transport.CodeUnauthenticated)
 
+		// A quote: what the order would be, nothing stored or reserved.
+		want := order.Total{Currency: "EUR", Items: 2500, Shipping: 490, Total: 2990, Tax: 477, TaxRate: 1900} // 2990 × 19/119 = 477.39
+		q := must(e.orders.Quote(customer, request()))(t)
+		if q.ID != "" || q.Status != "" || len(q.Totals) != 1 || q.Totals[0] != want || len(q.Lines) != 1 || q.Lines[0].Subtotal.Amount != 2500 {
+			t.Fatalf("quote %+v", q)
+		}
+		if page := must(e.orders.List(customer, order.ListRequest{}))(t); len(page.Orders) != 0 {
+			t.Fatalf("a quote stored an order: %+v", page.Orders)
+		}
+		e.wantStock(t, mug.SKU, 5, 0)
+		wantCode(t, func() error { _, err := e.orders.Quote(customer, bad); return err }(), transport.CodeInvalid)
+
 		key := transport.WithRequestID(customer, transport.NewRequestID())
 		o := must(e.orders.Place(key, request()))(t)
 		if o.Status != order.StatusPaid || !o.Settled || o.Payment != order.PaymentCaptured || o.Reason != "" {
 			t.Fatalf("order %+v", o)
 		}
-		want := order.Total{Currency: "EUR", Items: 2500, Shipping: 490, Total: 2990, Tax: 477, TaxRate: 1900} // 2990 × 19/119 = 477.39
 		if len(o.Totals) != 1 || o.Totals[0] != want || len(o.Lines) != 1 || o.Lines[0].SKU != mug.SKU || o.Lines[0].Quantity != 2 {
 			t.Fatalf("order lines %+v totals %+v, want %+v", o.Lines, o.Totals, want)
 		}

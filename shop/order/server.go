@@ -389,6 +389,39 @@ func (s *Server) Place(ctx context.Context, r PlaceRequest) (Order, error) {
 	})
 }
 
+// Quote implements Service.
+func (s *Server) Quote(ctx context.Context, r PlaceRequest) (Order, error) {
+	p, err := shop.Caller(ctx, s.opts.Auth)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.checkPlace(r); err != nil {
+		return Order{}, err
+	}
+	d, err := s.draft(ctx, p, r)
+	if err != nil {
+		return Order{}, err
+	}
+	return d.public(), nil
+}
+
+// draft is the order r would make from the caller's cart now: lines
+// priced again, shipping and totals; not stored.
+func (s *Server) draft(ctx context.Context, p shop.Principal, r PlaceRequest) (*orderDoc, error) {
+	c, err := s.opts.Carts.Get(ctx, cart.CartRequest{})
+	if err != nil {
+		return nil, err
+	}
+	method, _ := s.shipping(r.ShippingMethod)
+	lines, err := s.price(ctx, c, method, r.AcceptPrices)
+	if err != nil {
+		return nil, err
+	}
+	d := &orderDoc{UserID: p.UserID, Email: r.Email, Address: r.Address, Shipping: method, Lines: lines}
+	d.Totals = []Total{s.total(lines, method, r.Address.Country)}
+	return d, nil
+}
+
 // orderID names the order a place request makes: derived from the request
 // id and the user, so that a repeat names the same order.
 func orderID(ctx context.Context, userID string) string {
@@ -408,19 +441,13 @@ func (s *Server) place(ctx context.Context, p shop.Principal, r PlaceRequest) (O
 	if found {
 		return s.resume(ctx, p, d, rev)
 	}
-	c, err := s.opts.Carts.Get(ctx, cart.CartRequest{})
-	if err != nil {
-		return Order{}, err
-	}
-	method, _ := s.shipping(r.ShippingMethod)
-	lines, err := s.price(ctx, c, method, r.AcceptPrices)
+	d, err = s.draft(ctx, p, r)
 	if err != nil {
 		return Order{}, err
 	}
 	now := s.now()
-	d = &orderDoc{ID: id, UserID: p.UserID, Email: r.Email, Address: r.Address, Shipping: method, Lines: lines,
-		Status: StatusPending, Step: stepReserve, Owner: uuid.NewString(), Lease: now.Add(s.opts.Lease), CreatedAt: now}
-	d.Totals = []Total{s.total(lines, method, r.Address.Country)}
+	d.ID, d.Status, d.Step, d.CreatedAt = id, StatusPending, stepReserve, now
+	d.Owner, d.Lease = uuid.NewString(), now.Add(s.opts.Lease)
 	if ok, err := s.store(ctx, d, &rev, shop.EventOrderPlaced); err != nil {
 		return Order{}, err
 	} else if !ok {

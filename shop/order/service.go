@@ -16,6 +16,9 @@
 // from the rate configured for the destination country (see TaxIncluded
 // for the rounding). A country without a configured rate is not shipped to.
 //
+// Quote answers the same question without placing anything: the order
+// the cart would make now, with its totals and tax, for a review step.
+//
 // The same request (the same request id, which the storefront derives
 // from its Idempotency-Key) always names the same order: a repeat returns
 // the order as it is, never a second one.
@@ -245,6 +248,12 @@ type Service interface {
 	// an empty cart and lines no longer for sale are invalid; a price
 	// change not accepted is a conflict naming the lines.
 	Place(ctx context.Context, r PlaceRequest) (Order, error)
+	// Quote answers what Place would order now, without placing it: the
+	// caller's cart priced again, the shipping method and the totals with
+	// their tax, checked as Place checks them (a price change not
+	// accepted is the same conflict). The quote has no ID and no status;
+	// nothing is stored or reserved. A checkout's review step shows it.
+	Quote(ctx context.Context, r PlaceRequest) (Order, error)
 	// Get returns an order: the caller's own, or any for an admin.
 	Get(ctx context.Context, r GetRequest) (Order, error)
 	// List returns the caller's orders, or an admin's selection.
