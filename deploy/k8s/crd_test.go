@@ -93,7 +93,8 @@ func (r *rabbitmqCluster) replicas() int {
 
 // Names of what the RabbitMQ Cluster Operator creates for a cluster (its
 // documentation and internal/resource): the StatefulSet's pods, the
-// headless Service that names them, and the default user's Secret.
+// headless Service that names them, and the default user's Secret (an
+// administrator's, which only the Messaging Topology Operator may use).
 func (r *rabbitmqCluster) podHost(i int) string {
 	return fmt.Sprintf("%s-server-%d.%s-nodes", r.Name, i, r.Name)
 }
@@ -101,10 +102,6 @@ func (r *rabbitmqCluster) defaultUserSecret() string { return r.Name + "-default
 func (r *rabbitmqCluster) podLabels() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": r.Name}
 }
-
-// rabbitmqDefaultUserKeys are the keys of the default user's Secret that a
-// shop pod may read.
-var rabbitmqDefaultUserKeys = []string{"username", "password"}
 
 // mongoDBCommunity is a MongoDBCommunity (mongodbcommunity.mongodb.com/v1)
 // of the MongoDB Community Operator: github.com/mongodb/mongodb-kubernetes,
@@ -218,4 +215,193 @@ func (r mongoDBSecretKeyReference) key() string {
 		return "password"
 	}
 	return r.Key
+}
+
+// The RabbitMQ Messaging Topology Operator's resources (rabbitmq.com/v1beta1):
+// github.com/rabbitmq/messaging-topology-operator, api/v1beta1/user_types.go,
+// permission_types.go, topicpermission_types.go, exchange_types.go and
+// rabbitmq_cluster_reference.go. The operator creates what they describe
+// in the RabbitmqCluster they reference, through its management API.
+
+// rabbitmqClusterReference names the RabbitmqCluster a resource belongs to.
+type rabbitmqClusterReference struct {
+	// Name: either it or ConnectionSecret, not both (the webhooks).
+	Name string `json:"name,omitempty"`
+	// Namespace defaults to the resource's.
+	Namespace        string                       `json:"namespace,omitempty"`
+	ConnectionSecret *corev1.LocalObjectReference `json:"connectionSecret,omitempty"`
+}
+
+// validate checks what the operator's webhooks check of a reference, and
+// that it names cluster (in the resource's namespace).
+func (r rabbitmqClusterReference) validate(cluster string) error {
+	if (r.Name == "") == (r.ConnectionSecret == nil) {
+		return fmt.Errorf("spec.rabbitmqClusterReference: set either name or connectionSecret")
+	}
+	if r.Name != cluster || r.Namespace != "" {
+		return fmt.Errorf("spec.rabbitmqClusterReference: %q in namespace %q, want the build's RabbitmqCluster %q", r.Name, r.Namespace, cluster)
+	}
+	return nil
+}
+
+// rabbitmqUser is a User: a RabbitMQ user whose credentials the operator
+// generates (a random user name and password) or imports from
+// importCredentialsSecret (keys username and password), and keeps in the
+// Secret <metadata.name>-user-credentials, keys username and password.
+type rabbitmqUser struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              rabbitmqUserSpec `json:"spec,omitempty"`
+}
+
+type rabbitmqUserSpec struct {
+	// Tags: each +kubebuilder:validation:Enum=management;policymaker;monitoring;administrator.
+	Tags []string `json:"tags,omitempty"`
+	// RabbitmqClusterReference: +kubebuilder:validation:Required.
+	RabbitmqClusterReference rabbitmqClusterReference `json:"rabbitmqClusterReference"`
+	// ImportCredentialsSecret is read once, when the user is created.
+	ImportCredentialsSecret *corev1.LocalObjectReference `json:"importCredentialsSecret,omitempty"`
+}
+
+// credentialsSecret is the name of the Secret the operator keeps the
+// user's credentials in (controllers/user_controller.go).
+func (u *rabbitmqUser) credentialsSecret() string { return u.Name + "-user-credentials" }
+
+// rabbitmqUserCredentialKeys are the keys of a user's credentials Secret
+// that a shop pod may read.
+var rabbitmqUserCredentialKeys = []string{"username", "password"}
+
+func (u *rabbitmqUser) validate(cluster string) error {
+	for _, tag := range u.Spec.Tags {
+		if !slices.Contains([]string{"management", "policymaker", "monitoring", "administrator"}, tag) {
+			return fmt.Errorf("spec.tags: %q", tag)
+		}
+	}
+	return u.Spec.RabbitmqClusterReference.validate(cluster)
+}
+
+// rabbitmqPermission is a Permission: a user's configure, write and read
+// regexes in a virtual host. An unset regex is empty, which RabbitMQ reads
+// as matching nothing but the empty name.
+type rabbitmqPermission struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              rabbitmqPermissionSpec `json:"spec,omitempty"`
+}
+
+type rabbitmqPermissionSpec struct {
+	// User or UserReference (a User of the namespace), not both.
+	User          string                       `json:"user,omitempty"`
+	UserReference *corev1.LocalObjectReference `json:"userReference,omitempty"`
+	// Vhost: +kubebuilder:validation:Required.
+	Vhost string `json:"vhost"`
+	// Permissions: +kubebuilder:validation:Required.
+	Permissions              rabbitmqVhostPermissions `json:"permissions"`
+	RabbitmqClusterReference rabbitmqClusterReference `json:"rabbitmqClusterReference"`
+}
+
+type rabbitmqVhostPermissions struct {
+	Configure string `json:"configure,omitempty"`
+	Write     string `json:"write,omitempty"`
+	Read      string `json:"read,omitempty"`
+}
+
+func (p *rabbitmqPermission) validate(cluster string) error {
+	if err := validateUserRef(p.Spec.User, p.Spec.UserReference); err != nil {
+		return err
+	}
+	if p.Spec.Vhost == "" {
+		return fmt.Errorf("spec.vhost is required")
+	}
+	return p.Spec.RabbitmqClusterReference.validate(cluster)
+}
+
+// rabbitmqTopicPermission is a TopicPermission: the routing keys a user
+// may publish to one topic exchange (write) and bind with (read).
+type rabbitmqTopicPermission struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              rabbitmqTopicPermissionSpec `json:"spec,omitempty"`
+}
+
+type rabbitmqTopicPermissionSpec struct {
+	// User or UserReference, not both (the webhook).
+	User          string                       `json:"user,omitempty"`
+	UserReference *corev1.LocalObjectReference `json:"userReference,omitempty"`
+	// Vhost: +kubebuilder:validation:Required.
+	Vhost string `json:"vhost"`
+	// Permissions: +kubebuilder:validation:Required.
+	Permissions              rabbitmqTopicPermissionsConfig `json:"permissions"`
+	RabbitmqClusterReference rabbitmqClusterReference       `json:"rabbitmqClusterReference"`
+}
+
+// rabbitmqTopicPermissionsConfig is TopPermissionsConfig (sic).
+type rabbitmqTopicPermissionsConfig struct {
+	Exchange string `json:"exchange,omitempty"`
+	Read     string `json:"read,omitempty"`
+	Write    string `json:"write,omitempty"`
+}
+
+func (p *rabbitmqTopicPermission) validate(cluster string) error {
+	if err := validateUserRef(p.Spec.User, p.Spec.UserReference); err != nil {
+		return err
+	}
+	if p.Spec.Vhost == "" || p.Spec.Permissions.Exchange == "" {
+		return fmt.Errorf("spec.vhost and spec.permissions.exchange are required")
+	}
+	return p.Spec.RabbitmqClusterReference.validate(cluster)
+}
+
+// validateUserRef checks the webhooks' rule: spec.user or
+// spec.userReference, not both.
+func validateUserRef(user string, ref *corev1.LocalObjectReference) error {
+	if (user == "") == (ref == nil || ref.Name == "") {
+		return fmt.Errorf("spec: set either user or userReference")
+	}
+	return nil
+}
+
+// rabbitmqExchange is an Exchange, declared by the operator.
+type rabbitmqExchange struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              rabbitmqExchangeSpec `json:"spec,omitempty"`
+}
+
+type rabbitmqExchangeSpec struct {
+	// Name: +kubebuilder:validation:Required.
+	Name string `json:"name"`
+	// Vhost: +kubebuilder:default:=/.
+	Vhost string `json:"vhost,omitempty"`
+	// Type: +kubebuilder:validation:Enum=direct;fanout;headers;topic,
+	// +kubebuilder:default:=direct.
+	Type                     string                   `json:"type,omitempty"`
+	Durable                  bool                     `json:"durable,omitempty"`
+	AutoDelete               bool                     `json:"autoDelete,omitempty"`
+	RabbitmqClusterReference rabbitmqClusterReference `json:"rabbitmqClusterReference"`
+}
+
+func (e *rabbitmqExchange) validate(cluster string) error {
+	if e.Spec.Name == "" {
+		return fmt.Errorf("spec.name is required")
+	}
+	if !slices.Contains([]string{"direct", "fanout", "headers", "topic"}, e.exchangeType()) {
+		return fmt.Errorf("spec.type %q", e.Spec.Type)
+	}
+	return e.Spec.RabbitmqClusterReference.validate(cluster)
+}
+
+// vhost and exchangeType are the spec's fields with their defaults.
+func (e *rabbitmqExchange) vhost() string {
+	if e.Spec.Vhost == "" {
+		return "/"
+	}
+	return e.Spec.Vhost
+}
+
+func (e *rabbitmqExchange) exchangeType() string {
+	if e.Spec.Type == "" {
+		return "direct"
+	}
+	return e.Spec.Type
 }

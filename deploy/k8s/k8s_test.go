@@ -1,6 +1,11 @@
 package k8s
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -11,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +35,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/shopbus/shopbus/deploy/internal/brokeraccess"
 	"github.com/shopbus/shopbus/host"
 )
 
@@ -51,6 +58,7 @@ var hostEnv = map[string]string{
 	"EnvAdminPassword": host.EnvAdminPassword,
 	"EnvBcryptCost":    host.EnvBcryptCost,
 	"EnvSessionTTL":    host.EnvSessionTTL,
+	"EnvAuthHashes":    host.EnvAuthHashes,
 	"EnvHTTPAddr":      host.EnvHTTPAddr,
 	"EnvOpsAddr":       host.EnvOpsAddr,
 	"EnvBaseURL":       host.EnvBaseURL,
@@ -156,6 +164,43 @@ func TestREADMEShowsExampleOverlay(t *testing.T) {
 	}
 }
 
+// TestImportedBrokerUser builds the README's example of a User whose
+// credentials are imported from a Secret of the overlay's rather than
+// generated: kustomize renames the reference with the generated Secret.
+func TestImportedBrokerUser(t *testing.T) {
+	dir := filepath.Join("testdata", "imported-broker-user")
+	b := kustomize(t, dir)
+	var imported []string
+	for _, u := range b.users {
+		if err := u.validate(brokerCluster); err != nil {
+			t.Errorf("User %s: %v", u.Name, err)
+		}
+		ref := u.Spec.ImportCredentialsSecret
+		if ref == nil {
+			continue
+		}
+		imported = append(imported, u.Name)
+		s := b.secrets[ref.Name]
+		if s == nil || len(s.Data["username"]) == 0 || len(s.Data["password"]) == 0 {
+			t.Errorf("User %s: importCredentialsSecret %s: no Secret of the build with a username and a password", u.Name, ref.Name)
+		}
+	}
+	if !slices.Equal(imported, []string{brokerResourcePrefix + "product"}) {
+		t.Errorf("Users importing their credentials: %v, want only shopbus-product's", imported)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), string(want)) {
+		t.Errorf("README.md does not show %s/kustomization.yaml as it is", dir)
+	}
+}
+
 // build is one kustomization's output, every object decoded strictly.
 type build struct {
 	dir         string
@@ -167,6 +212,15 @@ type build struct {
 	secrets     map[string]*corev1.Secret
 	rabbits     []*rabbitmqCluster
 	mongos      []*mongoDBCommunity
+	// The Messaging Topology Operator's resources: the broker accounts and
+	// the namespace's exchanges.
+	users            []*rabbitmqUser
+	permissions      []*rabbitmqPermission
+	topicPermissions []*rabbitmqTopicPermission
+	exchanges        []*rabbitmqExchange
+	// brokerUsers maps each Deployment to the User (metadata.name) whose
+	// credentials its broker URLs carry, as checkDeployment found them.
+	brokerUsers map[string]string
 }
 
 // kustomize builds dir with kustomize's library, on the files on disk, and
@@ -178,7 +232,7 @@ func kustomize(t *testing.T, dir string) *build {
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
-	b := &build{dir: dir, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	b := &build{dir: dir, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, brokerUsers: map[string]string{}}
 	for _, r := range m.Resources() {
 		gvk := r.GetGvk()
 		id := fmt.Sprintf("%s: %s %s %s", dir, gvk.ApiVersion(), gvk.Kind, r.GetName())
@@ -208,6 +262,18 @@ func kustomize(t *testing.T, dir string) *build {
 		case "mongodbcommunity.mongodb.com/v1 MongoDBCommunity":
 			o := new(mongoDBCommunity)
 			b.mongos, obj = append(b.mongos, o), o
+		case "rabbitmq.com/v1beta1 User":
+			o := new(rabbitmqUser)
+			b.users, obj = append(b.users, o), o
+		case "rabbitmq.com/v1beta1 Permission":
+			o := new(rabbitmqPermission)
+			b.permissions, obj = append(b.permissions, o), o
+		case "rabbitmq.com/v1beta1 TopicPermission":
+			o := new(rabbitmqTopicPermission)
+			b.topicPermissions, obj = append(b.topicPermissions, o), o
+		case "rabbitmq.com/v1beta1 Exchange":
+			o := new(rabbitmqExchange)
+			b.exchanges, obj = append(b.exchanges, o), o
 		default:
 			t.Errorf("%s: no Go type to check this kind against: add it to kustomize()", id)
 			continue
@@ -253,14 +319,20 @@ func (b *build) check(t *testing.T, components []string, placeholders bool) {
 	b.checkBroker(t)
 	b.checkDatabase(t)
 	b.checkSecrets(t, placeholders)
-	sites := map[string]host.Config{}
+	sites, configs := map[string]host.Config{}, map[string]host.Config{}
 	for _, d := range b.deployments {
-		if cfg, ok := b.checkDeployment(t, d, placeholders); ok && slices.Contains(siteComponents, d.Labels[componentLabel]) {
+		cfg, ok := b.checkDeployment(t, d, placeholders)
+		if !ok {
+			continue
+		}
+		configs[d.Name] = cfg
+		if slices.Contains(siteComponents, d.Labels[componentLabel]) {
 			sites[d.Name] = cfg
 		}
 	}
 	b.checkPDBs(t)
 	b.checkServing(t, sites)
+	b.checkBrokerAccounts(t, configs)
 }
 
 func (b *build) deployment(component string) *appsv1.Deployment {
@@ -412,7 +484,7 @@ func (b *build) checkDeployment(t *testing.T, d *appsv1.Deployment, placeholders
 	if !ok {
 		return host.Config{}, false
 	}
-	cfg, ok := b.checkConfig(t, id, env, hosted, port, placeholders)
+	cfg, ok := b.checkConfig(t, id, d.Name, env, hosted, port, placeholders)
 	if ok && opsPort != 0 {
 		if _, p, err := net.SplitHostPort(cfg.OpsAddr); err != nil || p != strconv.Itoa(int(opsPort)) {
 			t.Errorf("%s: %s=%q does not listen on the container's ops port %d", id, host.EnvOpsAddr, cfg.OpsAddr, opsPort)
@@ -434,10 +506,28 @@ func hostedServices(component string) []string {
 
 // Values the test gives what only a cluster would provide.
 const (
-	fakeRabbitUser     = "default_user_Xk2pQ9vT3mWz"
-	fakeRabbitPassword = "Qz8-mP2xL5nR7tV1wY4b_A6cD9eF"
-	podNameSuffix      = "-5d4f8b9c7d-x2x7k" // pod-template-hash (10) and 5 random characters
+	podNameSuffix = "-5d4f8b9c7d-x2x7k" // pod-template-hash (10) and 5 random characters
 )
+
+// fakeRabbitCredentials stands for the credentials the Messaging Topology
+// Operator generates for a User: a different user name and password per
+// User, each 32 characters of URL-safe base64 as the operator's are.
+func fakeRabbitCredentials(user string) (username, password string) {
+	u := sha256.Sum256([]byte("username " + user))
+	p := sha256.Sum256([]byte("password " + user))
+	return base64.URLEncoding.EncodeToString(u[:24]), base64.URLEncoding.EncodeToString(p[:24])
+}
+
+// userWithCredentials returns the User of the build whose (stand-in)
+// credentials these are, or "".
+func (b *build) userWithCredentials(username, password string) string {
+	for _, u := range b.users {
+		if user, pw := fakeRabbitCredentials(u.Name); user == username && pw == password {
+			return u.Name
+		}
+	}
+	return ""
+}
 
 // placeholderValue stands for an empty placeholder of the base's Secret.
 func placeholderValue(secret, key string) string {
@@ -564,8 +654,10 @@ func (b *build) checkEnv(t *testing.T, id, podPrefix string, c corev1.Container,
 }
 
 // secretValue returns a Secret's value as a container would read it: from
-// the build, or a stand-in for an empty placeholder or for the Secret the
-// RabbitMQ operator generates.
+// the build, or a stand-in for an empty placeholder or for a Secret the
+// Messaging Topology Operator generates (a User's credentials). The RabbitMQ
+// Cluster Operator's default user is an administrator, so no shop pod may
+// read it: it has no stand-in.
 func (b *build) secretValue(name, key string) (string, error) {
 	if s := b.secrets[name]; s != nil {
 		v, found := s.Data[key]
@@ -577,12 +669,18 @@ func (b *build) secretValue(name, key string) (string, error) {
 		}
 		return string(v), nil
 	}
-	for _, r := range b.rabbits {
-		if name == r.defaultUserSecret() && slices.Contains(rabbitmqDefaultUserKeys, key) {
+	for _, u := range b.users {
+		if name == u.credentialsSecret() && slices.Contains(rabbitmqUserCredentialKeys, key) {
+			user, pw := fakeRabbitCredentials(u.Name)
 			if key == "username" {
-				return fakeRabbitUser, nil
+				return user, nil
 			}
-			return fakeRabbitPassword, nil
+			return pw, nil
+		}
+	}
+	for _, r := range b.rabbits {
+		if name == r.defaultUserSecret() {
+			return "", fmt.Errorf("the Secret %s holds the broker's administrator: use the service's own User (broker-accounts.yaml)", name)
 		}
 	}
 	return "", fmt.Errorf("no Secret %s in the build, nor one an operator of the build generates", name)
@@ -651,7 +749,7 @@ func configFromEnv(env map[string]string) (host.Config, error) {
 // checkConfig checks what the binary makes of a container's environment:
 // host.ConfigFromEnv accepts it, and it names the build's broker nodes and
 // replica set members with the credentials the operators use.
-func (b *build) checkConfig(t *testing.T, id string, env map[string]string, hosted []string, port int32, placeholders bool) (host.Config, bool) {
+func (b *build) checkConfig(t *testing.T, id, deployment string, env map[string]string, hosted []string, port int32, placeholders bool) (host.Config, bool) {
 	t.Helper()
 	// The order service logs in as the admin to recover interrupted
 	// checkouts and restock cancelled orders.
@@ -683,14 +781,16 @@ func (b *build) checkConfig(t *testing.T, id string, env map[string]string, host
 		t.Errorf("%s: hosts the filter without %s (each replica needs its own name)", id, host.EnvReplica)
 	}
 
-	// The broker: every node of the RabbitmqCluster, with the user the
-	// operator generated.
+	// The broker: every node of the RabbitmqCluster, with the credentials
+	// the Messaging Topology Operator generated for one of the build's
+	// Users (checkBrokerAccounts checks which).
 	if len(b.rabbits) == 1 {
 		r := b.rabbits[0]
 		urls := cfg.AMQPURLs()
 		if len(urls) != r.replicas() {
 			t.Errorf("%s: %s names %d nodes, the RabbitmqCluster has %d", id, host.EnvAMQPURL, len(urls), r.replicas())
 		}
+		users := map[string]bool{}
 		for i, s := range urls {
 			u, err := url.Parse(s)
 			if err != nil {
@@ -698,9 +798,19 @@ func (b *build) checkConfig(t *testing.T, id string, env map[string]string, host
 				continue
 			}
 			pw, _ := u.User.Password()
-			if u.Scheme != "amqp" || u.Host != r.podHost(i)+":5672" || u.User.Username() != fakeRabbitUser || pw != fakeRabbitPassword {
-				t.Errorf("%s: %s: URL %d should be amqp://<%s's username>:<password>@%s:5672/", id, host.EnvAMQPURL, i+1, r.defaultUserSecret(), r.podHost(i))
+			user := b.userWithCredentials(u.User.Username(), pw)
+			if u.Scheme != "amqp" || u.Host != r.podHost(i)+":5672" || user == "" {
+				t.Errorf("%s: %s: URL %d should be amqp://<username>:<password>@%s:5672/ with the credentials of a User of the build (<user>-user-credentials)", id, host.EnvAMQPURL, i+1, r.podHost(i))
+				continue
 			}
+			users[user] = true
+		}
+		if len(users) == 1 {
+			for u := range users {
+				b.brokerUsers[deployment] = u
+			}
+		} else if len(users) > 1 {
+			t.Errorf("%s: %s: the URLs carry the credentials of different Users %v", id, host.EnvAMQPURL, slices.Sorted(maps.Keys(users)))
 		}
 	}
 
@@ -977,4 +1087,544 @@ func checkAntiAffinity(t *testing.T, id string, a *corev1.Affinity, podLabels ma
 		}
 	}
 	t.Errorf("%s: no required pod anti-affinity over %s for the pods labelled %v", id, hostnameTopology, podLabels)
+}
+
+// The broker accounts (SECURITY.md, "Broker accounts"): the plan
+// deploy/brokeraccess makes for compose, one account per service of
+// host.Names and one for the storefront, which only calls services. The
+// manifests hold the same accounts as resources of the RabbitMQ Messaging
+// Topology Operator, in files this test generates from
+// deploy/internal/brokeraccess (TestBrokerAccountFiles) and checks, once
+// built, against what brokeraccess computes (checkBrokerAccounts).
+var (
+	brokerPlan  = brokeraccess.Plan{Services: host.Names, Callers: []string{"storefront"}}
+	updateFiles = flag.Bool("update", false, "rewrite the generated broker account manifests (TestBrokerAccountFiles)")
+)
+
+const (
+	// brokerResourcePrefix + an account's name names its User and
+	// Permission (and its credentials Secret, + "-user-credentials"); its
+	// TopicPermissions add "-" and the exchange's name without the
+	// namespace ("shopbus-product-events"), as do the Exchanges.
+	brokerResourcePrefix = "shopbus-"
+	// allInOneAccount is the account of the all-in-one shop: one process
+	// hosting every service and the storefront has the union of their
+	// rights.
+	allInOneAccount = "shop"
+	// brokerCluster is the RabbitmqCluster of base/broker.yaml.
+	brokerCluster       = "shopbus-rabbitmq"
+	baseAccountsFile    = "base/broker-accounts.yaml"
+	allInOneAccountFile = "overlays/all-in-one/broker-account.yaml"
+)
+
+const baseAccountsHeader = `# The shop's least-privilege RabbitMQ accounts, as resources of the RabbitMQ
+# Messaging Topology Operator (rabbitmq.com/v1beta1), which must be installed
+# beside the Cluster Operator (see ../README.md). They are compose's accounts
+# (deploy/brokeraccess; SECURITY.md, "Broker accounts"): for every service
+# of host.Names and for the storefront a User, a Permission and a
+# TopicPermission per topic exchange. A service configures and consumes only
+# its own queues and publishes only its own event keys (product.# for
+# product); the storefront may only call services. The operator generates
+# each User's user name and password into the Secret
+# <User name>-user-credentials (keys username and password), which that
+# service's Deployment alone reads. The accounts may not declare the
+# namespace's exchanges, so the operator declares them here too.
+#
+# Generated from deploy/internal/brokeraccess by
+#   cd deploy/k8s && go test -run TestBrokerAccountFiles -update
+# Do not edit: the test fails when this file is not what it generates.
+`
+
+const allInOneAccountHeader = `# The all-in-one shop's RabbitMQ account: one process hosts every service and
+# the storefront, so its one User has the union of their rights (each regex
+# the alternation of theirs), which still confines it to the shop's own
+# objects and event keys. The overlay removes the base's per-service
+# accounts; the base's Exchanges stay.
+#
+# Generated from deploy/internal/brokeraccess by
+#   cd deploy/k8s && go test -run TestBrokerAccountFiles -update
+# Do not edit: the test fails when this file is not what it generates.
+`
+
+// brokerAccounts returns the accounts of brokerPlan.
+func brokerAccounts(t *testing.T) []brokeraccess.Account {
+	t.Helper()
+	accounts, err := brokerPlan.Accounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return accounts
+}
+
+// brokerExchanges returns the exchanges brokerPlan's definitions declare
+// (those transport/rabbit declares, or only checks when it may not).
+func brokerExchanges(t *testing.T) []brokeraccess.Exchange {
+	t.Helper()
+	passwords := map[string]string{}
+	for _, a := range brokerAccounts(t) {
+		passwords[a.Name] = strings.Repeat("x", brokeraccess.MinPasswordLength)
+	}
+	defs, err := brokerPlan.Definitions(passwords, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs.Exchanges
+}
+
+// expectedAccount returns the account brokeraccess computes for the
+// Deployment of a component: the service's or the storefront's own, or the
+// union of all for the all-in-one shop.
+func expectedAccount(t *testing.T, component string) (brokeraccess.Account, bool) {
+	t.Helper()
+	accounts := brokerAccounts(t)
+	if component == allInOneAccount {
+		return unionAccount(allInOneAccount, accounts), true
+	}
+	i := slices.IndexFunc(accounts, func(a brokeraccess.Account) bool { return a.Name == component })
+	if i < 0 {
+		return brokeraccess.Account{}, false
+	}
+	return accounts[i], true
+}
+
+// unionAccount returns one account with the rights of all of accounts:
+// each regex is the alternation of theirs (each top-level alternative
+// once, those matching nothing left out), with one topic permission per
+// exchange, in the order they come.
+func unionAccount(name string, accounts []brokeraccess.Account) brokeraccess.Account {
+	u := brokeraccess.Account{Name: name, Permission: brokeraccess.Permission{
+		VHost: accounts[0].Permission.VHost, Configure: brokeraccess.Nothing, Write: brokeraccess.Nothing, Read: brokeraccess.Nothing,
+	}}
+	for _, a := range accounts {
+		p := &u.Permission
+		p.Configure = unionRegex(p.Configure, a.Permission.Configure)
+		p.Write = unionRegex(p.Write, a.Permission.Write)
+		p.Read = unionRegex(p.Read, a.Permission.Read)
+		for _, tp := range a.Topics {
+			i := slices.IndexFunc(u.Topics, func(x brokeraccess.TopicPermission) bool { return x.Exchange == tp.Exchange })
+			if i < 0 {
+				u.Topics = append(u.Topics, brokeraccess.TopicPermission{VHost: tp.VHost, Exchange: tp.Exchange, Write: brokeraccess.Nothing, Read: brokeraccess.Nothing})
+				i = len(u.Topics) - 1
+			}
+			u.Topics[i].Write = unionRegex(u.Topics[i].Write, tp.Write)
+			u.Topics[i].Read = unionRegex(u.Topics[i].Read, tp.Read)
+		}
+	}
+	return u
+}
+
+// unionRegex returns a regex matching what any of res matches: their
+// top-level alternatives, each once, joined with |.
+func unionRegex(res ...string) string {
+	var alts []string
+	for _, re := range res {
+		for _, a := range alternatives(re) {
+			if a != brokeraccess.Nothing && !slices.Contains(alts, a) {
+				alts = append(alts, a)
+			}
+		}
+	}
+	if len(alts) == 0 {
+		return brokeraccess.Nothing
+	}
+	return strings.Join(alts, "|")
+}
+
+// alternatives splits a regex at its top-level |, outside groups, character
+// classes and escapes.
+func alternatives(re string) []string {
+	var out []string
+	depth, start, class := 0, 0, false
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+			if strings.HasPrefix(re[i+1:], "^") {
+				i++
+			}
+			if strings.HasPrefix(re[i+1:], "]") { // a literal ]
+				i++
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			out = append(out, re[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, re[start:])
+}
+
+// TestBrokerAccountFiles checks that the account manifests are what
+// deploy/internal/brokeraccess gives today; with -update it writes them.
+func TestBrokerAccountFiles(t *testing.T) {
+	accounts := brokerAccounts(t)
+	files := map[string][]byte{
+		baseAccountsFile:    brokerAccountsYAML(t, baseAccountsHeader, brokerExchanges(t), accounts),
+		allInOneAccountFile: brokerAccountsYAML(t, allInOneAccountHeader, nil, []brokeraccess.Account{unionAccount(allInOneAccount, accounts)}),
+	}
+	for name, want := range files {
+		if *updateFiles {
+			if err := os.WriteFile(filepath.FromSlash(name), want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(filepath.FromSlash(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s is not what deploy/internal/brokeraccess gives: run go test -run TestBrokerAccountFiles -update here, and review the difference", name)
+		}
+	}
+}
+
+// brokerAccountsYAML renders exchanges and accounts as the Messaging
+// Topology Operator's resources, after header.
+func brokerAccountsYAML(t *testing.T, header string, exchanges []brokeraccess.Exchange, accounts []brokeraccess.Account) []byte {
+	t.Helper()
+	ns := brokeraccess.DefaultNamespace
+	if brokerPlan.Namespace != "" {
+		ns = brokerPlan.Namespace
+	}
+	// A single-quoted YAML scalar: no escapes but '' for '.
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	short := func(exchange string) string { return strings.TrimPrefix(exchange, ns+".") }
+	var sb strings.Builder
+	sb.WriteString(header)
+	cluster := "  rabbitmqClusterReference:\n    name: " + brokerCluster + "\n"
+	for _, e := range exchanges {
+		if e.Internal || len(e.Arguments) > 0 {
+			t.Fatalf("exchange %s: internal or arguments, which the Exchange resource here does not carry", e.Name)
+		}
+		fmt.Fprintf(&sb, "---\napiVersion: rabbitmq.com/v1beta1\nkind: Exchange\nmetadata:\n  name: %s%s\nspec:\n  name: %s\n  vhost: %s\n  type: %s\n",
+			brokerResourcePrefix, short(e.Name), e.Name, q(e.VHost), e.Type)
+		if e.Durable {
+			sb.WriteString("  durable: true\n")
+		}
+		if e.AutoDelete {
+			sb.WriteString("  autoDelete: true\n")
+		}
+		sb.WriteString(cluster)
+	}
+	for _, a := range accounts {
+		if a.Admin {
+			t.Fatalf("account %s is an administrator: not for a shop pod", a.Name)
+		}
+		name := brokerResourcePrefix + a.Name
+		meta := func(kind, name string) {
+			fmt.Fprintf(&sb, "apiVersion: rabbitmq.com/v1beta1\nkind: %s\nmetadata:\n  name: %s\n  labels:\n    app.kubernetes.io/name: shopbus\n    app.kubernetes.io/component: %s\n", kind, name, a.Name)
+		}
+		fmt.Fprintf(&sb, "---\n# The account of %s.\n", a.Name)
+		meta("User", name)
+		sb.WriteString("spec:\n" + cluster)
+		sb.WriteString("---\n")
+		meta("Permission", name)
+		p := a.Permission
+		fmt.Fprintf(&sb, "spec:\n  vhost: %s\n  userReference:\n    name: %s\n  permissions:\n    configure: %s\n    write: %s\n    read: %s\n",
+			q(p.VHost), name, q(p.Configure), q(p.Write), q(p.Read))
+		sb.WriteString(cluster)
+		for _, tp := range a.Topics {
+			sb.WriteString("---\n")
+			meta("TopicPermission", name+"-"+short(tp.Exchange))
+			fmt.Fprintf(&sb, "spec:\n  vhost: %s\n  userReference:\n    name: %s\n  permissions:\n    exchange: %s\n    write: %s\n    read: %s\n",
+				q(tp.VHost), name, tp.Exchange, q(tp.Write), q(tp.Read))
+			sb.WriteString(cluster)
+		}
+	}
+	return []byte(sb.String())
+}
+
+// checkBrokerAccounts checks the broker accounts of a build whose
+// Deployments gave configs: no Deployment reads the RabbitmqCluster's
+// default user (an administrator); each logs in as a User of its own, whose
+// Permission and TopicPermissions are exactly what deploy/internal/brokeraccess
+// computes for it (the union of all for the all-in-one shop), and with
+// which it may use its own queues, under its pods' replica names, and no
+// other service's; every User belongs to one Deployment; the namespace's
+// exchanges are declared as transport/rabbit declares them.
+func (b *build) checkBrokerAccounts(t *testing.T, configs map[string]host.Config) {
+	t.Helper()
+	cluster := brokerCluster
+	if len(b.rabbits) == 1 {
+		cluster = b.rabbits[0].Name
+	}
+	for _, d := range b.deployments {
+		data, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range b.rabbits {
+			if strings.Contains(string(data), `"`+r.defaultUserSecret()+`"`) {
+				t.Errorf("%s: Deployment %s refers to the Secret %s: the cluster's administrator, not for a shop pod", b.dir, d.Name, r.defaultUserSecret())
+			}
+		}
+	}
+
+	users := map[string]*rabbitmqUser{}
+	for _, u := range b.users {
+		id := b.dir + ": User " + u.Name
+		if err := u.validate(cluster); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		if len(u.Spec.Tags) > 0 {
+			t.Errorf("%s: tags %v: a shop account needs no management access", id, u.Spec.Tags)
+		}
+		if ref := u.Spec.ImportCredentialsSecret; ref != nil {
+			s := b.secrets[ref.Name]
+			if s == nil || s.Data["username"] == nil || s.Data["password"] == nil {
+				t.Errorf("%s: importCredentialsSecret %s: no Secret of the build with keys username and password", id, ref.Name)
+			}
+		}
+		users[u.Name] = u
+	}
+	// The operator generates the user names, so a permission can name its
+	// user only by userReference.
+	userOf := func(id, user string, ref *corev1.LocalObjectReference) string {
+		if user != "" || ref == nil || users[ref.Name] == nil {
+			t.Errorf("%s: its userReference should name a User of the build (spec.user cannot: the operator generates the user names)", id)
+			return ""
+		}
+		return ref.Name
+	}
+	perms := map[string][]rabbitmqPermissionSpec{}
+	for _, p := range b.permissions {
+		id := b.dir + ": Permission " + p.Name
+		if err := p.validate(cluster); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		if u := userOf(id, p.Spec.User, p.Spec.UserReference); u != "" {
+			perms[u] = append(perms[u], p.Spec)
+		}
+	}
+	topics := map[string]map[string]rabbitmqTopicPermissionSpec{}
+	for _, p := range b.topicPermissions {
+		id := b.dir + ": TopicPermission " + p.Name
+		if err := p.validate(cluster); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		u := userOf(id, p.Spec.User, p.Spec.UserReference)
+		if u == "" {
+			continue
+		}
+		if topics[u] == nil {
+			topics[u] = map[string]rabbitmqTopicPermissionSpec{}
+		}
+		key := p.Spec.Vhost + " " + p.Spec.Permissions.Exchange
+		if _, dup := topics[u][key]; dup {
+			t.Errorf("%s: a second TopicPermission of %s on exchange %s", id, u, p.Spec.Permissions.Exchange)
+		}
+		topics[u][key] = p.Spec
+	}
+
+	usedBy := map[string][]string{}
+	for _, d := range b.deployments {
+		id := b.dir + ": Deployment " + d.Name
+		cfg, configured := configs[d.Name]
+		user, ok := b.brokerUsers[d.Name]
+		if !ok {
+			if configured {
+				t.Errorf("%s: its broker URLs carry no User's credentials", id)
+			}
+			continue
+		}
+		usedBy[user] = append(usedBy[user], d.Name)
+		component := d.Labels[componentLabel]
+		want, ok := expectedAccount(t, component)
+		if !ok {
+			t.Errorf("%s: deploy/internal/brokeraccess's plan has no account for %q", id, component)
+			continue
+		}
+		id += " (User " + user + ")"
+		if len(perms[user]) != 1 {
+			t.Errorf("%s: %d Permissions, want 1", id, len(perms[user]))
+			continue
+		}
+		p := perms[user][0]
+		got := brokeraccess.Permission{VHost: p.Vhost, Configure: p.Permissions.Configure, Write: p.Permissions.Write, Read: p.Permissions.Read}
+		if w := want.Permission; got != (brokeraccess.Permission{VHost: w.VHost, Configure: w.Configure, Write: w.Write, Read: w.Read}) {
+			t.Errorf("%s: permissions\n\t%+v\nwant deploy/internal/brokeraccess's\n\t%+v", id, got, w)
+		}
+		var gotTopics, wantTopics []string
+		for _, tp := range topics[user] {
+			gotTopics = append(gotTopics, fmt.Sprintf("%s %s write=%s read=%s", tp.Vhost, tp.Permissions.Exchange, tp.Permissions.Write, tp.Permissions.Read))
+		}
+		for _, tp := range want.Topics {
+			wantTopics = append(wantTopics, fmt.Sprintf("%s %s write=%s read=%s", tp.VHost, tp.Exchange, tp.Write, tp.Read))
+		}
+		slices.Sort(gotTopics)
+		slices.Sort(wantTopics)
+		if !slices.Equal(gotTopics, wantTopics) {
+			t.Errorf("%s: topic permissions\n\t%s\nwant deploy/internal/brokeraccess's\n\t%s", id, strings.Join(gotTopics, "\n\t"), strings.Join(wantTopics, "\n\t"))
+		}
+		if configured {
+			checkAccountReach(t, id, cfg, hostedServices(component), p.Permissions, topics[user])
+		}
+	}
+	for _, u := range b.users {
+		if n := len(usedBy[u.Name]); n != 1 {
+			t.Errorf("%s: User %s is the broker account of %d Deployments %v, want 1 (each its own)", b.dir, u.Name, n, usedBy[u.Name])
+		}
+	}
+	b.checkExchanges(t, cluster)
+}
+
+// checkAccountReach checks, on the regexes themselves, what an account
+// lets a binary hosting these services do: configure, write and read its
+// own queues (with its replica name) and no other service's, publish its
+// own event keys and no other's, publish requests, and never declare the
+// namespace's exchanges (the operator does).
+func checkAccountReach(t *testing.T, id string, cfg host.Config, hosted []string, p rabbitmqVhostPermissions, topics map[string]rabbitmqTopicPermissionSpec) {
+	t.Helper()
+	ns := cmp.Or(cfg.AMQPNamespace, brokeraccess.DefaultNamespace)
+	if ns != brokeraccess.DefaultNamespace {
+		t.Errorf("%s: %s=%q, but the accounts are made for %q", id, host.EnvAMQPNamespace, ns, brokeraccess.DefaultNamespace)
+		return
+	}
+	match := func(re, name string) bool {
+		r, err := regexp.Compile(re)
+		if err != nil {
+			t.Errorf("%s: regex %q: %v", id, re, err)
+			return false
+		}
+		return r.MatchString(name)
+	}
+	var events, retry string
+	for _, tp := range topics {
+		switch tp.Permissions.Exchange {
+		case ns + ".events":
+			events = tp.Permissions.Write
+		case ns + ".retry":
+			retry = tp.Permissions.Write
+		}
+	}
+	if events == "" || retry == "" {
+		t.Errorf("%s: no topic permission on %s.events or %s.retry: it could publish any event key", id, ns, ns)
+	}
+	for _, s := range host.Names {
+		own := slices.Contains(hosted, s)
+		queues := []string{ns + "." + s, ns + "." + s + ".dead", ns + ".events." + s, ns + ".events." + s + ".dead"}
+		if r := cfg.Settings.Replica; r != "" {
+			queues = append(queues, ns+".events."+s+"-"+r, ns+".events."+s+"-"+r+".dead")
+		}
+		for _, q := range queues {
+			for _, x := range []struct{ what, re string }{{"configure", p.Configure}, {"write", p.Write}, {"read", p.Read}} {
+				if match(x.re, q) != own {
+					t.Errorf("%s: may %s the queue %s: %v, want %v (hosts %v)", id, x.what, q, !own, own, hosted)
+				}
+			}
+		}
+		if match(events, s+".changed") != own {
+			t.Errorf("%s: may publish the event key %s.changed: %v, want %v", id, s, !own, own)
+		}
+		if match(retry, ns+".events."+s) != own {
+			t.Errorf("%s: may retry into %s.events.%s: %v, want %v", id, ns, s, !own, own)
+		}
+	}
+	if !match(p.Write, "amq.default") {
+		t.Errorf("%s: may not publish to the default exchange (requests and replies)", id)
+	}
+	for _, x := range []string{ns + ".events", ns + ".retry", ns + ".dead"} {
+		if match(p.Configure, x) {
+			t.Errorf("%s: may configure (delete) the exchange %s", id, x)
+		}
+	}
+}
+
+// checkExchanges checks that the build declares the exchanges the
+// accounts may not declare themselves, as transport/rabbit declares them
+// (it then only checks that they exist).
+func (b *build) checkExchanges(t *testing.T, cluster string) {
+	t.Helper()
+	got := map[string]*rabbitmqExchange{}
+	for _, e := range b.exchanges {
+		id := b.dir + ": Exchange " + e.Name
+		if err := e.validate(cluster); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		key := e.vhost() + " " + e.Spec.Name
+		if got[key] != nil {
+			t.Errorf("%s: exchange %s declared twice", id, e.Spec.Name)
+		}
+		got[key] = e
+	}
+	for _, want := range brokerExchanges(t) {
+		key := want.VHost + " " + want.Name
+		e := got[key]
+		delete(got, key)
+		switch {
+		case e == nil:
+			t.Errorf("%s: no Exchange %s: the accounts may not declare it", b.dir, want.Name)
+		case e.exchangeType() != want.Type || e.Spec.Durable != want.Durable || e.Spec.AutoDelete != want.AutoDelete:
+			t.Errorf("%s: Exchange %s: %s, durable %v, auto-delete %v; transport/rabbit declares %s, durable %v, auto-delete %v",
+				b.dir, e.Name, e.exchangeType(), e.Spec.Durable, e.Spec.AutoDelete, want.Type, want.Durable, want.AutoDelete)
+		}
+	}
+	for _, e := range got {
+		t.Errorf("%s: Exchange %s: %s is not one of the shop's", b.dir, e.Name, e.Spec.Name)
+	}
+}
+
+// TestUnionAccount checks that the all-in-one account's regexes match
+// exactly what one of the accounts matches, on the names of every
+// account's objects and routing keys and on others.
+func TestUnionAccount(t *testing.T) {
+	accounts := brokerAccounts(t)
+	u := unionAccount(allInOneAccount, accounts)
+	ns := brokeraccess.DefaultNamespace
+	var names []string
+	for _, s := range append(slices.Clone(host.Names), "storefront", "other", "auth-x", "") {
+		names = append(names, s, ns+"."+s, ns+"."+s+".dead", ns+".events."+s, ns+".events."+s+"-r1",
+			ns+".events."+s+"-r1.dead", ns+".events."+s+".dead", s+".changed", s+".", "x."+s, ns+"."+s+".x")
+	}
+	names = append(names, "amq.default", "amq.topic", ns+".events", ns+".retry", ns+".dead", "other.events", "#", "*")
+	matches := func(re, name string) bool { return regexp.MustCompile(re).MatchString(name) }
+	check := func(what, union string, each func(brokeraccess.Account) []string) {
+		for _, n := range names {
+			some := false
+			for _, a := range accounts {
+				for _, re := range each(a) {
+					some = some || matches(re, n)
+				}
+			}
+			if matches(union, n) != some {
+				t.Errorf("%s %q: the union matches %v, the accounts %v", what, n, !some, some)
+			}
+		}
+	}
+	check("configure", u.Permission.Configure, func(a brokeraccess.Account) []string { return []string{a.Permission.Configure} })
+	check("write", u.Permission.Write, func(a brokeraccess.Account) []string { return []string{a.Permission.Write} })
+	check("read", u.Permission.Read, func(a brokeraccess.Account) []string { return []string{a.Permission.Read} })
+	if len(u.Topics) != 2 {
+		t.Fatalf("topic permissions on %d exchanges, want 2: %+v", len(u.Topics), u.Topics)
+	}
+	for _, ut := range u.Topics {
+		topic := func(write bool) func(brokeraccess.Account) []string {
+			return func(a brokeraccess.Account) []string {
+				var out []string
+				for _, tp := range a.Topics {
+					if tp.Exchange == ut.Exchange {
+						if write {
+							out = append(out, tp.Write)
+						} else {
+							out = append(out, tp.Read)
+						}
+					}
+				}
+				return out
+			}
+		}
+		check(ut.Exchange+" write", ut.Write, topic(true))
+		check(ut.Exchange+" read", ut.Read, topic(false))
+	}
+	if got := alternatives(`^a(b|c)$|[|(]x|\|y|[^\s\S]`); !slices.Equal(got, []string{`^a(b|c)$`, `[|(]x`, `\|y`, `[^\s\S]`}) {
+		t.Errorf("alternatives: %q", got)
+	}
 }
