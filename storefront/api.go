@@ -15,6 +15,7 @@ import (
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/filter"
+	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
 )
 
@@ -193,13 +194,41 @@ func (s *Storefront) query(w http.ResponseWriter, r *http.Request, q filter.Quer
 	writeJSON(w, http.StatusOK, res)
 }
 
+// ProductView is a product as GET /api/products/{slug} returns it: with
+// its stock (see LowStock), which is left out when the inventory service
+// did not answer in time.
+type ProductView struct {
+	product.Product
+	// Stock is the product's: the units of all its variants together
+	// (sold out when none has any).
+	Stock *StockLevel `json:"stock,omitempty"`
+	// VariantStock is each variant's, by variant id.
+	VariantStock map[string]StockLevel `json:"variant_stock,omitempty"`
+}
+
 func (s *Storefront) apiProduct(w http.ResponseWriter, r *http.Request) {
-	p, err := s.publishedProduct(r.Context(), r.PathValue("slug"))
+	slug := r.PathValue("slug")
+	var call *stockCall
+	if skus, ok := s.memo.productSKUs(slug); ok && len(skus) > 0 {
+		call = s.startStock(publicContext(r.Context()), skus) // with the product, not after it
+	}
+	p, err := s.publishedProduct(r.Context(), slug)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	v := ProductView{Product: p}
+	if st := s.productStock(r, p, call); st != nil {
+		l := st.product(p)
+		v.Stock = &l
+		if len(p.Variants) > 0 {
+			v.VariantStock = make(map[string]StockLevel, len(p.Variants))
+			for _, va := range p.Variants {
+				v.VariantStock[va.ID] = stockLevel(st[va.SKU])
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // ---- cart ----

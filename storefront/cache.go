@@ -176,6 +176,9 @@ type memo struct {
 	mu    sync.Mutex
 	meta  map[string]memoEntry
 	kinds map[string]int
+	// skus are the buyable SKUs of each product slug seen, so that its
+	// next page asks for their stock at once, with the product.
+	skus map[string][]string
 }
 
 type memoEntry struct {
@@ -220,6 +223,24 @@ func (m *memo) setKind(slug string, k int) {
 		return
 	}
 	m.kinds[slug] = k
+}
+
+// productSKUs returns the buyable SKUs the product at slug had last.
+func (m *memo) productSKUs(slug string) ([]string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	skus, ok := m.skus[slug]
+	return skus, ok
+}
+
+// setSKUs remembers the buyable SKUs of the product at slug.
+func (m *memo) setSKUs(slug string, skus []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.skus == nil || len(m.skus) >= maxMemo {
+		m.skus = map[string][]string{}
+	}
+	m.skus[slug] = skus
 }
 
 // seoMeta returns the seo service's answer for the page at path: the

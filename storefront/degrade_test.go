@@ -161,10 +161,12 @@ func TestDegradation(t *testing.T) {
 }
 
 // TestPagesFanOut shows that a page makes its calls at the same time:
-// with every call of the storefront delayed by d, a product page (guest
-// or logged in), an article page and the home page take about d, not a
-// multiple of it; a category page, which needs the category before it can
-// ask for its products, about 2d.
+// with every call of the storefront delayed by d, a product page seen
+// before (guest or logged in; its stock asked with it), an article page
+// and the home page take about d, not a multiple of it; a category page,
+// which needs the category before it can ask for its products, about 2d,
+// and so does a product page seen for the first time (its stock needs its
+// SKUs).
 func TestPagesFanOut(t *testing.T) {
 	const d = 150 * time.Millisecond
 	f := newShop(t, storefront.Options{})
@@ -197,8 +199,10 @@ func TestPagesFanOut(t *testing.T) {
 		_, html := b.page("/red-runner")
 		return strings.Contains(html, seoBaseURL+"/red-runner")
 	})
-	// Slugs seen for the first time: every service is asked at once.
-	for path, waves := range map[string]float64{"/blue-runner": 1, "/running": 2, "/trail-runner?variant=x": 1} {
+	// Slugs seen for the first time: every service is asked at once; a
+	// product's stock once its SKUs are known, a second round (on later
+	// visits it is asked with the product).
+	for path, waves := range map[string]float64{"/blue-runner": 2, "/running": 2, "/trail-runner?variant=x": 2} {
 		code, _, took := timedPage(b, path)
 		t.Logf("%s, first visit: %v", path, took)
 		if code != 200 || took < time.Duration(waves*float64(d)) || took > time.Duration((waves+0.5)*float64(d)) {

@@ -5,5 +5,6 @@ package storefront
 func (s *Storefront) ForgetSlugs() {
 	s.memo.mu.Lock()
 	s.memo.kinds = nil
+	s.memo.skus = nil
 	s.memo.mu.Unlock()
 }

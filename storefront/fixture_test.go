@@ -29,6 +29,8 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/option"
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
+	"github.com/shopbus/shopbus/shop/inventory"
+	"github.com/shopbus/shopbus/shop/order"
 	"github.com/shopbus/shopbus/storefront"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/inproc"
@@ -55,6 +57,11 @@ var fixtureBcryptCost = bcrypt.MinCost
 // blue, 129 EUR), Trail Runner (running, red, sizes Small 65 EUR and
 // Medium 79 EUR), the draft Secret Shoe; the article "Choosing running
 // shoes".
+//
+// Stock: Red Runner 50 (in stock), Blue Runner 3 (only 3 left), Blue Boot
+// no stock record (sold out), Trail Runner Small 10 and Medium 0. The
+// order service pays with pay, a fake provider that approves until told
+// otherwise.
 type fixture struct {
 	srv      *httptest.Server
 	front    *storefront.Storefront
@@ -64,6 +71,7 @@ type fixture struct {
 	products map[string]product.Product // by slug
 	cats     map[string]category.Category
 	article  article.Article
+	pay      *order.FakePayment
 }
 
 // newShop starts every service and the storefront, and fills the
@@ -79,9 +87,11 @@ func newShop(t testing.TB, opts storefront.Options) *fixture {
 func newShopOn(t testing.TB, raw transport.Bus, opts storefront.Options) *fixture {
 	t.Helper()
 	bus := &switchBus{Bus: raw, served: map[string][]served{}}
+	pay := order.NewFakePayment()
 	node := &host.Node{
 		Bus: bus, Mongo: testenv.MongoClient(t), DBPrefix: testenv.UniqueName("front"), Services: host.Catalogue(), Logger: quiet,
-		Settings: host.Settings{AdminEmail: adminEmail, AdminPassword: adminPassword, BcryptCost: fixtureBcryptCost, BaseURL: seoBaseURL},
+		Settings: host.Settings{AdminEmail: adminEmail, AdminPassword: adminPassword, BcryptCost: fixtureBcryptCost, BaseURL: seoBaseURL,
+			Payment: pay},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -97,7 +107,7 @@ func newShopOn(t testing.TB, raw transport.Bus, opts storefront.Options) *fixtur
 	})
 	waitFor(t, "the services", func() bool { return node.Status(context.Background()).Ready })
 
-	f := &fixture{bus: bus, products: map[string]product.Product{}, cats: map[string]category.Category{}}
+	f := &fixture{bus: bus, products: map[string]product.Product{}, cats: map[string]category.Category{}, pay: pay}
 	f.front, f.srv, f.logs = f.newFront(t, opts)
 
 	s, err := auth.NewClient(bus).Login(context.Background(), auth.LoginRequest{Email: adminEmail, Password: adminPassword})
@@ -133,6 +143,15 @@ func newShopOn(t testing.TB, raw transport.Bus, opts storefront.Options) *fixtur
 		created, err := prods.Create(f.admin, p)
 		must(err)
 		f.products[created.Slug] = created
+	}
+	stock := map[string]int64{f.products["red-runner"].SKU: 50, f.products["blue-runner"].SKU: 3}
+	for _, v := range f.products["trail-runner"].Variants {
+		stock[v.SKU] = map[string]int64{"s": 10, "m": 0}[v.Options["size"]]
+	}
+	inv := inventory.NewClient(bus)
+	for sku, n := range stock {
+		_, err := inv.SetStock(f.admin, inventory.SetStockRequest{SKU: sku, OnHand: n})
+		must(err)
 	}
 	f.article, err = article.NewClient(bus).Create(f.admin, article.CreateRequest{
 		Title: "Choosing running shoes", Status: article.StatusPublished, Excerpt: "A short guide.", Tags: []string{"running"},

@@ -24,13 +24,16 @@ import (
 	"github.com/shopbus/shopbus/shop/content/seo"
 )
 
-var pageNames = []string{"home", "listing", "product", "cart", "login", "register", "blog", "article", "page", "error"}
+var pageNames = []string{"home", "listing", "product", "cart", "login", "register", "blog", "article", "page", "error",
+	"checkout", "review", "orders", "order"}
 
 var funcs = template.FuncMap{
 	"money":   func(m shop.Money) string { return m.String() },
 	"date":    func(t time.Time) string { return t.Format("2 January 2006") },
 	"totals":  totalsList,
 	"formKey": newFormKey,
+	"amount":  amount,
+	"percent": percent,
 }
 
 func (s *Storefront) parseTemplates() error {
@@ -236,6 +239,7 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 		prod     *future[product.Product]
 		cat      *future[category.Category]
 		art      *future[article.Article]
+		stockC   *stockCall
 		services = [3]string{"product", category.ServiceName, article.ServiceName}
 	)
 	start := func(i int, withSEO bool) {
@@ -245,6 +249,9 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 				return s.publishedProduct(ctx, slug)
 			})
 			lookups[0] = prod
+			if skus, ok := s.memo.productSKUs(slug); ok && len(skus) > 0 {
+				stockC = s.startStock(pub, skus) // with the product, not after it
+			}
 		case 1:
 			cat = async(pub, s.opts.CallTimeout, func(ctx context.Context) (category.Category, error) {
 				return s.cats.GetBySlug(ctx, category.GetBySlugRequest{Slug: slug})
@@ -298,7 +305,7 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 	switch winner {
 	case 0:
 		d, _ := defs.wait()
-		s.productPage(w, r, prod.val, seoF[0], paths[0], d)
+		s.productPage(w, r, prod.val, seoF[0], paths[0], d, stockC)
 		return
 	case 1:
 		s.categoryPage(w, r, cat.val, seoF[1], paths[1])
@@ -718,9 +725,7 @@ func (s *Storefront) cartPage(w http.ResponseWriter, r *http.Request) {
 // showCart renders the cart page: it needs the cart service.
 func (s *Storefront) showCart(w http.ResponseWriter, r *http.Request, status int, flash string) {
 	s.navigation(r)
-	groups := async(publicContext(r.Context()), NavTimeout, func(ctx context.Context) (definitions, error) {
-		return definitions{groups: s.optionGroups(ctx)}, nil
-	})
+	groups := s.optionLabels(r.Context())
 	c, err := s.getCart(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -734,6 +739,14 @@ func (s *Storefront) showCart(w http.ResponseWriter, r *http.Request, status int
 		v.Unavailable = v.Unavailable || l.Unavailable
 	}
 	s.render(w, r, status, "cart", meta{Title: "Cart", Robots: "noindex"}, flash, v)
+}
+
+// optionLabels starts fetching the option groups' names and labels, for
+// the option labels of lines (optional: on failure, the codes).
+func (s *Storefront) optionLabels(ctx context.Context) *future[definitions] {
+	return async(publicContext(ctx), NavTimeout, func(ctx context.Context) (definitions, error) {
+		return definitions{groups: s.optionGroups(ctx)}, nil
+	})
 }
 
 // formInt reads a whole-number form field; def when empty.
@@ -944,7 +957,7 @@ func (s *Storefront) serveSitemap(w http.ResponseWriter, r *http.Request, name s
 // without a BaseURL leaves it out.
 func (s *Storefront) robots(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprint(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\n")
+	fmt.Fprint(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\nDisallow: /checkout\nDisallow: /orders\n")
 	if s.opts.BaseURL != "" {
 		fmt.Fprintf(w, "Sitemap: %s/sitemap.xml\n", s.opts.BaseURL)
 	}

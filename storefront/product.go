@@ -72,7 +72,14 @@ type productView struct {
 	Label   string // the chosen variant's options
 	Price   shop.Money
 	SKU     string
+	// Stock is the chosen variant's (or the product's) stock; nil when
+	// the inventory service did not answer.
+	Stock *StockLevel
 }
+
+// SoldOut reports whether the chosen variant (or the product) is known
+// to be sold out: the add-to-cart button is disabled.
+func (v productView) SoldOut() bool { return v.Stock != nil && v.Stock.SoldOut() }
 
 type attributeView struct{ Name, Value string }
 
@@ -85,13 +92,17 @@ type choiceValue struct {
 	Code, Label string
 	Selected    bool
 	Link        string // the product page with the variant that has this value
+	SoldOut     bool   // that variant is known to be sold out
 }
 
 // productPage renders a product found by the slug route. The variant is
 // chosen with ?variant=ID (the first variant by default).
-func (s *Storefront) productPage(w http.ResponseWriter, r *http.Request, p product.Product, seoF *future[seo.Resolution], seoPath string, d definitions) {
+// Its stock comes from call when that asks for the right SKUs (see
+// productStock).
+func (s *Storefront) productPage(w http.ResponseWriter, r *http.Request, p product.Product, seoF *future[seo.Resolution], seoPath string, d definitions, call *stockCall) {
 	path := "/" + p.Slug
 	v := productView{Product: p, Price: p.Price, SKU: p.SKU}
+	stock := s.productStock(r, p, call)
 	if len(p.Images) > 0 {
 		v.Image = p.Images[0]
 	}
@@ -117,7 +128,11 @@ func (s *Storefront) productPage(w http.ResponseWriter, r *http.Request, p produ
 			}
 		}
 		v.Variant, v.Price, v.SKU, v.Label = chosen, chosen.Price, chosen.SKU, d.optionsLabel(chosen.Options)
-		v.Choice = variantChoice(p, chosen, d, path)
+		v.Choice = variantChoice(p, chosen, d, path, stock)
+	}
+	if stock != nil && v.SKU != "" {
+		l := stockLevel(stock[v.SKU])
+		v.Stock = &l
 	}
 	desc := p.Description
 	if utf8.RuneCountInString(desc) > 160 {
@@ -130,7 +145,8 @@ func (s *Storefront) productPage(w http.ResponseWriter, r *http.Request, p produ
 // variantChoice lists, for each option group of p's variants, its values
 // with a link to the variant that has that value and otherwise the chosen
 // variant's options (or, if there is none, the first with that value).
-func variantChoice(p product.Product, chosen *product.Variant, d definitions, path string) []choiceGroup {
+// A value whose variant stock knows to be sold out is marked so.
+func variantChoice(p product.Product, chosen *product.Variant, d definitions, path string, stock stockOf) []choiceGroup {
 	groups := slices.Clone(p.OptionGroups)
 	for _, va := range p.Variants {
 		for g := range va.Options {
@@ -164,7 +180,8 @@ func variantChoice(p product.Product, chosen *product.Variant, d definitions, pa
 			target := matchVariant(p.Variants, chosen.Options, g, c)
 			cg.Values = append(cg.Values, choiceValue{
 				Code: c, Label: d.valueLabel(g, c), Selected: chosen.Options[g] == c,
-				Link: path + "?" + url.Values{ParamVariant: {target.ID}}.Encode(),
+				Link:    path + "?" + url.Values{ParamVariant: {target.ID}}.Encode(),
+				SoldOut: stock != nil && stock[target.SKU] <= 0,
 			})
 		}
 		out = append(out, cg)

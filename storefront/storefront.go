@@ -9,6 +9,9 @@
 //	GET  /{slug}                 a product, category or article page (see below)
 //	GET  /search?q=              products whose title has the words
 //	GET  /cart                   the cart; POST /cart/add, /cart/update, /cart/remove
+//	GET  /checkout               checkout (logged in): address and shipping, then
+//	                             POST /checkout/review and /checkout/place (see CheckoutPath)
+//	GET  /orders, /orders/{id}   "My orders" and one order; POST /orders/{id}/cancel
 //	GET  /login, /register       forms; POST them to log in or register; POST /logout
 //	GET  /blog                   the latest articles, by tag
 //	GET  /sitemap.xml, /sitemap-{n}.xml, /robots.txt
@@ -49,16 +52,22 @@
 // at once. The seo service's metadata of a page is reused for SEOCacheTTL,
 // the navigation for NavTTL and attribute and option names for
 // DefinitionsTTL; redirects and missing pages are always asked afresh. So
-// a product page seen before makes one bus call in the common case, and a
-// page's calls are made in parallel in every case (see BenchmarkStorefront
-// and TestPagesFanOut).
+// a product page seen before makes one bus call in the common case (two
+// since it shows its stock, made at the same time), and a page's calls are
+// made in parallel in every case (see BenchmarkStorefront and
+// TestPagesFanOut). A product page's stock (see LowStock) needs the
+// product's SKUs: the storefront remembers them per slug and asks the
+// inventory service together with the product service when it knows them;
+// on the first visit of a product (or when its SKUs changed) the stock is
+// asked once the product is found, a second round.
 //
 // # Degradation
 //
 // Each optional part of a page has a budget: seo metadata
 // (Options.SEOTimeout), the filter service's listings and facets
 // (Options.FilterTimeout), the article service's home page section
-// (Options.ArticleTimeout), navigation and breadcrumbs (NavTimeout). When a
+// (Options.ArticleTimeout), navigation and breadcrumbs (NavTimeout), a
+// product's stock from the inventory service (Options.StockTimeout). When a
 // service does not answer within its budget the page is rendered without
 // that part (or with the storefront's own metadata: the entity's title and
 // description, the canonical /{slug} URL) with status 200, and the failure is
@@ -66,7 +75,8 @@
 // needs makes it fail: the product service for a product page, the category
 // service for a category page, the article service for an article or the
 // blog, the cart service for the cart, the filter service for search,
-// auth for logging in. That failure is a friendly 503 page with
+// auth for logging in, the order service for checkout and orders. That
+// failure is a friendly 503 page with
 // Retry-After. After a seo failure the seo service is left alone for
 // SEOBackoff, so that pages stay fast while it is down.
 //
@@ -78,7 +88,8 @@
 // the guest cart into the user's. The session is checked with the auth
 // service concurrently with the page's other calls.
 //
-// Every state-changing HTML form (cart changes, log in, register, log out)
+// Every state-changing HTML form (cart changes, checkout, cancelling an
+// order, log in, register, log out)
 // carries a CSRF token: the double-submit pattern. Each visitor gets a random
 // 256-bit token in its own HttpOnly, SameSite=Lax cookie (CSRFCookie); every
 // POST form the templates print embeds it as the hidden field CSRFField, and a
@@ -128,13 +139,33 @@
 //	GET    /api/categories/{slug} one category
 //	GET    /api/products          filter query from parameters (see ParseQuery) → filter result
 //	POST   /api/filter            filter query as a JSON filter.Query → filter result
-//	GET    /api/products/{slug}   a published product
+//	GET    /api/products/{slug}   a published product, with its "stock" and "variant_stock" (see ProductView)
 //	GET    /api/cart              the cart (a guest without a cart gets an empty one)
 //	POST   /api/cart/items        {product_id, variant_id, quantity} → the cart
 //	PUT    /api/cart/items/{product_id}[?variant_id=]  {quantity} → the cart
 //	DELETE /api/cart/items/{product_id}[?variant_id=]  → the cart
+//	GET    /api/shipping-methods  [{code, name, price}]: the order service's flat rates
+//	POST   /api/checkout          {email, address: {name, line1, line2, postal_code, city, country},
+//	                              shipping_method, accept_prices} with an Idempotency-Key header
+//	                              (required) → the order (201, Location /api/orders/{id})
+//	GET    /api/orders[?status=&offset=&limit=]        the caller's orders, newest first: {orders, next}
+//	GET    /api/orders/{id}       one of the caller's orders (another's is 404)
+//	POST   /api/orders/{id}/cancel                     cancels a paid order not yet shipped → the order
 //	GET    /api/articles[?tag=&cursor=&limit=]         published articles
 //	GET    /api/articles/{slug}   an article, with its body rendered as "html"
+//
+// The order endpoints need a logged-in caller (401 otherwise). The body of
+// POST /api/checkout is order.PlaceRequest (unknown fields refused like
+// every body) and the answer order.Order as the order service returns it
+// ({"id", "status", "lines", "totals", "reason", …}): status "paid" when
+// the checkout went through, "failed" with a "reason" the shopper can read
+// when it did not (payment declined, out of stock: nothing charged, no
+// stock held), "pending" while it is still being completed (GET
+// /api/orders/{id} shows how it ends). A price that changed since the
+// shopper saw it is a 409 whose fields name lines[i].unit_price; the same
+// request with "accept_prices": true (and a new Idempotency-Key) confirms
+// the new prices. The same Idempotency-Key again answers the same order:
+// one order, one payment authorisation.
 package storefront
 
 import (
@@ -163,6 +194,8 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
+	"github.com/shopbus/shopbus/shop/order"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -265,6 +298,16 @@ type Options struct {
 	FilterTimeout time.Duration
 	// ArticleTimeout bounds each call to the article service (default 2 s).
 	ArticleTimeout time.Duration
+	// StockTimeout bounds asking the inventory service for the stock a
+	// product page shows (default DefaultStockTimeout).
+	StockTimeout time.Duration
+	// TaxRates are the countries the checkout offers (ISO 3166 alpha-2)
+	// and the tax rate prices include there, in basis points: the review
+	// page shows the tax the total includes with them. They must be the
+	// order service's (order.Options.TaxRates); default
+	// order.DefaultTaxRates, the order service's default. The order
+	// placed always shows the order service's own figures.
+	TaxRates map[string]int
 	// CallTimeout bounds the other service calls of one request, and the
 	// request as a whole (default 10 s).
 	CallTimeout time.Duration
@@ -308,6 +351,8 @@ type Storefront struct {
 	cart    *cart.Client
 	article *article.Client
 	seo     *seo.Client
+	order   *order.Client
+	stockSv *inventory.Client
 
 	seoMu        sync.Mutex
 	seoDownUntil time.Time
@@ -346,7 +391,8 @@ func New(opts Options) (*Storefront, error) {
 		p   *time.Duration
 		def time.Duration
 	}{{&opts.SEOTimeout, DefaultSEOTimeout}, {&opts.FilterTimeout, DefaultFilterTimeout},
-		{&opts.ArticleTimeout, DefaultArticleTimeout}, {&opts.CallTimeout, DefaultCallTimeout}} {
+		{&opts.ArticleTimeout, DefaultArticleTimeout}, {&opts.CallTimeout, DefaultCallTimeout},
+		{&opts.StockTimeout, DefaultStockTimeout}} {
 		if *d.p <= 0 {
 			*d.p = d.def
 		}
@@ -363,6 +409,14 @@ func New(opts Options) (*Storefront, error) {
 		}
 		if !strings.HasPrefix(*p.p, "/") || !strings.HasSuffix(*p.p, "/") {
 			return nil, &ConfigError{Field: p.name, Message: "must start and end with '/'"}
+		}
+	}
+	if len(opts.TaxRates) == 0 {
+		opts.TaxRates = order.DefaultTaxRates
+	}
+	for c, rate := range opts.TaxRates {
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || rate < 0 || rate > 10_000 {
+			return nil, &ConfigError{Field: "TaxRates", Message: "must map ISO 3166 alpha-2 codes (\"DE\") to basis points from 0 to 10000"}
 		}
 	}
 	if opts.Featured.Limit == 0 {
@@ -396,6 +450,8 @@ func New(opts Options) (*Storefront, error) {
 		cart:    cart.NewClient(opts.Bus),
 		article: article.NewClient(opts.Bus),
 		seo:     seo.NewClient(opts.Bus),
+		order:   order.NewClient(opts.Bus),
+		stockSv: inventory.NewClient(opts.Bus),
 	}
 	s.navCache.ttl = NavTTL
 	if s.log == nil {
@@ -425,6 +481,13 @@ func (s *Storefront) routes() {
 	m.HandleFunc("GET /register", s.registerPage)
 	m.HandleFunc("POST /register", s.registerForm)
 	m.HandleFunc("POST /logout", s.logoutForm)
+	m.HandleFunc("GET /checkout", s.checkoutPage)
+	m.HandleFunc("POST /checkout/details", s.detailsForm)
+	m.HandleFunc("POST /checkout/review", s.reviewForm)
+	m.HandleFunc("POST /checkout/place", s.placeForm)
+	m.HandleFunc("GET /orders", s.ordersPage)
+	m.HandleFunc("GET /orders/{id}", s.orderPage)
+	m.HandleFunc("POST /orders/{id}/cancel", s.cancelForm)
 	m.HandleFunc("GET /blog", s.blogPage)
 	m.HandleFunc("GET /sitemap.xml", s.sitemap)
 	m.HandleFunc("GET /robots.txt", s.robots)
@@ -447,6 +510,11 @@ func (s *Storefront) routes() {
 	m.HandleFunc("POST /api/cart/items", s.apiCartAdd)
 	m.HandleFunc("PUT /api/cart/items/{product}", s.apiCartUpdate)
 	m.HandleFunc("DELETE /api/cart/items/{product}", s.apiCartRemove)
+	m.HandleFunc("GET /api/shipping-methods", s.apiShippingMethods)
+	m.HandleFunc("POST /api/checkout", s.apiCheckout)
+	m.HandleFunc("GET /api/orders", s.apiOrders)
+	m.HandleFunc("GET /api/orders/{id}", s.apiOrder)
+	m.HandleFunc("POST /api/orders/{id}/cancel", s.apiCancel)
 	m.HandleFunc("GET /api/articles", s.apiArticles)
 	m.HandleFunc("GET /api/articles/{slug}", s.apiArticle)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
