@@ -24,8 +24,8 @@ import (
 // to /login?next=/checkout):
 //
 //	GET  /checkout            contact e-mail (the account's by default),
-//	                          shipping address, country (those of
-//	                          Options.TaxRates), shipping method
+//	                          shipping address, country (those the
+//	                          shipping methods ship to), shipping method
 //	POST /checkout/details    the same form filled in again ("Change" on the review)
 //	POST /checkout/review     the lines, the items total, shipping, the total
 //	                          and the tax it includes; the "Place order" form
@@ -168,11 +168,18 @@ func (s *Storefront) apiShopper(w http.ResponseWriter, r *http.Request) (context
 	return ctx, true
 }
 
-// countries lists the countries shipped to, by name, with code selected.
-func (s *Storefront) countries(selected string) []countryOption {
-	out := make([]countryOption, 0, len(s.opts.TaxRates))
-	for c := range s.opts.TaxRates {
-		out = append(out, countryOption{Code: c, Name: countryName(c), Selected: c == selected})
+// countries lists the countries the shipping methods ship to, by name,
+// with code selected.
+func countries(methods []order.ShippingMethod, selected string) []countryOption {
+	seen := map[string]bool{}
+	var out []countryOption
+	for _, m := range methods {
+		for _, c := range m.Countries {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, countryOption{Code: c, Name: countryName(c), Selected: c == selected})
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -244,7 +251,7 @@ func (s *Storefront) details(w http.ResponseWriter, r *http.Request, status int,
 	if form.Method == "" {
 		form.Method = ms[0].Code
 	}
-	v := checkoutView{Form: form, Errors: errs, Countries: s.countries(form.Address.Country)}
+	v := checkoutView{Form: form, Errors: errs, Countries: countries(ms, form.Address.Country)}
 	for _, m := range ms {
 		v.Methods = append(v.Methods, methodOption{ShippingMethod: m, Selected: m.Code == form.Method})
 	}
@@ -265,7 +272,7 @@ func (s *Storefront) checkForm(f checkoutForm, methods []order.ShippingMethod) m
 			errs[name] = "is required"
 		}
 	}
-	if _, ok := s.opts.TaxRates[f.Address.Country]; !ok {
+	if !slices.ContainsFunc(countries(methods, ""), func(c countryOption) bool { return c.Code == f.Address.Country }) {
 		errs["country"] = "choose a country we ship to"
 	}
 	if !slices.ContainsFunc(methods, func(m order.ShippingMethod) bool { return m.Code == f.Method }) {
@@ -286,8 +293,11 @@ func (s *Storefront) reviewForm(w http.ResponseWriter, r *http.Request) {
 	s.review(w, r, http.StatusOK, readCheckoutForm(r), nil)
 }
 
-// review renders the review step of form; changed is the order service's
-// conflict about changed prices (nil for none).
+// review renders the review step of form with the order service's quote
+// (order.quote: the lines at today's prices, shipping, the totals and the
+// tax they include). changed is the order service's conflict about
+// changed prices from placing the order (nil for none); a quote that
+// finds prices changed shows them the same way.
 func (s *Storefront) review(w http.ResponseWriter, r *http.Request, status int, form checkoutForm, changed *transport.Error) {
 	ctx, _ := s.userContext(w, r)
 	groups := s.optionLabels(ctx)
@@ -304,30 +314,39 @@ func (s *Storefront) review(w http.ResponseWriter, r *http.Request, status int, 
 	if !ok {
 		return
 	}
+	q, err := s.order.Quote(ctx, form.request(changed != nil))
+	if te := transport.AsError(err); changed == nil && priceConflict(te) {
+		changed = te
+		q, err = s.order.Quote(ctx, form.request(true))
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	i := slices.IndexFunc(ms, func(m order.ShippingMethod) bool { return m.Code == form.Method })
 	d, _ := groups.wait()
 	v := reviewView{Form: form, Country: countryName(form.Address.Country), Method: ms[i]}
+	// The conflict names the cart's lines by index.
+	moved := map[string]string{}
 	if changed != nil {
 		v.Accept = true
 		for _, f := range changed.Fields {
 			v.Changed = append(v.Changed, f.Message)
 		}
-	}
-	t := order.Total{Currency: v.Method.Price.Currency, Shipping: v.Method.Price.Amount, TaxRate: s.opts.TaxRates[form.Address.Country]}
-	for i, l := range c.Lines {
-		if l.Unavailable {
-			continue
+		for i, l := range c.Lines {
+			if msg := changed.Field("lines[" + strconv.Itoa(i) + "].unit_price"); msg != "" {
+				moved[l.ProductID+"/"+l.VariantID] = msg
+			}
 		}
-		rl := reviewLine{lineView: lineView{Line: l, Label: d.optionsLabel(l.Options)}}
-		if changed != nil {
-			rl.Changed = changed.Field("lines[" + strconv.Itoa(i) + "].unit_price")
-		}
-		v.Lines = append(v.Lines, rl)
-		t.Items += l.UnitPrice.Amount * int64(l.Quantity)
 	}
-	t.Total = t.Items + t.Shipping
-	t.Tax = order.TaxIncluded(t.Total, t.TaxRate)
-	v.Total = t
+	for _, l := range q.Lines {
+		line := cart.Line{ProductID: l.ProductID, VariantID: l.VariantID, Title: l.Title, SKU: l.SKU, Options: l.Options,
+			UnitPrice: l.UnitPrice, Quantity: int(l.Quantity), Subtotal: l.Subtotal}
+		v.Lines = append(v.Lines, reviewLine{lineView: lineView{Line: line, Label: d.optionsLabel(l.Options)}, Changed: moved[l.ProductID+"/"+l.VariantID]})
+	}
+	if len(q.Totals) > 0 {
+		v.Total = q.Totals[0]
+	}
 	s.render(w, r, status, "review", meta{Title: "Review your order", Robots: "noindex"}, "", v)
 }
 
@@ -370,7 +389,7 @@ func (s *Storefront) placeForm(w http.ResponseWriter, r *http.Request) {
 // priceConflict reports whether e is the order service's conflict about
 // changed prices: its fields name lines[i].unit_price.
 func priceConflict(e *transport.Error) bool {
-	return len(e.Fields) > 0 && !slices.ContainsFunc(e.Fields, func(f transport.FieldError) bool {
+	return e != nil && e.Code == transport.CodeConflict && len(e.Fields) > 0 && !slices.ContainsFunc(e.Fields, func(f transport.FieldError) bool {
 		return !strings.HasPrefix(f.Field, "lines[") || !strings.HasSuffix(f.Field, "].unit_price")
 	})
 }

@@ -406,7 +406,9 @@ func TestCheckoutForms(t *testing.T) {
 		t.Errorf("declined order page: %d\n%s", code, html)
 	}
 
-	// A price change: the review again with the changed line, then confirmed.
+	// A price change between the review and "Place order": the review
+	// again with the changed line, then confirmed.
+	_, _, review = b.submit("/checkout", "/checkout/review", nil, details)
 	newPrice := eur(7200)
 	if _, err := product.NewClient(f.bus).Update(f.admin, product.UpdateRequest{ID: blue.ID, Price: &newPrice}); err != nil {
 		t.Fatal(err)
@@ -415,7 +417,12 @@ func TestCheckoutForms(t *testing.T) {
 		c := b.cartOf()
 		return len(c.Lines) == 1 && c.Lines[0].UnitPrice == newPrice
 	})
-	_, _, review = b.submit("/checkout", "/checkout/review", nil, details)
+	// A review made now shows the change at once (the quote's conflict).
+	_, _, fresh := b.submit("/checkout", "/checkout/review", nil, details)
+	if !strings.Contains(fresh, "Blue Runner was 69.00 EUR, now 72.00 EUR") || !strings.Contains(fresh, `<td class="grand-total">81.90 EUR</td>`) ||
+		len(forms(fresh, "/checkout/place")) != 1 || forms(fresh, "/checkout/place")[0].Get("accept_prices") != "1" {
+		t.Fatalf("review after a price change:\n%s", fresh)
+	}
 	code, _, html = b.post("/checkout/place", forms(review, "/checkout/place")[0])
 	confirm := forms(html, "/checkout/place")
 	if code != 409 || !strings.Contains(html, "Blue Runner was 69.00 EUR, now 72.00 EUR") || len(confirm) != 1 || confirm[0].Get("accept_prices") != "1" ||

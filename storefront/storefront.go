@@ -301,13 +301,6 @@ type Options struct {
 	// StockTimeout bounds asking the inventory service for the stock a
 	// product page shows (default DefaultStockTimeout).
 	StockTimeout time.Duration
-	// TaxRates are the countries the checkout offers (ISO 3166 alpha-2)
-	// and the tax rate prices include there, in basis points: the review
-	// page shows the tax the total includes with them. They must be the
-	// order service's (order.Options.TaxRates); default
-	// order.DefaultTaxRates, the order service's default. The order
-	// placed always shows the order service's own figures.
-	TaxRates map[string]int
 	// CallTimeout bounds the other service calls of one request, and the
 	// request as a whole (default 10 s).
 	CallTimeout time.Duration
@@ -409,14 +402,6 @@ func New(opts Options) (*Storefront, error) {
 		}
 		if !strings.HasPrefix(*p.p, "/") || !strings.HasSuffix(*p.p, "/") {
 			return nil, &ConfigError{Field: p.name, Message: "must start and end with '/'"}
-		}
-	}
-	if len(opts.TaxRates) == 0 {
-		opts.TaxRates = order.DefaultTaxRates
-	}
-	for c, rate := range opts.TaxRates {
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || rate < 0 || rate > 10_000 {
-			return nil, &ConfigError{Field: "TaxRates", Message: "must map ISO 3166 alpha-2 codes (\"DE\") to basis points from 0 to 10000"}
 		}
 	}
 	if opts.Featured.Limit == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -317,7 +318,12 @@ func (s *Server) shipping(code string) (ShippingMethod, bool) {
 
 // ShippingMethods implements Service.
 func (s *Server) ShippingMethods(context.Context, ShippingMethodsRequest) ([]ShippingMethod, error) {
-	return slices.Clone(s.opts.ShippingMethods), nil
+	countries := slices.Sorted(maps.Keys(s.opts.TaxRates))
+	out := slices.Clone(s.opts.ShippingMethods)
+	for i := range out {
+		out[i].Countries = countries
+	}
+	return out, nil
 }
 
 // ---- storage ----

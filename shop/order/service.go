@@ -135,6 +135,10 @@ type ShippingMethod struct {
 	Code  string     `json:"code" bson:"code"`
 	Name  string     `json:"name" bson:"name"`
 	Price shop.Money `json:"price" bson:"price"`
+	// Countries are the ISO 3166 alpha-2 codes it ships to, sorted: those
+	// with a configured tax rate (Options.TaxRates). ShippingMethods fills
+	// it in; an order's own method leaves it out.
+	Countries []string `json:"countries,omitempty" bson:"-"`
 }
 
 // Line is one product (or variant) of an order, at the price charged.
@@ -265,6 +269,7 @@ type Service interface {
 	// SetStatus moves an order from paid to shipped, or from shipped to
 	// delivered (admin only). Setting the status it has returns it.
 	SetStatus(ctx context.Context, r SetStatusRequest) (Order, error)
-	// ShippingMethods lists the configured shipping methods (public).
+	// ShippingMethods lists the configured shipping methods and the
+	// countries each ships to (public).
 	ShippingMethods(ctx context.Context, r ShippingMethodsRequest) ([]ShippingMethod, error)
 }
