@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
@@ -131,6 +132,7 @@ func (s *Storefront) warn(ctx context.Context, what, service string, err error) 
 
 // permanent redirects to a local path, keeping r's query string.
 func permanent(w http.ResponseWriter, r *http.Request, to string) {
+	to = (&url.URL{Path: to}).EscapedPath() // slugs may be UTF-8
 	if r.URL.RawQuery != "" {
 		to += "?" + r.URL.RawQuery
 	}
@@ -181,21 +183,36 @@ type contentView struct{ Title, Description string }
 // oldURL answers the old URL scheme (/products/{slug}, /categories/{slug},
 // /blog/{slug}) with a permanent redirect to /{slug}.
 func (s *Storefront) oldURL(w http.ResponseWriter, r *http.Request) {
-	slug := r.PathValue("slug")
-	if !validSlug(strings.ToLower(slug)) {
+	slug, ok := canonicalSlug(r.PathValue("slug"))
+	if !ok {
 		s.notFound(w, r)
 		return
 	}
-	permanent(w, r, "/"+strings.ToLower(slug))
+	permanent(w, r, "/"+slug)
 }
 
 // ---- the catch-all slug route ----
 
-// maxSlugLen is the longest slug any service makes.
-const maxSlugLen = 128
-
 // validSlug reports whether s can be a slug of any service.
-func validSlug(s string) bool { return shop.ValidSlug(s, maxSlugLen) }
+func validSlug(s string) bool { return shop.ValidSlug(s, shop.MaxSlugLen) }
+
+// canonicalSlug returns the slug a path segment names: itself when it is
+// one, else, for a segment of letters, digits and hyphens only, what
+// shop.Slugify makes of it ("Café" → "cafe"; upper case, decomposed
+// accents, full-width letters), which the page redirects to; false when
+// it names none ("favicon.ico").
+func canonicalSlug(raw string) (string, bool) {
+	if validSlug(raw) {
+		return raw, true
+	}
+	if strings.ContainsFunc(raw, func(r rune) bool {
+		return r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	}) {
+		return "", false
+	}
+	slug := shop.Slugify(raw)
+	return slug, slug != "" && validSlug(slug)
+}
 
 // Grace is how long a slug page waits for a silent service of higher
 // precedence (product over category over article) once a lower one has
@@ -209,8 +226,8 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 		s.serveSitemap(w, r, raw)
 		return
 	}
-	slug := strings.ToLower(raw)
-	if !validSlug(slug) {
+	slug, ok := canonicalSlug(raw)
+	if !ok {
 		s.notFound(w, r)
 		return
 	}

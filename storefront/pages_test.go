@@ -51,6 +51,8 @@ func TestSlugRoute(t *testing.T) {
 		"/blog/choosing-running-shoes":    "/choosing-running-shoes",
 		"/Red-Runner":                     "/red-runner",
 		"/red-runner/":                    "/red-runner",
+		"/caf%C3%A9":                      "/cafe",                     // Latin accents go
+		"/%D0%9A%D0%BE%D1%84%D0%B5":       "/%D0%BA%D0%BE%D1%84%D0%B5", // Кофе → кофе
 	} {
 		if code, loc := b.redirect(path); code != http.StatusMovedPermanently || loc != want {
 			t.Errorf("GET %s: %d to %q, want 301 to %q", path, code, loc, want)
@@ -65,6 +67,23 @@ func TestSlugRoute(t *testing.T) {
 				t.Errorf("%s links to the old URL scheme (%s)", path, old)
 			}
 		}
+	}
+
+	// A title in another script makes a slug in that script, served.
+	coffee, err := product.NewClient(f.bus).Create(f.admin, product.CreateRequest{Title: "Кофе молотый", Price: eur(900), Status: shop.StatusPublished})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coffee.Slug != "кофе-молотый" {
+		t.Fatalf("slug %q", coffee.Slug)
+	}
+	waitFor(t, "the listing to show the coffee", func() bool {
+		_, html := b.page("/search?q=" + url.QueryEscape("Кофе"))
+		return strings.Contains(html, `href="/%d0%ba%d0%be%d1%84%d0%b5-%d0%bc%d0%be%d0%bb%d0%be%d1%82%d1%8b%d0%b9"`) ||
+			strings.Contains(html, `href="/%D0%BA%D0%BE%D1%84%D0%B5-%D0%BC%D0%BE%D0%BB%D0%BE%D1%82%D1%8B%D0%B9"`)
+	})
+	if code, html := b.page("/" + url.PathEscape(coffee.Slug)); code != 200 || !strings.Contains(html, "Кофе молотый") {
+		t.Errorf("the coffee's page: %d\n%s", code, html)
 	}
 
 	// The fixed routes win over a product whose slug is theirs.

@@ -335,8 +335,12 @@ func TestValidation(t *testing.T) {
 		if roots := ct.Must(cats.ListChildren(context.Background(), category.ListChildrenRequest{}))(t); len(roots) != 0 {
 			t.Fatalf("invalid requests created categories: %v", namesOf(roots))
 		}
-		// A name without any usable letters still gets a slug.
-		if s := create(t, c, "日本", "").Slug; s != "category" {
+		// Letters of any script make the slug; a name without any still
+		// gets one.
+		if s := create(t, c, "日本", "").Slug; s != "日本" {
+			t.Fatalf("slug = %q", s)
+		}
+		if s := create(t, c, "🎉 !!", "").Slug; s != "category" {
 			t.Fatalf("slug = %q", s)
 		}
 	})

@@ -27,7 +27,7 @@ type world struct {
 	shirts, sale category.Category
 }
 
-func setup(t *testing.T, bus transport.Bus) world {
+func setup(t testing.TB, bus transport.Bus) world {
 	t.Helper()
 	c := ct.Start(t, bus, ct.Config{})
 	w := world{Catalog: c}

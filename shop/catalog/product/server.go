@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -71,8 +72,9 @@ type Options struct {
 
 // Server is the MongoDB implementation of Service. Its collections:
 // products (by id), product_slugs (slug → id, so slugs are unique and
-// found by _id) and requests (the writes handled, so that a repeated
-// request is answered without applying it again; see internal/idem).
+// found by _id; see kit.Slugs) and requests (the writes handled, so that
+// a repeated request is answered without applying it again; see
+// internal/idem).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -333,29 +335,44 @@ func checkVariantPrices(f *kit.Fields, prices []VariantPrice, currency string) {
 }
 
 // checkRemote asks the category and attribute services about d's
-// categories and attributes, adding field errors to f. It returns other
-// failures (a service unavailable, say).
+// categories and attributes, all at once, adding field errors to f. It
+// returns other failures (a service unavailable, say).
 func (s *Server) checkRemote(ctx context.Context, f *kit.Fields, d *productDoc, categories, attributes bool) error {
-	if categories && len(d.CategoryIDs) > 0 {
-		if s.opts.Categories == nil {
-			return transport.Errorf(transport.CodeInternal, "product: no category service configured")
-		}
+	categories = categories && len(d.CategoryIDs) > 0
+	attributes = attributes && len(d.Attributes) > 0
+	if categories && s.opts.Categories == nil {
+		return transport.Errorf(transport.CodeInternal, "product: no category service configured")
+	}
+	if attributes && s.opts.Attributes == nil {
+		return transport.Errorf(transport.CodeInternal, "product: no attribute service configured")
+	}
+	var checks []func() error
+	if categories {
 		for _, id := range d.CategoryIDs {
-			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
-			switch {
-			case err == nil:
-			case shop.IsCode(err, transport.CodeNotFound), shop.IsCode(err, transport.CodeInvalid):
-				f.Add("category_ids", "unknown category "+kit.Quote(id))
-			default:
+			checks = append(checks, func() error {
+				_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
+				if shop.IsCode(err, transport.CodeNotFound) || shop.IsCode(err, transport.CodeInvalid) {
+					return shop.Invalid("invalid product", "category_ids", "unknown category "+kit.Quote(id))
+				}
 				return err
-			}
+			})
 		}
 	}
-	if attributes && len(d.Attributes) > 0 {
-		if s.opts.Attributes == nil {
-			return transport.Errorf(transport.CodeInternal, "product: no attribute service configured")
+	if attributes {
+		checks = append(checks, func() error { return s.opts.Attributes.Validate(ctx, d.Attributes) })
+	}
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		if i == len(checks)-1 { // the last in this goroutine
+			errs[i] = check()
+			break
 		}
-		if err := s.opts.Attributes.Validate(ctx, d.Attributes); err != nil && !f.Merge(err) {
+		wg.Go(func() { errs[i] = check() })
+	}
+	wg.Wait()
+	for _, err := range errs { // in order, for stable messages
+		if err != nil && !f.Merge(err) {
 			return err
 		}
 	}
@@ -470,9 +487,6 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
 
 func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 	id := idem.NewID(ctx, "product")
-	if d, err := s.load(ctx, id); err == nil {
-		return d.product(), nil // made by an earlier run of this request
-	}
 	now := s.now()
 	d := productDoc{
 		ID:           id,
@@ -506,16 +520,42 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 	if err := f.Err("invalid product"); err != nil {
 		return Product{}, err
 	}
-	if err := s.checkRemote(ctx, &f, &d, true, true); err != nil {
-		return Product{}, err
-	}
-	if err := f.Err("invalid product"); err != nil {
-		return Product{}, err
-	}
 
-	slug, err := s.slugs.Reserve(ctx, d.ID, r.Slug, d.Title)
-	if err != nil {
-		return Product{}, err
+	// At once, as none needs another's answer: whether an earlier run of
+	// this request made the product, the categories and attributes (other
+	// services), and the slug (this store, then the services sharing the
+	// slug space). The slug is released if the product is not made.
+	var (
+		earlier productDoc
+		loadErr error
+		slug    string
+		slugErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { earlier, loadErr = s.load(ctx, id) })
+	wg.Go(func() { slug, slugErr = s.slugs.Reserve(ctx, d.ID, r.Slug, d.Title) })
+	remoteErr := s.checkRemote(ctx, &f, &d, true, true)
+	wg.Wait()
+	releaseSlug := func() {
+		if slugErr == nil {
+			s.releaseSlug(ctx, slug, d.ID)
+		}
+	}
+	if loadErr == nil { // made by an earlier run of this request
+		if slug != earlier.Slug {
+			releaseSlug()
+		}
+		return earlier.product(), nil
+	}
+	if remoteErr == nil {
+		remoteErr = f.Err("invalid product")
+	}
+	if remoteErr != nil {
+		releaseSlug()
+		return Product{}, remoteErr
+	}
+	if slugErr != nil {
+		return Product{}, slugErr
 	}
 	d.Slug = slug
 	if d.SKU == "" {

@@ -203,6 +203,39 @@ func TestWritesRequireAdmin(t *testing.T) {
 	})
 }
 
+// TestSlugsOfOtherScripts: titles in other scripts keep their letters
+// (shop.Slugify), so do tags; many articles of one title cost a bounded
+// number of claims each and all get distinct valid slugs.
+func TestSlugsOfOtherScripts(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		f := start(t, bus)
+		a := must[article.Article](t)(f.client.Create(f.Admin, article.CreateRequest{
+			Title: "Кофе молотый", Tags: []string{"Кофе", "Müller", "日本"}}))
+		if a.Slug != "кофе-молотый" || strings.Join(a.Tags, ",") != "кофе,muller,日本" {
+			t.Fatalf("slug %q, tags %q", a.Slug, a.Tags)
+		}
+		got := must[article.Article](t)(f.client.GetBySlug(f.Admin, article.GetBySlugRequest{Slug: "кофе-молотый"}))
+		if got.ID != a.ID {
+			t.Fatalf("by slug: %+v", got)
+		}
+		page := must[article.ListResult](t)(f.client.List(f.Admin, article.ListRequest{Status: "any", Tag: "КОФЕ"}))
+		if len(page.Articles) != 1 || page.Articles[0].ID != a.ID {
+			t.Fatalf("by a Cyrillic tag: %+v", page.Articles)
+		}
+		if e := must[article.Article](t)(f.client.Create(f.Admin, article.CreateRequest{Title: "🎉"})); e.Slug != "article" {
+			t.Fatalf("emoji title: slug %q", e.Slug)
+		}
+		seen := map[string]bool{}
+		for range 8 {
+			b := must[article.Article](t)(f.client.Create(f.Admin, article.CreateRequest{Title: "Кофе"}))
+			if seen[b.Slug] || !strings.HasPrefix(b.Slug, "кофе") || !shop.ValidSlug(b.Slug, shop.MaxSlugLen) {
+				t.Fatalf("slug %q (seen: %v)", b.Slug, seen)
+			}
+			seen[b.Slug] = true
+		}
+	})
+}
+
 func TestSlugUniqueness(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		f := start(t, bus)

@@ -144,22 +144,6 @@ func FuzzRenderHTML(f *testing.F) {
 	})
 }
 
-func TestSlugify(t *testing.T) {
-	for in, want := range map[string]string{
-		"Hello, World!":              "hello-world",
-		"  --Crème brûlée à la mode": "creme-brulee-a-la-mode",
-		"Don't stop":                 "dont-stop",
-		"Größe über 9000":            "groesse-ueber-9000",
-		"日本語":                        "",
-		"a\x00b":                     "a-b",
-		strings.Repeat("word ", 40):  strings.TrimSuffix(strings.Repeat("word-", 20), "-"),
-	} {
-		if got := article.Slugify(in); got != want {
-			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestRenderHTMLLinearTime: unclosed delimiters in a large body do not
 // make rendering quadratic.
 func TestRenderHTMLLinearTime(t *testing.T) {

@@ -494,11 +494,22 @@ func (s *Server) EventBacklog(ctx context.Context) (shop.EventBacklog, error) {
 // ---- slugs ----
 
 // claimSlug reserves slug for article id, or fails with a conflict when
-// another article holds it.
+// another article or another kind of page holds it. It claims the slug
+// here first and then checks the services sharing the slug space,
+// releasing it when one of them holds it (see shop.SlugSpace.Check).
 func (s *Server) claimSlug(ctx context.Context, slug, id string) error {
-	if err := s.opts.SharedSlugs.Check(ctx, slug); err != nil {
+	if err := s.claimHere(ctx, slug, id); err != nil {
 		return err
 	}
+	if err := s.opts.SharedSlugs.Check(ctx, slug); err != nil {
+		s.releaseSlug(ctx, slug, id)
+		return err
+	}
+	return nil
+}
+
+// claimHere reserves slug for article id among the articles.
+func (s *Server) claimHere(ctx context.Context, slug, id string) error {
 	for attempt := 0; attempt < 2; attempt++ {
 		_, err := s.slugs.InsertOne(ctx, slugDoc{Slug: slug, ArticleID: id, ClaimedAt: s.now()})
 		if err == nil {
@@ -542,16 +553,18 @@ func slugTaken(slug string) error {
 		Fields: []shop.FieldError{{Field: "slug", Message: strconv.Quote(slug) + " is taken"}}}
 }
 
-// claimGenerated reserves a slug made from title: the title's slug, or that
-// with "-2", "-3", ... appended when it is taken.
+// claimGenerated reserves a slug made from title: the title's slug, or
+// that with "-2" or "-3" appended when it is taken, or else with eight
+// random hex digits: a bounded number of claims however many articles
+// share the title.
 func (s *Server) claimGenerated(ctx context.Context, title, id string) (string, error) {
 	base := slugBase(title)
-	for n := 1; n <= 30; n++ {
+	for n := 1; n <= 6; n++ {
 		slug := base
-		if n > 1 {
+		switch {
+		case n == 2 || n == 3:
 			slug = base + "-" + strconv.Itoa(n)
-		}
-		if n == 30 {
+		case n > 3:
 			slug = base + "-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:8]
 		}
 		err := s.claimSlug(ctx, slug, id)
@@ -565,12 +578,13 @@ func (s *Server) claimGenerated(ctx context.Context, title, id string) (string, 
 	return "", shop.Conflict("no free slug for this title; give one")
 }
 
-// slugBase is the slug claimGenerated starts from: the title's slug, short
-// enough for a suffix, or "article".
+// slugBase is the slug claimGenerated starts from: the title's slug (see
+// shop.Slugify), short enough for a suffix of up to eight characters, or
+// "article".
 func slugBase(title string) string {
-	base := Slugify(title)
+	base := shop.Slugify(title)
 	if len(base) > MaxSlugLen-9 {
-		base = strings.TrimRight(base[:MaxSlugLen-9], "-")
+		base = strings.TrimSuffix(shop.WithSlugSuffix(base, "00000000"), "-00000000")
 	}
 	if base == "" {
 		base = "article"
@@ -713,7 +727,7 @@ func (s *Server) List(ctx context.Context, r ListRequest) (ListResult, error) {
 		return ListResult{}, shop.Invalid("invalid request", "status", `must be "", "published", "draft" or "any"`)
 	}
 	if r.Tag != "" {
-		tag := Slugify(r.Tag)
+		tag := shop.Slugify(r.Tag)
 		if tag == "" || len(r.Tag) > 4*MaxTagLen {
 			return ListResult{}, shop.Invalid("invalid request", "tag", "must hold letters or digits")
 		}
@@ -833,7 +847,7 @@ func normalize(d *articleDoc) error {
 	} else {
 		tags := make([]string, 0, len(d.Tags))
 		for i, t := range d.Tags {
-			n := Slugify(t)
+			n := shop.Slugify(t)
 			switch {
 			case n == "" || len(t) > 4*MaxTagLen:
 				bad = append(bad, fmt.Sprintf("tags[%d]", i), "must hold letters or digits")

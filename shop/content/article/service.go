@@ -56,11 +56,11 @@ const (
 
 // Limits on what an article may hold.
 const (
-	MaxTitleLen   = 200     // characters
-	MaxSlugLen    = 100     // bytes (slugs are ASCII)
-	MaxBodyLen    = 200_000 // bytes
-	MaxExcerptLen = 500     // characters
-	MaxAuthorLen  = 100     // characters
+	MaxTitleLen   = 200             // characters
+	MaxSlugLen    = shop.MaxSlugLen // bytes of UTF-8, shared with products and categories
+	MaxBodyLen    = 200_000         // bytes
+	MaxExcerptLen = 500             // characters
+	MaxAuthorLen  = 100             // characters
 	MaxTags       = 20
 	MaxTagLen     = 50   // bytes, after normalisation
 	MaxURLLen     = 2048 // bytes, for the cover image

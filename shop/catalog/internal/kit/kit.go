@@ -25,8 +25,6 @@ import (
 const (
 	// MaxIDLen is the longest id accepted.
 	MaxIDLen = 64
-	// MaxSlugLen is the longest slug accepted or generated.
-	MaxSlugLen = 96
 	// MaxCodeLen is the longest code (attribute, option group, value) accepted.
 	MaxCodeLen = 64
 	// MaxNameLen is the longest name or title accepted, in bytes.
@@ -182,90 +180,26 @@ func ValidCode(code string) bool {
 	return true
 }
 
-// ValidSlug reports whether s is a catalog slug (see shop.ValidSlug), at
-// most MaxSlugLen bytes.
-func ValidSlug(s string) bool { return shop.ValidSlug(s, MaxSlugLen) }
+// ValidSlug reports whether s is a slug of the shared slug space (see
+// shop.ValidSlug and shop.MaxSlugLen).
+func ValidSlug(s string) bool { return shop.ValidSlug(s, shop.MaxSlugLen) }
 
-// Slug checks an explicitly given slug.
+// Slug checks an explicitly given slug: it must be what shop.Slugify makes.
 func (f *Fields) Slug(field, s string) {
 	if !ValidSlug(s) {
-		f.Addf(field, "must be lower-case ASCII letters and digits joined by single hyphens, at most %d bytes: %s", MaxSlugLen, Quote(s))
+		f.Addf(field, "must be lower-case letters and digits (Latin ones without accents) joined by single hyphens, at most %d bytes: %s", shop.MaxSlugLen, Quote(s))
 	}
 }
 
-// Slugify turns a name into a slug: ASCII lower-case, common Latin
-// letters transliterated ("é" → "e", "ß" → "ss"), apostrophes dropped
-// ("Men's" → "mens"), "&" spelled "and", every other run of characters a
-// single hyphen, at most MaxSlugLen bytes cut at a word boundary. It
-// returns "" when nothing usable is left (e.g. a name in another script).
-func Slugify(name string) string {
-	var b strings.Builder
-	hyphen := false
-	word := func(s string) {
-		if hyphen && b.Len() > 0 {
-			b.WriteByte('-')
-		}
-		hyphen = false
-		b.WriteString(s)
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			word(string(r))
-		case r >= 'A' && r <= 'Z':
-			word(string(unicode.ToLower(r)))
-		case r == '\'' || r == '’' || r == '‘' || r == '`' || r == '´':
-			// "Men's" → "mens"
-		case r == '&':
-			hyphen = true
-			word("and")
-			hyphen = true
-		default:
-			if t, ok := translit[unicode.ToLower(r)]; ok {
-				word(t)
-				continue
-			}
-			hyphen = true
-		}
-	}
-	s := b.String()
-	if len(s) > MaxSlugLen {
-		cut := s[:MaxSlugLen]
-		if s[MaxSlugLen] != '-' {
-			if i := strings.LastIndexByte(cut, '-'); i > 0 {
-				cut = cut[:i]
-			}
-		}
-		s = strings.Trim(cut, "-")
-	}
-	return s
-}
-
-// WithSuffix returns slug with "-n" appended, shortened to fit MaxSlugLen.
-func WithSuffix(slug string, n int) string {
-	suffix := "-" + strconv.Itoa(n)
-	if len(slug)+len(suffix) > MaxSlugLen {
-		slug = strings.TrimRight(slug[:MaxSlugLen-len(suffix)], "-")
-	}
-	return slug + suffix
-}
-
-var translit = map[rune]string{
-	'à': "a", 'á': "a", 'â': "a", 'ã': "a", 'ä': "a", 'å': "a", 'ā': "a", 'ă': "a", 'ą': "a",
-	'æ': "ae", 'ç': "c", 'ć': "c", 'č': "c", 'ĉ': "c", 'ċ': "c", 'ď': "d", 'đ': "d", 'ð': "d",
-	'è': "e", 'é': "e", 'ê': "e", 'ë': "e", 'ē': "e", 'ė': "e", 'ę': "e", 'ě': "e",
-	'ğ': "g", 'ģ': "g", 'ĥ': "h", 'ì': "i", 'í': "i", 'î': "i", 'ï': "i", 'ī': "i", 'į': "i", 'ı': "i",
-	'ĵ': "j", 'ķ': "k", 'ł': "l", 'ľ': "l", 'ĺ': "l", 'ļ': "l", 'ñ': "n", 'ń': "n", 'ň': "n", 'ņ': "n",
-	'ò': "o", 'ó': "o", 'ô': "o", 'õ': "o", 'ö': "o", 'ø': "o", 'ō': "o", 'ő': "o", 'œ': "oe",
-	'ŕ': "r", 'ř': "r", 'ś': "s", 'š': "s", 'ş': "s", 'ș': "s", 'ß': "ss", 'ť': "t", 'ţ': "t", 'ț': "t", 'þ': "th",
-	'ù': "u", 'ú': "u", 'û': "u", 'ü': "u", 'ū': "u", 'ů': "u", 'ű': "u", 'ų': "u",
-	'ý': "y", 'ÿ': "y", 'ź': "z", 'ż': "z", 'ž': "z",
-}
-
-// Quote quotes s for an error message, shortened to 40 bytes.
+// Quote quotes s for an error message, shortened to about 40 bytes (not
+// inside a character).
 func Quote(s string) string {
 	if len(s) > 40 {
-		s = s[:40] + "..."
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return strconv.Quote(s)
 }

@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,38 +10,8 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-func TestSlugify(t *testing.T) {
-	for in, want := range map[string]string{
-		"Men's Shoes":               "mens-shoes",
-		"  T-Shirts & Tops  ":       "t-shirts-and-tops",
-		"Crème Brûlée":              "creme-brulee",
-		"Straße / Größe":            "strasse-grosse",
-		"--Hello---World--":         "hello-world",
-		"100% Cotton":               "100-cotton",
-		"日本":                        "",
-		"$where":                    "where",
-		"a\x00b":                    "a-b",
-		strings.Repeat("word ", 40): strings.TrimSuffix(strings.Repeat("word-", 19), "-"),
-	} {
-		got := kit.Slugify(in)
-		if got != want {
-			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
-		}
-		if got != "" && !kit.ValidSlug(got) {
-			t.Errorf("Slugify(%q) = %q is not a valid slug", in, got)
-		}
-	}
-	long := kit.Slugify(strings.Repeat("x", 200))
-	if len(long) != kit.MaxSlugLen || !kit.ValidSlug(long) {
-		t.Errorf("long slug %q", long)
-	}
-	if s := kit.WithSuffix(long, 12); len(s) > kit.MaxSlugLen || !strings.HasSuffix(s, "-12") || !kit.ValidSlug(s) {
-		t.Errorf("WithSuffix = %q", s)
-	}
-}
-
 func TestValidators(t *testing.T) {
-	for s, want := range map[string]bool{"a": true, "a-b-1": true, "": false, "-a": false, "a-": false, "a--b": false, "A": false, "a_b": false, "$gt": false} {
+	for s, want := range map[string]bool{"a": true, "a-b-1": true, "кофе-2": true, "": false, "-a": false, "a-": false, "a--b": false, "A": false, "a_b": false, "$gt": false, "café": false, "кофе #": false} {
 		if kit.ValidSlug(s) != want {
 			t.Errorf("ValidSlug(%q) != %v", s, want)
 		}
@@ -98,5 +69,12 @@ func TestSortPlaced(t *testing.T) {
 	want := []item{{1, "A", "9"}, {1, "B", "1"}, {1, "b", "2"}, {2, "a", "1"}}
 	if !slices.Equal(items, want) {
 		t.Fatalf("got %v, want %v", items, want)
+	}
+}
+
+func TestQuoteCutsWholeCharacters(t *testing.T) {
+	got := kit.Quote(strings.Repeat("ж", 30)) // 60 bytes
+	if want := strconv.Quote(strings.Repeat("ж", 20) + "..."); got != want {
+		t.Errorf("Quote = %s, want %s", got, want)
 	}
 }
