@@ -47,6 +47,7 @@ type ProductSnapshot struct {
 	Title       string            `json:"title"`
 	Description string            `json:"description"`
 	Status      string            `json:"status"`
+	SKU         string            `json:"sku,omitempty"` // sold under this SKU when it has no variants
 	Price       Money             `json:"price"`
 	CategoryIDs []string          `json:"category_ids"`
 	Attributes  map[string]any    `json:"attributes,omitempty"` // code -> string, float64 or bool

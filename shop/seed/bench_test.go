@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/internal/bustest"
+	"github.com/shopbus/shopbus/internal/shoptest"
+	invsvc "github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seed"
 )
 
@@ -31,6 +33,65 @@ func BenchmarkRun(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "products/s")
+		})
+	}
+}
+
+// noStock is an inventory service that does nothing, instantly: a run
+// with it costs what a run cost before the seeder set stock.
+type noStock struct{ invsvc.Service }
+
+func (noStock) GetMany(context.Context, invsvc.GetManyRequest) ([]invsvc.Stock, error) {
+	return nil, nil
+}
+
+func (noStock) SetStock(_ context.Context, r invsvc.SetStockRequest) (invsvc.Stock, error) {
+	return invsvc.Stock{SKU: r.SKU, OnHand: r.OnHand, Available: r.OnHand}, nil
+}
+
+// BenchmarkRunStockCost measures what setting stock costs a run, in one
+// shop and one run of the benchmark (the machine's load changes too much
+// between runs): each iteration seeds 50 new products with the inventory
+// service and 50 with an inventory that does nothing, alternating which
+// goes first. It reports products/s of both and their ratio
+// (x-without-stock, below 1 when stock slows the run down).
+func BenchmarkRunStockCost(b *testing.B) {
+	const n = 50
+	for _, kind := range bustest.Kinds {
+		b.Run(kind, func(b *testing.B) {
+			bus := bustest.New(b, kind)
+			s := startShop(b, bus)
+			with := startSeeder(b, s, nil)
+			without, err := seed.New(nil, seed.Options{
+				Bus: bus, Inventory: noStock{}, Concurrency: 4, Logger: quiet,
+				AdminEmail: shoptest.AdminEmail, AdminPassword: shoptest.AdminPassword,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(s.admin, time.Hour)
+			defer cancel()
+			var withTime, withoutTime time.Duration
+			seedWith := func(srv *seed.Server, seedValue int64, total *time.Duration) {
+				start := time.Now()
+				if _, err := srv.Seed(ctx, seed.RunRequest{Seed: seedValue, Products: n}); err != nil {
+					b.Fatal(err)
+				}
+				*total += time.Since(start)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if i%2 == 0 {
+					seedWith(with, int64(2*i), &withTime)
+					seedWith(without, int64(2*i+1), &withoutTime)
+				} else {
+					seedWith(without, int64(2*i+1), &withoutTime)
+					seedWith(with, int64(2*i), &withTime)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/withTime.Seconds(), "products/s")
+			b.ReportMetric(float64(b.N*n)/withoutTime.Seconds(), "products/s-without-stock")
+			b.ReportMetric(withoutTime.Seconds()/withTime.Seconds(), "x-without-stock")
 		})
 	}
 }

@@ -362,6 +362,65 @@ func (d *Dataset) Product(i int) ProductSpec {
 	return ProductSpec{Index: i, CategorySlug: leaf.Slug, Request: req, Variants: variants}
 }
 
+// StockLevel is how well stocked a product of a Dataset is.
+type StockLevel string
+
+// Stock levels.
+const (
+	// StockPlenty: 20 to 100 units of each SKU; now and then one variant
+	// (never all) is sold out.
+	StockPlenty StockLevel = "plenty"
+	// StockLow: 1 to 5 units of each SKU ("only N left").
+	StockLow StockLevel = "low"
+	// StockSoldOut: no units of any SKU.
+	StockSoldOut StockLevel = "sold_out"
+)
+
+// StockLevel returns the stock level of product i: the 8th product and
+// every 25th after it are sold out, the 4th and every 10th after it low,
+// the others plentiful; so the default DefaultProducts show all three.
+func (d *Dataset) StockLevel(i int) StockLevel {
+	switch {
+	case i%25 == 7:
+		return StockSoldOut
+	case i%10 == 3:
+		return StockLow
+	}
+	return StockPlenty
+}
+
+// Stock returns the units on hand a run sets for product i: one amount
+// for each of its variants' SKUs (variantSKUs, as the product service
+// made them; the amounts do not depend on their order), and the amount of
+// the product's own SKU. A product with variants is sold under their
+// SKUs; its own SKU gets their sum, so that it too reads as sold out
+// exactly when every variant is.
+func (d *Dataset) Stock(i int, variantSKUs []string) (variants []int64, own int64) {
+	level := d.StockLevel(i)
+	amount := func(r *rand.Rand, mayBeOut bool) int64 {
+		switch level {
+		case StockSoldOut:
+			return 0
+		case StockLow:
+			return 1 + r.Int64N(5)
+		}
+		if mayBeOut && r.IntN(8) == 0 {
+			return 0
+		}
+		return 20 + r.Int64N(81)
+	}
+	if len(variantSKUs) == 0 {
+		return nil, amount(d.rng("stock", i), false)
+	}
+	first := slices.Min(variantSKUs) // never sold out when the product is plentiful
+	variants = make([]int64, len(variantSKUs))
+	for j, sku := range variantSKUs {
+		variants[j] = amount(d.rng("stock "+sku, i), sku != first)
+		own += variants[j]
+	}
+	return variants, own
+}
+
 // productDescription writes two or three sentences about a product.
 func productDescription(r *rand.Rand, title, brand, material string, line *productLine, attrs map[string]any) string {
 	var b strings.Builder
@@ -495,26 +554,9 @@ func codes(vs []option.Value) []string {
 	return out
 }
 
-// slugify turns an ASCII title into a slug: lower-case words joined by
-// single hyphens; apostrophes vanish ("buyer's" → "buyers").
-func slugify(s string) string {
-	var b strings.Builder
-	hyphen := false
-	for _, c := range strings.ToLower(s) {
-		switch {
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
-			if hyphen && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			hyphen = false
-			b.WriteRune(c)
-		case c == '\'':
-		default:
-			hyphen = true
-		}
-	}
-	return b.String()
-}
+// slugify turns a title into a slug as the services do (shop.Slugify):
+// the sample data's slugs are the ones its titles would get.
+func slugify(s string) string { return shop.Slugify(s) }
 
 // titleCase upper-cases the first letter of every word.
 func titleCase(s string) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -191,4 +192,84 @@ func valueFits(def attribute.CreateRequest, v any) bool {
 		return ok
 	}
 	return false
+}
+
+// TestDatasetStock checks the stock a dataset gives: deterministic,
+// independent of the order of the variants' SKUs, in the level's range,
+// the product's own SKU the sum of its variants', and every level
+// present, including plentiful products with one variant sold out (never
+// all of them).
+func TestDatasetStock(t *testing.T) {
+	a, b := mustDataset(t, 42, 200), mustDataset(t, 42, 200)
+	levels := map[seed.StockLevel]int{}
+	partlyOut := 0
+	for i := range a.Products {
+		spec := a.Product(i)
+		var skus []string
+		for j := range spec.Variants {
+			skus = append(skus, spec.Request.SKU+"-V"+strconv.Itoa(j))
+		}
+		variants, own := a.Stock(i, skus)
+		again, ownAgain := b.Stock(i, skus)
+		if !slices.Equal(variants, again) || own != ownAgain {
+			t.Fatalf("product %d: stock %v %d, then %v %d", i, variants, own, again, ownAgain)
+		}
+		reversed := slices.Clone(skus)
+		slices.Reverse(reversed)
+		back, _ := a.Stock(i, reversed)
+		slices.Reverse(back)
+		if !slices.Equal(back, variants) {
+			t.Errorf("product %d: the amounts depend on the order of the SKUs: %v, reversed %v", i, variants, back)
+		}
+		level := a.StockLevel(i)
+		levels[level]++
+		sellable := variants
+		if len(skus) == 0 {
+			sellable = []int64{own}
+		} else {
+			var sum int64
+			for _, v := range variants {
+				sum += v
+			}
+			if own != sum {
+				t.Errorf("product %d: own SKU %d, variants %v", i, own, variants)
+			}
+		}
+		zero := 0
+		for _, u := range sellable {
+			ok := false
+			switch level {
+			case seed.StockSoldOut:
+				ok = u == 0
+			case seed.StockLow:
+				ok = u >= 1 && u <= 5
+			case seed.StockPlenty:
+				ok = u == 0 || u >= 20 && u <= 100
+			}
+			if !ok {
+				t.Errorf("product %d, %s: %d units", i, level, u)
+			}
+			if u == 0 {
+				zero++
+			}
+		}
+		if level == seed.StockPlenty && zero == len(sellable) {
+			t.Errorf("plentiful product %d is sold out: %v", i, sellable)
+		}
+		if level == seed.StockPlenty && zero > 0 {
+			partlyOut++
+		}
+	}
+	if levels[seed.StockSoldOut] != 8 || levels[seed.StockLow] != 20 || levels[seed.StockPlenty] != 172 || partlyOut == 0 {
+		t.Errorf("levels %v, %d plentiful products with a variant sold out", levels, partlyOut)
+	}
+	// The default shop shows every level.
+	d := mustDataset(t, seed.DefaultSeed, 0)
+	seen := map[seed.StockLevel]bool{}
+	for i := range d.Products {
+		seen[d.StockLevel(i)] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("the default shop's stock levels: %v", seen)
+	}
 }

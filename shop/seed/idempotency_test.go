@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopbus/shopbus/internal/bustest"
@@ -116,5 +117,35 @@ func TestRunRetriedAfterAFailure(t *testing.T) {
 	runs, err := srv.Runs(ctx, seed.RunsRequest{})
 	if err != nil || len(runs) != 1 || runs[0].Status != seed.StatusDone || runs[0].RunID != rep.RunID {
 		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+	}
+}
+
+// TestEnsureGivesOldShopsStock: a done run recorded before the seeder set
+// stock (no stock count) does not satisfy Ensure, which runs the seed
+// again; then one that has it does.
+func TestEnsureGivesOldShopsStock(t *testing.T) {
+	s := startShop(t, bustest.New(t, "inproc"))
+	srv, db := serveSeeder(t, s, seed.Options{Concurrency: 2})
+	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
+	defer cancel()
+	req := seed.RunRequest{Seed: 4, Products: 2}
+	first, ran, err := srv.Ensure(ctx, req)
+	if err != nil || !ran {
+		t.Fatalf("first Ensure: ran %v, %v", ran, err)
+	}
+	// As a seeder without stock recorded it.
+	res, err := db.Collection("runs").UpdateMany(ctx, bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "counts." + string(seed.KindStock), Value: ""}}}})
+	if err != nil || res.ModifiedCount != 1 {
+		t.Fatalf("unset the stock count: %+v, %v", res, err)
+	}
+	again, ran, err := srv.Ensure(ctx, req)
+	if err != nil || !ran || again.RunID == first.RunID {
+		t.Fatalf("Ensure after a run without stock: ran %v, %v", ran, err)
+	}
+	if c := again.Counts[seed.KindStock]; c.Existing != first.Counts[seed.KindStock].Created || c.Created != 0 {
+		t.Errorf("stock of the second run: %+v; the first made %+v", c, first.Counts[seed.KindStock])
+	}
+	if rep, ran, err := srv.Ensure(ctx, req); err != nil || ran || rep.RunID != again.RunID {
+		t.Errorf("third Ensure: ran %v, %v, run %s, want %s", ran, err, rep.RunID, again.RunID)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
+	invsvc "github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seed"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -42,10 +43,11 @@ type testShop struct {
 	products   *product.Client
 	articles   *article.Client
 	seo        *seo.Client
+	stock      *invsvc.Client
 }
 
-// startShop starts auth, category, attribute, option, product, article and
-// seo on bus, each on a fresh test database, subscribed to each other's
+// startShop starts auth, category, attribute, option, product, article,
+// seo and inventory on bus, each on a fresh test database, subscribed to each other's
 // events as in production.
 func startShop(t testing.TB, bus transport.Bus) *testShop {
 	t.Helper()
@@ -54,6 +56,7 @@ func startShop(t testing.TB, bus transport.Bus) *testShop {
 		bus: bus, auth: a, admin: a.Admin, customer: a.Customer,
 		categories: category.NewClient(bus), attributes: attribute.NewClient(bus), options: option.NewClient(bus),
 		products: product.NewClient(bus), articles: article.NewClient(bus), seo: seo.NewClient(bus),
+		stock: invsvc.NewClient(bus),
 	}
 	must := func(sub transport.Subscription, err error) {
 		t.Helper()
@@ -105,6 +108,12 @@ func startShop(t testing.TB, bus transport.Bus) *testShop {
 	}
 	must(seo.Bind(bus, meta))
 	must(seo.Subscribe(bus, meta, fast))
+
+	inv, err := invsvc.New(testenv.MongoDB(t, "seed_inventory"), invsvc.Options{Auth: a.Client, Events: bus, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(invsvc.Bind(bus, inv))
 	return s
 }
 
@@ -179,6 +188,7 @@ type inventory struct {
 	OptionGroups    []string
 	Products        []string
 	Variants        int
+	Stock           []string // "SKU=on hand/available@version" of every product's and variant's SKU
 	Articles        []string
 	SEO             []string
 	DemoCustomer    bool
@@ -247,6 +257,9 @@ func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
 			attrs, _ := json.Marshal(p.Attributes)
 			inv.Products = append(inv.Products, fmt.Sprintf("%s|%s|%s|%s|%v|%v|%s", p.Slug, p.Title, p.Price, p.Status, cats, skus, attrs))
 			inv.Variants += len(p.Variants)
+			for _, st := range stockOf(t, s, p) {
+				inv.Stock = append(inv.Stock, fmt.Sprintf("%s=%d/%d@%d", st.SKU, st.OnHand, st.Available, st.Version))
+			}
 		}
 		if page.NextCursor == "" {
 			break
@@ -254,6 +267,7 @@ func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
 		req.Cursor = page.NextCursor
 	}
 	slices.Sort(inv.Products)
+	slices.Sort(inv.Stock)
 
 	areq := article.ListRequest{Status: "any", Limit: article.MaxLimit}
 	for {
@@ -291,6 +305,22 @@ func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
 	_, err = s.auth.Client.Login(context.Background(), auth.LoginRequest{Email: seed.DefaultDemoEmail, Password: seed.DefaultDemoPassword})
 	inv.DemoCustomer = err == nil
 	return inv
+}
+
+// stockOf returns the stock records of p's own SKU and its variants'.
+func stockOf(t *testing.T, s *testShop, p product.Product) []invsvc.Stock {
+	t.Helper()
+	skus := []string{p.SKU}
+	for _, v := range p.Variants {
+		skus = append(skus, v.SKU)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := s.stock.GetMany(ctx, invsvc.GetManyRequest{SKUs: skus})
+	if err != nil {
+		t.Fatalf("stock of %s: %v", p.Slug, err)
+	}
+	return got
 }
 
 func wantCode(t *testing.T, err error, code transport.Code, field string) {
@@ -331,6 +361,7 @@ func TestRunIsIdempotent(t *testing.T) {
 			seed.KindCategories:      {Created: len(ds.Categories)},
 			seed.KindProducts:        {Created: n},
 			seed.KindVariants:        {Created: inv1.Variants},
+			seed.KindStock:           {Created: n + inv1.Variants}, // every product's SKU and every variant's
 			seed.KindArticles:        {Created: ds.Articles},
 			seed.KindSEO:             {Created: len(ds.Pages) + seed.SEOProducts},
 		}
@@ -358,6 +389,7 @@ func TestRunIsIdempotent(t *testing.T) {
 		if inv1.Variants != wantVariants || wantVariants == 0 {
 			t.Errorf("variants: %d in the shop, %d in the dataset", inv1.Variants, wantVariants)
 		}
+		checkStock(t, s, ds)
 		var depth3 bool
 		for _, c := range inv1.Categories {
 			depth3 = depth3 || strings.HasSuffix(c, "|2") // two ancestors
@@ -423,6 +455,9 @@ func TestRunIsIdempotent(t *testing.T) {
 		if c := rep3.Counts[seed.KindCategories]; c.Created != 0 || c.Existing != len(ds.Categories) {
 			t.Errorf("growing recreated categories: %+v", c)
 		}
+		if c := rep3.Counts[seed.KindStock]; c.Created != 1+ds.Product(n).Variants || c.Existing != n+inv1.Variants || c.Different != 0 {
+			t.Errorf("growing by one product, stock: %+v", c)
+		}
 	})
 }
 
@@ -455,6 +490,82 @@ func TestRunLeavesChangedEntitiesAlone(t *testing.T) {
 	}
 	if got, err := s.products.Get(ctx, product.GetRequest{ID: p.ID}); err != nil || got.Title != edited {
 		t.Errorf("the run overwrote the admin's edit: %q, %v", got.Title, err)
+	}
+
+	// Stock that changed since (a sale, an admin's count) is left alone.
+	sku := p.SKU
+	if len(p.Variants) > 0 {
+		sku = p.Variants[0].SKU
+	}
+	before := stockOf(t, s, product.Product{SKU: sku})[0]
+	if _, err := s.stock.SetStock(ctx, invsvc.SetStockRequest{SKU: sku, OnHand: before.OnHand + 7}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = client.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Counts[seed.KindStock]; c.Created != 0 || c.Different != 1 || c.Existing == 0 {
+		t.Errorf("stock after a change: %+v", c)
+	}
+	if after := stockOf(t, s, product.Product{SKU: sku})[0]; after.OnHand != before.OnHand+7 {
+		t.Errorf("the run overwrote the changed stock of %s: %d on hand, want %d", sku, after.OnHand, before.OnHand+7)
+	}
+}
+
+// checkStock checks that every SKU of the dataset's products has the
+// dataset's stock, and that the shop shows every stock level: some
+// products plentiful, some low, some sold out, as their sellable SKUs
+// (the variants', else the product's own) say.
+func checkStock(t *testing.T, s *testShop, ds *seed.Dataset) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	levels := map[seed.StockLevel]int{}
+	for i := range ds.Products {
+		p, err := s.products.GetBySlug(ctx, product.GetBySlugRequest{Slug: ds.Product(i).Request.Slug})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var variants []string
+		for _, v := range p.Variants {
+			variants = append(variants, v.SKU)
+		}
+		amounts, own := ds.Stock(i, variants)
+		want := map[string]int64{p.SKU: own}
+		for j, sku := range variants {
+			want[sku] = amounts[j]
+		}
+		got := map[string]int64{}
+		for _, st := range stockOf(t, s, p) {
+			got[st.SKU] = st.OnHand
+			if st.Available != st.OnHand || st.Reserved != 0 {
+				t.Errorf("%s: %+v", st.SKU, st)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("product %d: stock %v, want %v", i, got, want)
+		}
+		sellable := variants
+		if len(sellable) == 0 {
+			sellable = []string{p.SKU}
+		}
+		var level seed.StockLevel
+		switch {
+		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] != 0 }):
+			level = seed.StockSoldOut
+		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] < 1 || got[sku] > 5 }):
+			level = seed.StockLow
+		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] != 0 && (got[sku] < 20 || got[sku] > 100) }):
+			level = seed.StockPlenty
+		}
+		if level != ds.StockLevel(i) {
+			t.Errorf("product %d: stock %v reads as %q, want %q", i, got, level, ds.StockLevel(i))
+		}
+		levels[level]++
+	}
+	if levels[seed.StockPlenty] == 0 || levels[seed.StockLow] == 0 || levels[seed.StockSoldOut] == 0 {
+		t.Errorf("stock levels in the shop: %v; want each", levels)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -35,6 +36,10 @@ const (
 	DefaultProgressEvery = 100
 	DefaultEnsureWait    = 5 * time.Minute
 )
+
+// stockFanOut is how many SKUs of one product get their stock set at once
+// (on top of Options.Concurrency products at once).
+const stockFanOut = 8
 
 // callAttempts is how often one call is tried when it fails with
 // unavailable or deadline_exceeded (every write is idempotent: a retried
@@ -58,6 +63,7 @@ type Options struct {
 	Products     product.Service
 	Articles     article.Service
 	SEO          seo.Service
+	Inventory    inventory.Service
 
 	// AdminEmail and AdminPassword are the admin account the auth service
 	// ensures (its Options.AdminEmail and AdminPassword): the seeder logs
@@ -73,7 +79,8 @@ type Options struct {
 	DemoEmail, DemoPassword string
 
 	// Concurrency is how many categories, products and articles are
-	// created at once (default DefaultConcurrency).
+	// created at once (default DefaultConcurrency); each product's SKUs
+	// get their stock up to eight at a time on top.
 	Concurrency int
 	// CallTimeout bounds each call to another service (default
 	// DefaultCallTimeout); a call that times out or finds the service
@@ -136,10 +143,14 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		if opts.SEO == nil {
 			opts.SEO = seo.NewClient(b)
 		}
+		if opts.Inventory == nil {
+			opts.Inventory = inventory.NewClient(b)
+		}
 	}
 	var missing []string
 	for name, svc := range map[string]any{"Auth": opts.Auth, "Categories": opts.Categories, "Attributes": opts.Attributes,
-		"OptionGroups": opts.OptionGroups, "Products": opts.Products, "Articles": opts.Articles, "SEO": opts.SEO} {
+		"OptionGroups": opts.OptionGroups, "Products": opts.Products, "Articles": opts.Articles, "SEO": opts.SEO,
+		"Inventory": opts.Inventory} {
 		if v := reflect.ValueOf(svc); svc == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 			missing = append(missing, name)
 		}
@@ -254,10 +265,12 @@ func (s *Server) Seed(ctx context.Context, r RunRequest) (Report, error) {
 // Ensure makes sure the shop holds the seed of r: if a completed run of
 // the same seed with at least as many products is recorded it does
 // nothing and returns that run's report and false; otherwise it runs Seed
-// and returns its report and true. A run that fails for any reason but an
-// invalid request, bad credentials or a lack of rights (services still
-// starting, say) is retried with backoff for up to Options.EnsureWait.
-// Hosts call it at start-up to seed a fresh shop once.
+// and returns its report and true (a run recorded before the seeder set
+// stock does not count: the next one gives that shop its stock). A run
+// that fails for any reason but an invalid request, bad credentials or a
+// lack of rights (services still starting, say) is retried with backoff
+// for up to Options.EnsureWait. Hosts call it at start-up to seed a fresh
+// shop once.
 func (s *Server) Ensure(ctx context.Context, r RunRequest) (Report, bool, error) {
 	n, err := checkRequest(r)
 	if err != nil {
@@ -269,6 +282,8 @@ func (s *Server) Ensure(ctx context.Context, r RunRequest) (Report, bool, error)
 			{Key: "status", Value: StatusDone},
 			{Key: "seed", Value: r.Seed},
 			{Key: "products", Value: bson.D{{Key: "$gte", Value: n}}},
+			// Runs from before the seeder set stock do not count.
+			{Key: "counts." + string(KindStock), Value: bson.D{{Key: "$exists", Value: true}}},
 		}, options.FindOne().SetSort(bson.D{{Key: "started_at", Value: -1}})).Decode(&d)
 		switch {
 		case err == nil:
@@ -614,8 +629,8 @@ func (r *run) categoryID(slug string) string {
 	return r.catIDs[slug]
 }
 
-// products creates the products concurrently and returns the ids of the
-// first SEOProducts.
+// products creates the products concurrently, sets their stock, and
+// returns the ids of the first SEOProducts.
 func (r *run) products() ([]string, error) {
 	svc := r.s.opts.Products
 	ph := r.begin(KindProducts, r.ds.Products)
@@ -638,6 +653,9 @@ func (r *run) products() ([]string, error) {
 		} else {
 			r.add(KindVariants, 0, len(p.Variants), 0)
 		}
+		if err := r.stock(i, p); err != nil {
+			return err
+		}
 		if i < len(seoIDs) {
 			seoIDs[i] = p.ID // each index is written by one worker only
 		}
@@ -645,6 +663,62 @@ func (r *run) products() ([]string, error) {
 		return nil
 	})
 	return seoIDs, err
+}
+
+// stock sets the stock of the SKUs of product i (p as the product service
+// holds it) to the dataset's amounts (Dataset.Stock), where they have no
+// stock yet; SKUs with stock count as existing and keep it.
+func (r *run) stock(i int, p product.Product) error {
+	svc := r.s.opts.Inventory
+	variants := make([]string, 0, len(p.Variants))
+	for _, v := range p.Variants {
+		variants = append(variants, v.SKU)
+	}
+	amounts, own := r.ds.Stock(i, variants)
+	want := make(map[string]int64, len(variants)+1)
+	skus := make([]string, 0, len(variants)+1)
+	add := func(sku string, units int64) {
+		if _, dup := want[sku]; sku != "" && !dup {
+			want[sku] = units
+			skus = append(skus, sku)
+		}
+	}
+	for j, sku := range variants {
+		add(sku, amounts[j])
+	}
+	add(p.SKU, own)
+
+	have := make(map[string]int64, len(skus))
+	for chunk := range slices.Chunk(skus, inventory.MaxLines) {
+		got, err := call(r, r.admin, func(ctx context.Context) ([]inventory.Stock, error) {
+			return svc.GetMany(ctx, inventory.GetManyRequest{SKUs: chunk})
+		})
+		if err != nil {
+			return wrap(KindStock, p.SKU, err)
+		}
+		for _, st := range got {
+			have[st.SKU] = st.OnHand
+		}
+	}
+	var missing []string
+	for _, sku := range skus {
+		if onHand, ok := have[sku]; ok {
+			r.found(KindStock, onHand == want[sku])
+		} else {
+			missing = append(missing, sku)
+		}
+	}
+	return r.fanOut(len(missing), stockFanOut, func(j int) error {
+		sku := missing[j]
+		_, err := call(r, r.admin, func(ctx context.Context) (inventory.Stock, error) {
+			return svc.SetStock(ctx, inventory.SetStockRequest{SKU: sku, OnHand: want[sku]})
+		})
+		if err != nil {
+			return wrap(KindStock, sku, err)
+		}
+		r.add(KindStock, 1, 0, 0)
+		return nil
+	})
 }
 
 // sameProduct reports whether got is what req would create.
@@ -771,6 +845,12 @@ func wrap(kind Kind, key string, err error) error {
 // parallel runs fn(0) ... fn(n-1) on Options.Concurrency goroutines and
 // returns the first error; after an error no new item starts.
 func (r *run) parallel(n int, fn func(i int) error) error {
+	return r.fanOut(n, r.s.opts.Concurrency, fn)
+}
+
+// fanOut runs fn(0) ... fn(n-1) on up to workers goroutines, as parallel
+// does.
+func (r *run) fanOut(n, workers int, fn func(i int) error) error {
 	var (
 		next     atomic.Int64
 		failed   atomic.Bool
@@ -778,7 +858,7 @@ func (r *run) parallel(n int, fn func(i int) error) error {
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	for range min(r.s.opts.Concurrency, n) {
+	for range min(workers, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -18,6 +18,9 @@
 //     values, a price in integer minor units (EUR), images, and variants
 //     the product service has the option service generate (some with a
 //     price of their own);
+//   - stock for every product's SKU and every variant's, through the
+//     inventory service (see Dataset.Stock): most plentiful, some "only a
+//     few left", a few sold out;
 //   - articles, published, with tags;
 //   - SEO metadata written explicitly (seo Put) for three content pages
 //     and the first few products.
@@ -37,7 +40,8 @@
 // changes nothing and reports every entity as existing. Existing entities
 // are never modified: one that differs from what the seed would create (an
 // admin edited it, or another seed created it) is counted as Different and
-// left alone.
+// left alone. So is stock: a SKU that has a stock record already (the shop
+// sold some, or an admin set it) keeps it.
 //
 // # Sizes and speed
 //
@@ -47,6 +51,14 @@
 // are created Options.Concurrency at a time; Options.Progress is called
 // every Options.ProgressEvery items and at the end of each kind, and long
 // runs log progress lines.
+//
+// Each product's SKUs get their stock up to eight at a time: one
+// inventory.set_stock call per SKU, about six per product, each costing
+// about a quarter of a product.create (BenchmarkCatalogWrites). So stock
+// costs a run more than its products' creation: BenchmarkRunStockCost
+// measured 0.38 to 0.51 times the products per second of runs without
+// stock, on the embedded FerretDB with the machine's two cores busy. A
+// batch call in the inventory service would take most of that away.
 //
 // # Running it
 //
@@ -118,6 +130,11 @@ const (
 	// KindVariants counts the variants of the products created (Created)
 	// or found (Existing); they are made by the product service.
 	KindVariants Kind = "variants"
+	// KindStock counts the SKUs (of products and of variants) whose stock
+	// the run set (Created) or found set already (Existing; Different
+	// when the units on hand are not the seed's). Stock is set with each
+	// product, so the products' progress covers it.
+	KindStock    Kind = "stock"
 	KindArticles Kind = "articles"
 	// KindSEO counts the entities given explicit SEO metadata.
 	KindSEO Kind = "seo"
@@ -125,7 +142,7 @@ const (
 
 // Kinds lists every Kind in the order a run seeds them.
 var Kinds = []Kind{KindUsers, KindAttributes, KindAttributeGroups, KindOptionGroups,
-	KindCategories, KindProducts, KindVariants, KindArticles, KindSEO}
+	KindCategories, KindProducts, KindVariants, KindStock, KindArticles, KindSEO}
 
 // RunRequest asks for one seed run.
 type RunRequest struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/option"
+	invsvc "github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seed"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -23,7 +24,7 @@ import (
 // in-process bus and the test MongoDB server (the embedded FerretDB unless
 // SHOP_MONGO_URI is set), against a bare insert by _id of a document of the
 // same size in the same run: product.create, attribute.validate,
-// category.create and option.generate_variants. Each reports its p50 in
+// category.create, inventory.set_stock and option.generate_variants. Each reports its p50 in
 // ms and its ratio to the insert's p50 (x-insert). The shop holds the
 // sample data's attributes, option groups and categories, and grows by
 // what the benchmark creates.
@@ -94,6 +95,10 @@ func BenchmarkCatalogWrites(b *testing.B) {
 		c := ds.Categories[i%len(ds.Categories)]
 		_, err := s.categories.Create(transport.WithRequestID(ctx, uuid.NewString()), category.CreateRequest{
 			Name: c.Name + " " + strconv.Itoa(i), Description: c.Description, ParentID: catIDs[c.ParentSlug]})
+		return err
+	})
+	run("inventory.set_stock", func(i int) error {
+		_, err := s.stock.SetStock(transport.WithRequestID(ctx, uuid.NewString()), invsvc.SetStockRequest{SKU: "BENCH-" + strconv.Itoa(i), OnHand: 10})
 		return err
 	})
 	run("option.generate_variants", func(i int) error {

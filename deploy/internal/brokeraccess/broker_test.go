@@ -29,6 +29,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/filter"
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seed"
 	"github.com/shopbus/shopbus/storefront"
 	"github.com/shopbus/shopbus/transport"
@@ -189,6 +190,20 @@ func TestServiceAccountIsConfined(t *testing.T) {
 			t.Fatalf("filter declares %s: %v", q, err)
 		}
 	}
+	// The filter reads other services' events, the inventory's included
+	// (for its in-stock read model): a control, this must succeed.
+	if _, err := filterCh.QueueDeclare(ns+".events.filter", true, false, false, false, amqp.Table{"x-dead-letter-exchange": ns + ".dead"}); err != nil {
+		t.Fatalf("filter declares its event queue: %v", err)
+	}
+	for _, key := range []string{filter.ProductEvents, filter.CategoryEvents, filter.StockEvents} {
+		if err := filterCh.QueueBind(ns+".events.filter", key, ns+".events", false, nil); err != nil {
+			t.Fatalf("filter binds its event queue to %s: %v", key, err)
+		}
+	}
+	if err := a.publish(t, "inventory", ns+".events", shop.EventStockChanged); err != nil {
+		t.Fatalf("inventory publishes %s: %v", shop.EventStockChanged, err)
+	}
+	refused(t, "filter: publish "+shop.EventStockChanged, a.publish(t, "filter", ns+".events", shop.EventStockChanged))
 
 	// Product may use its own objects (controls: these must succeed).
 	own := a.channel(t, "product")
@@ -373,6 +388,46 @@ func TestShopRunsWithRestrictedAccounts(t *testing.T) {
 	waitFor(t, "the filter service to list the seeded products (product events)", func() bool {
 		res, err := filters.Query(ctx, filter.Query{})
 		return err == nil && res.Total == 4
+	})
+
+	// The seeder stocked them through the inventory service, whose events
+	// reach the filter: selling out every variant of a product takes it
+	// out of the products in stock.
+	page, err := product.NewClient(sf).List(admin, product.ListRequest{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(page.Items, func(p product.Product) bool { return len(p.Variants) > 0 })
+	if i < 0 {
+		t.Fatalf("no seeded product has variants: %+v", page.Items)
+	}
+	first := page.Items[i]
+	var sold []string
+	for _, v := range first.Variants {
+		sold = append(sold, v.SKU)
+	}
+	inStock := func() []string {
+		res, err := filters.Query(ctx, filter.Query{InStock: true})
+		if err != nil || !res.StockKnown {
+			return nil
+		}
+		var ids []string
+		for _, it := range res.Items {
+			ids = append(ids, it.ID)
+		}
+		return ids
+	}
+	waitFor(t, "the filter service to know the seeded stock (inventory events)", func() bool {
+		return slices.Contains(inStock(), first.ID)
+	})
+	for _, sku := range sold {
+		if _, err := inventory.NewClient(sf).SetStock(admin, inventory.SetStockRequest{SKU: sku, OnHand: 0}); err != nil {
+			t.Fatalf("sell out %s: %v", sku, err)
+		}
+	}
+	waitFor(t, "the filter service to see the product sold out", func() bool {
+		ids := inStock()
+		return ids != nil && !slices.Contains(ids, first.ID)
 	})
 
 	// A customer registers, logs in and sees the shop.

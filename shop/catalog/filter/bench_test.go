@@ -72,24 +72,31 @@ func setupBench(tb testing.TB) {
 		}
 		bench.naive = newNaive(products, cats)
 
-		// Queries with three active facets: brand (3 values), color (2
-		// values) and a weight range, inside a root category, sorted.
-		qrng := rand.New(rand.NewPCG(7, 7))
-		sorts := []string{filter.SortPriceAsc, filter.SortNewest, filter.SortTitle, filter.SortPriceDesc}
-		for i := range 64 {
-			lo := float64(100 + 10*qrng.IntN(100))
-			bench.queries = append(bench.queries, filter.Query{
-				CategoryID: fmt.Sprintf("root-%d", qrng.IntN(5)),
-				Attributes: []filter.AttributeFilter{
-					{Code: "brand", Values: []string{fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands)), fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands)), fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands))}},
-					{Code: "color", Values: []string{colors[qrng.IntN(len(colors))], colors[qrng.IntN(len(colors))]}},
-					{Code: "weight", Min: ptr(lo), Max: ptr(lo + 800)},
-				},
-				Sort:  sorts[i%len(sorts)],
-				Limit: 24,
-			})
-		}
+		bench.queries = benchQueries()
 	})
+}
+
+// benchQueries returns queries with three active facets: brand (3
+// values), color (2 values) and a weight range, inside a root category,
+// sorted.
+func benchQueries() []filter.Query {
+	var queries []filter.Query
+	qrng := rand.New(rand.NewPCG(7, 7))
+	sorts := []string{filter.SortPriceAsc, filter.SortNewest, filter.SortTitle, filter.SortPriceDesc}
+	for i := range 64 {
+		lo := float64(100 + 10*qrng.IntN(100))
+		queries = append(queries, filter.Query{
+			CategoryID: fmt.Sprintf("root-%d", qrng.IntN(5)),
+			Attributes: []filter.AttributeFilter{
+				{Code: "brand", Values: []string{fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands)), fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands)), fmt.Sprintf("brand-%02d", qrng.IntN(benchBrands))}},
+				{Code: "color", Values: []string{colors[qrng.IntN(len(colors))], colors[qrng.IntN(len(colors))]}},
+				{Code: "weight", Min: ptr(lo), Max: ptr(lo + 800)},
+			},
+			Sort:  sorts[i%len(sorts)],
+			Limit: 24,
+		})
+	}
+	return queries
 }
 
 func p50(d []time.Duration) time.Duration {

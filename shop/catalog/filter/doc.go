@@ -6,7 +6,7 @@
 // number attributes also by range), a price range, a currency, words that
 // must occur in the title (case-insensitively, as any part of a word), a
 // sort order (newest, price up or down, title) and a page (offset/limit or
-// a cursor). The Result holds the page of product summaries, the total,
+// a cursor), and whether to keep only products in stock. The Result holds the page of product summaries, the total,
 // the price range, the subcategories with their counts under every filter,
 // and for every attribute the count of each value under every filter
 // except the one on that attribute itself, which is the count a shopper
@@ -25,6 +25,29 @@
 // MongoDB database first (one document per product or category, keyed by
 // _id, replaced only over an older version) and then applied in memory;
 // New loads the database back into memory.
+//
+// # Stock
+//
+// Query.InStock keeps the products in stock, from a read model of stock
+// fed by inventory.stock.changed (shop.StockChanged: a SKU's units
+// available, with a version; the newest version wins, so repeated and
+// out-of-order events are harmless). A product is sold under its
+// variants' SKUs when it has variants (its own SKU, the base of theirs,
+// cannot be ordered then), else under its own SKU (ProductSnapshot.SKU);
+// it is in stock when any of those SKUs has units available. A SKU whose
+// stock was never announced counts as sold out, with one exception: while
+// the service has heard of no stock at all (Result.StockKnown is false),
+// the shop is taken not to track stock and InStock keeps every product,
+// so that a shop without the inventory service never looks empty. Stock
+// is persisted like products (one document per SKU, keyed by the SKU,
+// replaced only by a newer version) and held in memory as a map from SKU
+// to its stock and the products selling it, plus a bitset of the products
+// in stock that InStock intersects with the base set: facets,
+// subcategories and the price range then count over the products in
+// stock. Stock of SKUs no product sells (yet) is kept, so that a product
+// published after its stock is in stock at once. Rebuild does not
+// reconcile stock: missed stock events stay in the durable subscription
+// until handled.
 //
 // Counting happens in Go over the in-memory Index, never in MongoDB. Every
 // visible product has a slot; each attribute value, currency and category
@@ -68,12 +91,19 @@
 //	naive full scan p50  16 - 26 ms
 //	speed-up             42 - 61 x
 //	model memory         36.6 MB for 100,000 products, sort orders included
+//	                     (39.3 MB since each product carries its list of SKUs)
 //	build                0.6 s from 100,000 events, in memory
 //
 // BenchmarkFilterQueryShapes, p50 on the same catalogue: no filter 0.38 ms,
 // a leaf category 0.14 ms, two title words 1.9 - 2.1 ms (a substring scan
 // of the candidates' titles), one facet with offset 2,000 0.53 ms, a price
 // range 0.65 ms.
+//
+// BenchmarkFilterInStock, the same catalogue sold under 400,000 SKUs (half
+// the products with six variants), each with a stock event: the SKUs add
+// 35 MB to the model, their stock 5 MB more; an event applies in 0.5 µs;
+// the three-facet queries take 0.36 ms at p50 and 0.29 ms with InStock
+// (fewer products to count).
 //
 // Run them with
 //

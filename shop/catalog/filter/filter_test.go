@@ -557,6 +557,23 @@ func TestEvents(t *testing.T) {
 	})
 }
 
+// waitParked drains the filter's dead-letter queue until it gave n events
+// or 15 s passed, and returns what it drained.
+func waitParked(t *testing.T, bus transport.Bus, n int) []transport.Event {
+	t.Helper()
+	var parked []transport.Event
+	deadline := time.Now().Add(15 * time.Second)
+	for len(parked) < n && time.Now().Before(deadline) {
+		evs, err := bus.DrainDeadLetters(context.Background(), filter.ServiceName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parked = append(parked, evs...)
+		time.Sleep(20 * time.Millisecond)
+	}
+	return parked
+}
+
 // TestMalformedEventsAreParked checks that an undecodable or id-less event
 // ends in the dead-letter queue instead of being lost or looping.
 func TestMalformedEventsAreParked(t *testing.T) {
@@ -565,17 +582,7 @@ func TestMalformedEventsAreParked(t *testing.T) {
 		publish(t, bus, shop.EventProductUpdated, map[string]any{"product": "not an object"})
 		publish(t, bus, shop.EventCategoryCreated, shop.CategoryChanged{Category: shop.CategorySnapshot{Name: "no id"}})
 		publish(t, bus, shop.EventProductCreated, map[string]any{"product": map[string]any{"id": "x", "price": "free"}})
-		var parked []transport.Event
-		deadline := time.Now().Add(15 * time.Second)
-		for len(parked) < 3 && time.Now().Before(deadline) {
-			evs, err := bus.DrainDeadLetters(context.Background(), filter.ServiceName)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parked = append(parked, evs...)
-			time.Sleep(20 * time.Millisecond)
-		}
-		eq(t, "parked events", len(parked), 3)
+		eq(t, "parked events", len(waitParked(t, bus, 3)), 3)
 		eq(t, "failed deliveries (3 events x 3 attempts)", f.srv.EventStats().Failed, int64(9))
 		// The service still works.
 		publishProduct(t, bus, prod("ok", "Fine", 100, nil, nil, 0))
@@ -699,6 +706,22 @@ func pageOf[T any](items []T, cursor string) ([]T, string, error) {
 	return items[start:end], next, nil
 }
 
+// startReplica starts a filter server on db subscribed on bus under the
+// subscriber name given, as a replica does.
+func startReplica(t *testing.T, db *mongo.Database, bus transport.Bus, name string) *filter.Server {
+	t.Helper()
+	srv, err := filter.New(db, filter.Options{Subscriber: name, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := filter.Subscribe(bus, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	return srv
+}
+
 // TestReplicas runs two servers on one database, as replicas do: each
 // with a subscriber name of its own gets every event, and a replica that
 // missed a newer version never overwrites it in the database with an older
@@ -706,18 +729,7 @@ func pageOf[T any](items []T, cursor string) ([]T, string, error) {
 func TestReplicas(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		db := testenv.MongoDB(t, "filter_replicas")
-		start := func(bus transport.Bus, name string) *filter.Server {
-			srv, err := filter.New(db, filter.Options{Subscriber: name, Logger: quiet()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sub, err := filter.Subscribe(bus, srv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { sub.Close() })
-			return srv
-		}
+		start := func(bus transport.Bus, name string) *filter.Server { return startReplica(t, db, bus, name) }
 		a := start(bus, "filter-a")
 		b := start(bus, "filter-b")
 		for i := range 3 {

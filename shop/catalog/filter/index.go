@@ -53,6 +53,15 @@ type Index struct {
 	cats       map[string]*category
 	slugs      map[string]string // category slug -> id
 
+	// Stock (Query.InStock): every SKU sold by a visible product or of
+	// known stock; the slots of the further products selling a SKU that
+	// one already sells; the visible slots in stock; how many SKUs have a
+	// known stock.
+	skus       map[string]skuState
+	skuMore    map[string][]uint32
+	inStock    bitset
+	stockKnown int
+
 	// Caches built lazily by queries (under the read lock, so guarded by
 	// cacheMu) and maintained or dropped by changes (under the write lock).
 	cacheMu  sync.Mutex
@@ -76,6 +85,7 @@ type item struct {
 	id, slug, title, lower, image, currency string
 	price                                   int64
 	cats                                    []string
+	skus                                    []string // the SKUs it is sold under
 }
 
 type attribute struct {
@@ -122,6 +132,8 @@ func NewIndex() *Index {
 		currencies: map[string]*posting{},
 		cats:       map[string]*category{},
 		slugs:      map[string]string{},
+		skus:       map[string]skuState{},
+		skuMore:    map[string][]uint32{},
 		subtrees:   map[string]bitset{},
 		nums:       map[*attribute][]numEntry{},
 	}
@@ -175,6 +187,8 @@ type product struct {
 	Categories []string    `bson:"categories,omitempty"`
 	Attributes []attrValue `bson:"attributes,omitempty"`
 	Created    int64       `bson:"created"` // Unix ns, the earliest UpdatedAt seen
+	// SKUs are the SKUs the product is sold under (see sellableSKUs).
+	SKUs []string `bson:"skus,omitempty"`
 }
 
 // attrValue is one attribute value of a product. Codes are stored as values,
@@ -220,6 +234,7 @@ func productFromEvent(ev shop.ProductChanged, deleted bool) (product, error) {
 	p := product{
 		ID: s.ID, Version: s.Version, Deleted: deleted, Slug: s.Slug, Title: s.Title,
 		Status: s.Status, Price: s.Price.Amount, Currency: s.Price.Currency,
+		SKUs: sellableSKUs(s),
 	}
 	switch {
 	case !s.UpdatedAt.IsZero():
@@ -432,12 +447,13 @@ func (x *Index) index(p *product) uint32 {
 	}
 	it := &item{
 		id: p.ID, slug: p.Slug, title: p.Title, lower: lower, image: p.Image,
-		currency: p.Currency, price: p.Price, cats: p.Categories,
+		currency: p.Currency, price: p.Price, cats: p.Categories, skus: p.SKUs,
 	}
 	vids := make([]uint32, 0, len(p.Attributes))
 	x.items[slot], x.prices[slot], x.created[slot] = it, p.Price, p.Created
 	x.live.set(slot)
 	x.liveN++
+	x.addSKUs(slot)
 	for _, av := range p.Attributes {
 		vid := x.valueID(av)
 		v := x.vals[vid]
@@ -512,6 +528,7 @@ func (x *Index) unindex(slot uint32) {
 			}
 		}
 	}
+	x.removeSKUs(slot)
 	x.items[slot] = nil
 	x.free = append(x.free, slot)
 }
@@ -757,6 +774,10 @@ func (x *Index) query(p *plan) (Result, error) {
 	// matching the text. The price range and attribute filters come next.
 	base := make(bitset, nw)
 	copy(base, x.live)
+	if q.InStock && x.stockKnown > 0 {
+		base.and(x.inStock)
+	}
+	res.StockKnown = x.stockKnown > 0
 	catID := ""
 	if q.CategoryID != "" || q.CategorySlug != "" {
 		catID = q.CategoryID

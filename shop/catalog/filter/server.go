@@ -62,12 +62,14 @@ type Options struct {
 const DefaultReplicaQueueExpiry = time.Hour
 
 // Server is the MongoDB-backed filter service. It keeps its read model in
-// memory (an Index) and in its own database, one document per product and
-// per category keyed by id, written on every change; New loads it back.
+// memory (an Index) and in its own database, one document per product,
+// per category and per SKU's stock keyed by id, written on every change;
+// New loads it back.
 type Server struct {
 	idx        *Index
 	products   *mongo.Collection
 	categories *mongo.Collection
+	stock      *mongo.Collection
 	opts       Options
 	log        *slog.Logger
 	rebuildMu  sync.Mutex
@@ -105,6 +107,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		idx:        NewIndex(),
 		products:   db.Collection(productsCollection),
 		categories: db.Collection(categoriesCollection),
+		stock:      db.Collection(stockCollection),
 		opts:       opts,
 		log:        opts.Logger,
 		seen:       outbox.NewMemorySeen(seenEvents),
@@ -129,10 +132,17 @@ func (s *Server) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("filter: load products: %w", err)
 	}
+	stock, err := loadAll[stockRec](ctx, s.stock)
+	if err != nil {
+		return fmt.Errorf("filter: load stock: %w", err)
+	}
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
 	for _, c := range cats {
 		s.idx.applyCategory(c)
+	}
+	for _, st := range stock {
+		s.idx.applyStock(st)
 	}
 	for _, p := range prods {
 		s.idx.apply(p)
@@ -168,45 +178,39 @@ func (s *Server) Query(ctx context.Context, q Query) (Result, error) {
 	return s.idx.Query(q)
 }
 
-// storeProduct writes p unless the database holds a newer version (for a
-// deletion: a version at least as new and already deleted is rewritten,
-// harmlessly). It reports whether it wrote.
-func (s *Server) storeProduct(ctx context.Context, p product) (bool, error) {
-	if p.Deleted {
-		p = product{ID: p.ID, Version: p.Version, Deleted: true, Created: p.Created}
-	}
-	return storeVersioned(ctx, s.products, p.ID, p.Version, p.Deleted, p)
-}
-
 // storeVersioned writes doc over an older version of it (over the same
-// version too, for a deletion) and reports whether it wrote.
-func storeVersioned(ctx context.Context, coll *mongo.Collection, id string, version int64, deleted bool, doc any) (bool, error) {
+// version too, for a deletion) and returns it; when the database holds
+// that version or a newer one (written by a replica sharing the
+// database), it returns the stored one instead.
+func storeVersioned[T any](ctx context.Context, coll *mongo.Collection, id string, version int64, deleted bool, doc T) (T, error) {
 	older := docstore.Less("version", version)
 	if deleted {
 		older = docstore.LessOrEqual("version", version)
 	}
-	return docstore.Replace(ctx, coll, id, doc, true, older)
+	stored, err := docstore.Replace(ctx, coll, id, doc, true, older)
+	if err != nil || stored {
+		return doc, err
+	}
+	var cur T
+	err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
+	return cur, err
 }
 
 // applyProduct persists p and applies it to the index, if it is newer than
 // what is held. Persisting first means a failure leaves both unchanged, and
 // the event is retried. When the database already holds that version or a
 // newer one (written by a replica sharing the database), the stored
-// version is applied instead.
+// version is applied instead. A deletion is stored as a tombstone.
 func (s *Server) applyProduct(ctx context.Context, p product) (bool, error) {
 	if !s.idx.prepare(&p) {
 		return false, nil
 	}
-	stored, err := s.storeProduct(ctx, p)
+	if p.Deleted {
+		p = product{ID: p.ID, Version: p.Version, Deleted: true, Created: p.Created}
+	}
+	p, err := storeVersioned(ctx, s.products, p.ID, p.Version, p.Deleted, p)
 	if err != nil {
 		return false, err
-	}
-	if !stored {
-		// The database holds this version or a newer one, written by
-		// another replica: take that one.
-		if err := s.products.FindOne(ctx, bson.D{{Key: "_id", Value: p.ID}}).Decode(&p); err != nil {
-			return false, err
-		}
 	}
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
@@ -217,21 +221,16 @@ func (s *Server) applyCategory(ctx context.Context, c categoryRec) (bool, error)
 	if !s.idx.prepareCategory(c) {
 		return false, nil
 	}
-	stored, err := storeVersioned(ctx, s.categories, c.ID, c.Version, c.Deleted, c)
+	c, err := storeVersioned(ctx, s.categories, c.ID, c.Version, c.Deleted, c)
 	if err != nil {
 		return false, err
-	}
-	if !stored {
-		if err := s.categories.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&c); err != nil {
-			return false, err
-		}
 	}
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
 	return s.idx.applyCategory(c), nil
 }
 
-// handleEvent applies one product or category event. A body that cannot be
+// handleEvent applies one product, category or stock event. A body that cannot be
 // decoded or lacks an id is an error, so the bus retries it and then parks
 // it in the dead-letter queue; events of other kinds are ignored.
 func (s *Server) handleEvent(ctx context.Context, ev transport.Event) error {
@@ -273,6 +272,8 @@ func (s *Server) applyEvent(ctx context.Context, ev transport.Event) (bool, erro
 			return false, err
 		}
 		return s.applyCategory(ctx, c)
+	case ev.Key == shop.EventStockChanged:
+		return s.applyStockEvent(ctx, ev)
 	}
 	return false, nil
 }
@@ -431,8 +432,8 @@ const (
 	CategoryEvents = "category.category.*"
 )
 
-// Subscribe feeds srv's read model from the product and category events on
-// bus, under the subscriber name "filter", and for a named replica also
+// Subscribe feeds srv's read model from the product, category and stock
+// (inventory.stock.changed) events on bus, under the subscriber name "filter", and for a named replica also
 // under its own name (see Options.Subscriber). Handling is idempotent (see
 // Index), and an event id handled before is dropped, so redeliveries and
 // relayed duplicates are harmless; an undecodable event fails, is
@@ -454,7 +455,7 @@ func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption)
 	}
 	var subs multiSub
 	for _, sn := range subscriptions {
-		for _, pattern := range []string{ProductEvents, CategoryEvents} {
+		for _, pattern := range []string{ProductEvents, CategoryEvents, StockEvents} {
 			sub, err := bus.Subscribe(sn.name, pattern, h, sn.opts...)
 			if err != nil {
 				_ = subs.Close()

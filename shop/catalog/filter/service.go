@@ -64,6 +64,14 @@ type Query struct {
 	Price *PriceRange `json:"price,omitempty"`
 	// Currency, when set, keeps only products priced in that currency.
 	Currency string `json:"currency,omitempty"`
+	// InStock keeps only products in stock: some SKU they are sold under
+	// (a variant's, or the product's own when it has no variants) has
+	// units available, as the inventory service last announced. A SKU
+	// whose stock was never announced counts as sold out, except in a
+	// shop whose inventory announced no stock at all (see
+	// Result.StockKnown): there InStock keeps every product, so that a
+	// shop that does not track stock never looks empty.
+	InStock bool `json:"in_stock,omitempty"`
 	// Text keeps products whose title contains every word of Text,
 	// case-insensitively (a word may match a prefix or any part of a word).
 	Text string `json:"text,omitempty"`
@@ -122,6 +130,9 @@ type Result struct {
 	// Price is the price range of the products matching every filter except
 	// the price range itself; nil when there are none.
 	Price *PriceStats `json:"price,omitempty"`
+	// StockKnown says that the service knows the stock of some SKU (the
+	// shop tracks stock), so that Query.InStock restricts the result.
+	StockKnown bool `json:"stock_known,omitempty"`
 }
 
 // Summary is what a product listing shows of a product.

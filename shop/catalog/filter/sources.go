@@ -70,7 +70,9 @@ func FromProductService(svc ProductLister) ProductSource {
 		}
 		out := make([]SourceProduct, len(page.Items))
 		for i, p := range page.Items {
-			out[i] = SourceProduct{Snapshot: p.Snapshot(), CreatedAt: p.CreatedAt}
+			snap := p.Snapshot()
+			snap.SKU = p.SKU // for the SKUs it is sold under, should the snapshot lack it
+			out[i] = SourceProduct{Snapshot: snap, CreatedAt: p.CreatedAt}
 		}
 		return out, page.NextCursor, nil
 	})

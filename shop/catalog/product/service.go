@@ -100,6 +100,7 @@ func (p Product) Snapshot() shop.ProductSnapshot {
 	s := shop.ProductSnapshot{
 		ID:          p.ID,
 		Slug:        p.Slug,
+		SKU:         p.SKU,
 		Title:       p.Title,
 		Description: p.Description,
 		Status:      p.Status,
