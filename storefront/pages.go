@@ -506,6 +506,8 @@ type listingView struct {
 	PriceMax    string
 	Filters     []string // the f parameters, kept by the form
 	Filtered    bool     // some filter is applied
+	InStock     bool     // only products in stock are listed
+	StockKnown  bool     // the filter knows stock (the shop uses the inventory service)
 	Clear       string   // the listing without filters
 	Unavailable bool     // the filter service did not answer: no products
 	Result      filter.Result
@@ -621,12 +623,13 @@ func (s *Storefront) listing(ctx context.Context, r *http.Request, q filter.Quer
 	if q.Text != "" {
 		v.Clear += "?" + url.Values{ParamText: {q.Text}}.Encode()
 	}
-	v.Filtered = len(q.Attributes) > 0 || q.Price != nil
+	v.Filtered = len(q.Attributes) > 0 || q.Price != nil || q.InStock
+	v.InStock, v.StockKnown = q.InStock, res.StockKnown
 	if q.Price != nil && q.Price.Min != nil {
-		v.PriceMin = formatAmount(*q.Price.Min)
+		v.PriceMin = formatAmount(*q.Price.Min, q.Currency)
 	}
 	if q.Price != nil && q.Price.Max != nil {
-		v.PriceMax = formatAmount(*q.Price.Max)
+		v.PriceMax = formatAmount(*q.Price.Max, q.Currency)
 	}
 	for _, o := range []sortOption{{filter.SortNewest, "Newest", false}, {filter.SortPriceAsc, "Price: low to high", false},
 		{filter.SortPriceDesc, "Price: high to low", false}, {filter.SortTitle, "Name", false}} {

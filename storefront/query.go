@@ -23,6 +23,7 @@ const (
 	ParamOffset   = "offset"    // products to skip
 	ParamPage     = "page"      // page number from 1 (sets the offset)
 	ParamCursor   = "cursor"    // the next_cursor of the previous page
+	ParamInStock  = "in_stock"  // "1" (or true): only products that can be bought now
 )
 
 // ParseQuery turns URL query parameters into a filter query (see the Param
@@ -36,6 +37,13 @@ func ParseQuery(v url.Values) (filter.Query, error) {
 	q.Currency = v.Get(ParamCurrency)
 	q.Sort = v.Get(ParamSort)
 	q.Cursor = v.Get(ParamCursor)
+	if s := v.Get(ParamInStock); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			bad = append(bad, ParamInStock, "must be 1 or 0")
+		}
+		q.InStock = b
+	}
 	index := map[string]int{}
 	for _, f := range v[ParamFilter] {
 		code, value, ok := strings.Cut(f, ":")
@@ -56,7 +64,7 @@ func ParseQuery(v url.Values) (filter.Query, error) {
 		if s == "" {
 			continue
 		}
-		amount, err := parseAmount(s)
+		amount, err := parseAmount(s, q.Currency)
 		if err != nil {
 			bad = append(bad, name, err.Error())
 			continue
@@ -107,35 +115,31 @@ func ParseQuery(v url.Values) (filter.Query, error) {
 	return q, nil
 }
 
-// parseAmount parses a price in major units with at most two decimals
-// ("12", "12.5", "12.50") into minor units.
-func parseAmount(s string) (int64, error) {
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" || len(whole) > 12 || (hasFrac && (frac == "" || len(frac) > 2)) {
+// parseAmount parses a price in major units of currency ("12", "12.5",
+// "12.50" for EUR; "1234" for JPY) into minor units; without a currency,
+// with at most two decimals.
+func parseAmount(s, currency string) (int64, error) {
+	if _, ok := shop.MinorUnits(currency); !ok {
+		currency = "EUR" // two decimals, the most common
+	}
+	m, err := shop.ParseMoney(s, currency)
+	if err != nil {
 		return 0, fmt.Errorf("%q must be an amount such as 12 or 12.50", s)
 	}
-	for _, c := range whole + frac {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%q must be an amount such as 12 or 12.50", s)
-		}
-	}
-	w, _ := strconv.ParseInt(whole, 10, 64)
-	f := int64(0)
-	if hasFrac {
-		f, _ = strconv.ParseInt(frac, 10, 64)
-		if len(frac) == 1 {
-			f *= 10
-		}
-	}
-	return w*100 + f, nil
+	return m.Amount, nil
 }
 
-// formatAmount formats minor units as major units for a form field.
-func formatAmount(a int64) string {
-	if a%100 == 0 {
-		return strconv.FormatInt(a/100, 10)
+// formatAmount formats minor units of currency as major units for a form
+// field (no trailing zero decimals: "12", "12.5").
+func formatAmount(a int64, currency string) string {
+	if _, ok := shop.MinorUnits(currency); !ok {
+		currency = "EUR"
 	}
-	return fmt.Sprintf("%d.%02d", a/100, a%100)
+	d := shop.Money{Amount: a, Currency: currency}.Decimal()
+	if strings.Contains(d, ".") {
+		d = strings.TrimRight(strings.TrimRight(d, "0"), ".")
+	}
+	return d
 }
 
 // knownParams returns the parameters of v that ParseQuery understands
@@ -143,7 +147,7 @@ func formatAmount(a int64) string {
 // multiply into every facet link of a page).
 func knownParams(v url.Values) url.Values {
 	out := url.Values{}
-	for _, name := range []string{ParamCategory, ParamText, ParamPriceMin, ParamPriceMax, ParamCurrency, ParamSort, ParamLimit, ParamOffset, ParamPage, ParamCursor} {
+	for _, name := range []string{ParamCategory, ParamText, ParamPriceMin, ParamPriceMax, ParamCurrency, ParamSort, ParamLimit, ParamOffset, ParamPage, ParamCursor, ParamInStock} {
 		if x := v.Get(name); x != "" {
 			out.Set(name, x)
 		}
