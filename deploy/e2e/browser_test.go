@@ -200,15 +200,33 @@ func browse(t *testing.T, base, category, email, password string) {
 	}
 	product := b.location()
 
-	// Pick another variant: a link to the product with that variant.
+	// Pick another variant, one in stock: a link to the product with that
+	// variant (the seeded shop has sold-out variants, whose page shows a
+	// disabled button).
 	before := b.text(`.variant-label`)
-	pick := `.variants .option a:not(.selected)`
-	target := b.attr(pick, "href")
-	b.follow("picking a variant", pick, is(target), `form.add button`)
-	chosen := b.text(`.variant-label`)
+	var chosen, target string
+	for _, href := range b.hrefs(`.variants .option a:not(.selected)`) {
+		b.follow("picking a variant", `.variants .option a[href="`+href+`"]`, is(href), `form.add button`)
+		if b.count(`form.add button[disabled]`) == 0 {
+			target = href
+			break
+		}
+		if !strings.Contains(b.text(`p.stock`), "Sold out") {
+			t.Fatalf("%s: the button is disabled but the stock line says %q", href, b.text(`p.stock`))
+		}
+		b.do("going back to the product", chromedp.NavigateBack())
+		b.waitAt("going back to the product", is(product), `form.add button`)
+	}
+	if target == "" {
+		t.Fatalf("every other variant of %s is sold out", product)
+	}
+	chosen = b.text(`.variant-label`)
 	u, _ := url.Parse(target)
 	if chosen == before || b.attr(`form.add input[name=variant_id]`, "value") != u.Query().Get("variant") {
 		t.Fatalf("picking %s: variant %q (was %q), form adds %s", target, chosen, before, b.attr(`form.add input[name=variant_id]`, "value"))
+	}
+	if stock := b.text(`p.stock`); stock != "In stock" && !strings.HasPrefix(stock, "Only ") {
+		t.Fatalf("%s: the stock line says %q", target, stock)
 	}
 	price := b.text(`article.product .price`)
 
@@ -222,17 +240,86 @@ func browse(t *testing.T, base, category, email, password string) {
 		t.Fatalf("cart: %d lines, total %q, want one line of %s", b.count(`table.cart tbody tr`), b.text(`table.cart tfoot`), price)
 	}
 
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot of the cart: %v", err)
-	}
-	file := filepath.Join(artifactDir(t), "cart.png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	b.screenshot("cart.png")
 	t.Logf("browser: registered, logged out and in, opened %s, applied %s, opened %s, picked %q, added it: the cart holds %q at %s",
 		category, facet, product, chosen, title, price)
-	t.Logf("browser: screenshot of the cart: %s (%d bytes)", file, len(png))
+
+	// Check out: address and shipping, the review with its totals, then
+	// the order, paid, on its confirmation page and in "My orders".
+	b.follow("going to the checkout", `p.to-checkout a`, is("/checkout"), `form.checkout-form`)
+	if got := b.value(`input[name=email]`); got != email {
+		t.Fatalf("the checkout's e-mail is %q, want the account's %q", got, email)
+	}
+	b.do("filling in the address",
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=line1]`), "Hauptstraße 1"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=postal_code]`), "10115"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=city]`), "Berlin"),
+		chromedp.SetValue(chromedp.CSS(`select[name=country]`), "DE"))
+	b.follow("reviewing the order", `form.checkout-form button`, is("/checkout/review"), `form.place button`)
+	review := b.text(`table.review`)
+	grand := b.text(`table.review td.grand-total`)
+	if !strings.Contains(review, title) || !strings.Contains(review, price) || !strings.Contains(b.text(`section.ship-to`), "Berlin") {
+		t.Fatalf("the review %q lacks %q at %s, or the address", review, title, price)
+	}
+	b.follow("placing the order", `form.place button`, func(p string) bool { return strings.HasPrefix(p, "/orders/") }, `strong.order-id`)
+	confirmation := b.location()
+	id := b.text(`strong.order-id`)
+	for deadline := time.Now().Add(time.Minute); b.text(`strong.status`) == "pending" && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		b.do("reloading the order", chromedp.Reload())
+		b.waitAt("reloading the order", is(confirmation), `strong.status`)
+	}
+	if h1, status := b.text(`h1`), b.text(`strong.status`); h1 != "Thank you for your order" || status != "paid" {
+		t.Fatalf("order %s: %q, status %q (%s)", id, h1, status, b.text(`main`))
+	}
+	if got := b.text(`table.order-lines td.grand-total`); got != grand || !strings.Contains(b.text(`table.order-lines`), title) {
+		t.Fatalf("order %s totals %q, the review said %q", id, got, grand)
+	}
+	b.screenshot("order.png")
+	b.follow("opening my orders", `header a.my-orders`, is("/orders"), `table.orders`)
+	if b.count(`a.order-link[href="/orders/`+id+`"]`) != 1 {
+		t.Fatalf("my orders does not list %s: %q", id, b.text(`table.orders`))
+	}
+	t.Logf("browser: checked out: order %s, paid, %s", id, grand)
+}
+
+// hrefs returns the href of every element matching sel now.
+func (b *tab) hrefs(sel string) []string {
+	b.t.Helper()
+	nodes, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSSAll(sel), chromedp.AtLeast(0)))
+	if err != nil {
+		b.t.Fatalf("browser: nodes %s: %v", sel, err)
+	}
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.AttributeValue("href"))
+	}
+	return out
+}
+
+// value returns the value of the form field sel.
+func (b *tab) value(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: value of %s: %v (at %s)", sel, err, b.location())
+	}
+	return v
+}
+
+// screenshot keeps a screenshot of the whole page in artifactDir.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	file := filepath.Join(artifactDir(b.t), name)
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("browser: screenshot %s (%d bytes)", file, len(png))
 }
 
 // same returns a test of a location: the path and query of target
