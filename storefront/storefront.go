@@ -19,6 +19,7 @@
 //	                             the old URLs: permanent redirects to /{slug}
 //	GET  /{path...}              a content page of the seo service (kind "page",
 //	                             e.g. /about), or a redirect it knows, or 404
+//	GET  /admin, /admin/...      the admin console, for admins only (see below)
 //
 // Fixed routes take precedence over /{slug} (the mux prefers the more
 // specific pattern), so a product whose slug is "cart" or "login" is
@@ -122,6 +123,21 @@
 // check at most SessionRenderWait once the page is ready). A 503 answer
 // to a change says the outcome is unknown: only a repeat with the same
 // idempotency key is safe.
+//
+// # Admin console
+//
+// /admin is a console for the shop's staff (admin.go lists its routes): a
+// dashboard, products (list with title search, status filter and paging;
+// create, edit, publish, unpublish, delete after a confirmation; the stock
+// of the product's and its variants' SKUs) and orders (by status; ship,
+// deliver, cancel). It is rendered like the shop's pages, without
+// JavaScript, with the CSRF token and an idempotency key in every form.
+// It owns no data: every page and action calls the services' bus clients
+// with the admin's session token, and the services check the admin role
+// again. A guest is sent to /login?next=…, a customer gets a 403 page. A
+// service's field errors are shown next to their fields. Categories,
+// attributes, options, articles, SEO, images and operations are not in
+// the console yet.
 //
 // # JSON API
 //
@@ -445,6 +461,9 @@ func New(opts Options) (*Storefront, error) {
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
+	if err := s.parseAdminTemplates(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -480,6 +499,7 @@ func (s *Storefront) routes() {
 	m.HandleFunc("GET /products/{slug}", s.oldURL)
 	m.HandleFunc("GET /categories/{slug}", s.oldURL)
 	m.HandleFunc("GET /blog/{slug}", s.oldURL)
+	s.adminRoutes(m) // the admin console, see admin.go
 	m.HandleFunc("/", s.notFound)
 
 	m.HandleFunc("POST /api/register", s.apiRegister)

@@ -1,0 +1,245 @@
+package storefront
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/filter"
+	"github.com/shopbus/shopbus/shop/order"
+)
+
+// The admin console: server-rendered pages under /admin for the shop's
+// staff, in the storefront's style (no JavaScript, the CSRF token and an
+// idempotency key in every form, post/redirect/get). The console owns no
+// data: every page and action is a call to a service's bus client, made
+// with the admin's session token, and the services check the admin role
+// again.
+//
+//	GET  /admin                              dashboard: the sections, published products, paid orders to ship
+//	GET  /admin/products                     products, newest first: ?q= (title words), ?status=, ?limit=, ?cursor=
+//	GET  /admin/products/new                 the form for a new product; POST /admin/products creates it
+//	GET  /admin/products/{id}                edit form, variants and stock; POST saves it
+//	POST /admin/products/{id}/publish        publish; /unpublish makes it a draft again
+//	GET  /admin/products/{id}/delete         asks to confirm; POST deletes
+//	POST /admin/products/{id}/stock          sets the units on hand of one of the product's SKUs
+//	GET  /admin/orders                       every order, newest first: ?status=, ?offset=
+//	GET  /admin/orders/{id}                  one order with its actions
+//	POST /admin/orders/{id}/status           status=shipped (a paid order) or delivered (a shipped one)
+//	POST /admin/orders/{id}/cancel           cancels a paid order (reason optional)
+//
+// A guest is sent to log in and come back (303 to /login?next=…), a
+// logged-in customer gets a 403 page, a visitor whose session cannot be
+// checked the 503 page. A service's refusal is shown on the page it came
+// from: field errors next to their fields, a conflict next to the field it
+// concerns (a taken slug) or above the form.
+
+// Admin console limits.
+const (
+	// AdminPageSize is how many products or orders a console list shows
+	// at once (a product list's ?limit= may ask for 1 to
+	// product.MaxPageSize).
+	AdminPageSize = 50
+	// AdminSearchScan bounds how many products one page of a product
+	// search reads: the product service has no text search, so the
+	// console pages through its list (product.MaxPageSize at a time) and
+	// keeps the products whose title has every word. A page shows every
+	// match among the products it read, at least the page size when there
+	// are that many, and links to the rest.
+	AdminSearchScan = 2000
+)
+
+// errNotAdmin is the answer to a logged-in visitor who is not an admin.
+var errNotAdmin = shop.Forbidden("This part of the shop is for its staff only. Please log in with an admin account.")
+
+// adminPages are the console's page templates (templates/admin_*.html),
+// each executed as "admin" (admin_layout.html).
+var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order"}
+
+// adminNotices are the messages a redirect after an action may ask a
+// page to show (?done=): fixed texts, so that a link cannot put words in
+// the console's mouth.
+var adminNotices = map[string]string{
+	"created":     "The product was created.",
+	"saved":       "Your changes were saved.",
+	"published":   "The product is published.",
+	"unpublished": "The product is a draft again: the shop no longer shows it.",
+	"deleted":     "The product was deleted.",
+	"stock":       "The stock was updated.",
+	"shipped":     "The order is marked shipped.",
+	"delivered":   "The order is marked delivered.",
+	"cancelled":   "The order was cancelled.",
+}
+
+// parseAdminTemplates parses the console's pages into s.pages.
+func (s *Storefront) parseAdminTemplates() error {
+	for _, name := range adminPages {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS,
+			"templates/layout.html", "templates/admin_layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("storefront: template %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// adminRoutes registers the console's routes on m.
+func (s *Storefront) adminRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /admin", s.adminHome)
+	m.HandleFunc("GET /admin/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin", http.StatusMovedPermanently)
+	})
+	m.HandleFunc("GET /admin/products", s.adminProducts)
+	m.HandleFunc("GET /admin/products/new", s.adminNewProduct)
+	m.HandleFunc("POST /admin/products", s.adminCreateProduct)
+	m.HandleFunc("GET /admin/products/{id}", s.adminEditProduct)
+	m.HandleFunc("POST /admin/products/{id}", s.adminUpdateProduct)
+	m.HandleFunc("POST /admin/products/{id}/publish", s.adminPublish)
+	m.HandleFunc("POST /admin/products/{id}/unpublish", s.adminPublish)
+	m.HandleFunc("GET /admin/products/{id}/delete", s.adminConfirmDelete)
+	m.HandleFunc("POST /admin/products/{id}/delete", s.adminDeleteProduct)
+	m.HandleFunc("POST /admin/products/{id}/stock", s.adminSetStock)
+	m.HandleFunc("GET /admin/orders", s.adminOrders)
+	m.HandleFunc("GET /admin/orders/{id}", s.adminOrder)
+	m.HandleFunc("POST /admin/orders/{id}/status", s.adminOrderStatus)
+	m.HandleFunc("POST /admin/orders/{id}/cancel", s.adminCancelOrder)
+	// Anything else under /admin/: checked like the rest, then 404.
+	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.admin(w, r); ok {
+			s.fail(w, r, shop.NotFound("page"))
+		}
+	})
+}
+
+// admin returns the context of an admin's calls (carrying the session
+// token). A guest is sent to log in and come back (a form's post comes
+// back to the console's home), a customer gets the 403 page, and a
+// visitor whose session could not be checked the 503 page; ok is false
+// then.
+func (s *Storefront) admin(w http.ResponseWriter, r *http.Request) (context.Context, bool) {
+	back := "/admin"
+	if safeMethod(r.Method) {
+		back = r.URL.RequestURI()
+	}
+	ctx, v, ok := s.shopper(w, r, back)
+	if !ok {
+		return nil, false
+	}
+	if v.user == nil || !v.user.Has(shop.RoleAdmin) {
+		s.fail(w, r, errNotAdmin)
+		return nil, false
+	}
+	return ctx, true
+}
+
+// adminData is what every console page template gets; the page's own
+// view is Data.
+type adminData struct {
+	Shop    string
+	Title   string
+	Section string // "home", "products" or "orders": the current link
+	User    *shop.Principal
+	CSRF    string
+	Flash   string // what went wrong, above the content
+	Notice  string // what went right (adminNotices)
+	Data    any
+}
+
+// adminRender renders a console page. flash says what went wrong; the
+// ?done= parameter of r, what an action did.
+func (s *Storefront) adminRender(w http.ResponseWriter, r *http.Request, status int, name, section, title, flash string, data any) {
+	d := adminData{Shop: s.opts.ShopName, Title: title + " | Admin | " + s.opts.ShopName, Section: section,
+		User: visitorOf(r).user, CSRF: s.csrfToken(w, r), Flash: flash, Data: data}
+	if status < 300 {
+		d.Notice = adminNotices[r.URL.Query().Get("done")]
+	}
+	var b bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&b, "admin", d); err != nil {
+		s.log.ErrorContext(r.Context(), "storefront: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}
+
+// adminFail answers a console action that failed: the error page for
+// what the admin cannot fix on the page (5xx, a missing entity), else
+// show with the service's message above the page.
+func (s *Storefront) adminFail(w http.ResponseWriter, r *http.Request, err error, show func(status int, flash string)) {
+	if st := StatusOf(err); st >= 500 || st == http.StatusNotFound || st == http.StatusUnprocessableEntity {
+		s.fail(w, r, err)
+		return
+	}
+	show(StatusOf(err), message(r, err))
+}
+
+// adminDone redirects (303) to path with ?done=what, after an action.
+func adminDone(w http.ResponseWriter, r *http.Request, path, what string) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, path+sep+"done="+url.QueryEscape(what), http.StatusSeeOther)
+}
+
+// adminLink is path with the query parameters of pairs (name, value,
+// name, value…) whose value is not empty.
+func adminLink(path string, pairs ...string) string {
+	q := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			q.Set(pairs[i], pairs[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// ---- dashboard ----
+
+// adminHomeView is the dashboard. A count the service did not give in
+// time is left out (-1).
+type adminHomeView struct {
+	Published  int  // published products
+	ToShip     int  // paid orders not yet shipped
+	MoreToShip bool // more than ToShip
+}
+
+// adminHome serves GET /admin.
+func (s *Storefront) adminHome(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := s.admin(w, r)
+	if !ok {
+		return
+	}
+	published := async(publicContext(ctx), NavTimeout, func(ctx context.Context) (filter.Result, error) {
+		return s.filter.Query(ctx, filter.Query{Limit: 1})
+	})
+	toShip := async(ctx, NavTimeout, func(ctx context.Context) (order.Page, error) {
+		return s.order.List(ctx, order.ListRequest{Status: order.StatusPaid, Limit: order.MaxListLimit})
+	})
+	v := adminHomeView{Published: -1, ToShip: -1}
+	if res, err := published.wait(); err == nil {
+		v.Published = res.Total
+	} else {
+		s.warn(ctx, "admin: product count", filter.ServiceName, err)
+	}
+	if page, err := toShip.wait(); err == nil {
+		v.ToShip, v.MoreToShip = len(page.Orders), page.Next > 0
+	} else {
+		s.warn(ctx, "admin: orders to ship", order.ServiceName, err)
+	}
+	s.adminRender(w, r, http.StatusOK, "admin_home", "home", "Dashboard", "", v)
+}
