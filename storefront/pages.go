@@ -977,7 +977,7 @@ func (s *Storefront) serveSitemap(w http.ResponseWriter, r *http.Request, name s
 // without a BaseURL leaves it out.
 func (s *Storefront) robots(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprint(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\nDisallow: /checkout\nDisallow: /orders\n")
+	fmt.Fprint(w, "User-agent: *\nDisallow: /api/\nDisallow: /cart\nDisallow: /search\nDisallow: /login\nDisallow: /register\nDisallow: /checkout\nDisallow: /orders\nDisallow: /admin\n")
 	if s.opts.BaseURL != "" {
 		fmt.Fprintf(w, "Sitemap: %s/sitemap.xml\n", s.opts.BaseURL)
 	}

@@ -257,7 +257,7 @@ func TestPages(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), "Disallow: /api/") || strings.Contains(string(body), "Sitemap:") { // no BaseURL: no sitemap line (TestRobotsUsesBaseURL)
+	if !strings.Contains(string(body), "Disallow: /api/") || !strings.Contains(string(body), "Disallow: /admin") || strings.Contains(string(body), "Sitemap:") { // no BaseURL: no sitemap line (TestRobotsUsesBaseURL)
 		t.Errorf("robots.txt: %s", body)
 	}
 	resp, err = http.Get(f.srv.URL + "/static/shop.css")
