@@ -1,13 +1,34 @@
-// Package shop holds what the ten shopbus services share: the error codes
+// Package shop holds what the shopbus services share: the error codes
 // they answer with, money, principals and roles, how a caller's session
 // token travels with a request, and the events services announce to each
 // other. It depends on nothing but the transport package, so any service or
 // client can import it cheaply.
 //
-// Services live in sub-packages (shop/auth, shop/catalog/..., shop/cart,
-// shop/content/..., shop/seed). Each exposes a Service interface, New(db)
-// for the MongoDB implementation, NewClient(bus) for the typed client over
-// the bus, and Bind(bus, svc) to serve an implementation on the bus.
+// Services live in sub-packages (shop/auth, shop/cart, shop/catalog/...,
+// shop/content/..., shop/inventory, shop/order, shop/seed).
+//
+// # The shape of a service package
+//
+// Every service package has the same files, so a reader finds the same
+// thing in the same place:
+//
+//   - service.go: the package doc, ServiceName (its request queue and the
+//     prefix of its methods), the Method… constants, the request and reply
+//     types, and the Service interface.
+//   - client.go: both ends of the wire: Client and NewClient(bus), which
+//     implement Service over the bus; Handler(svc) *transport.Mux, which
+//     serves any Service (wrap it with middleware, or serve it yourself);
+//     and Bind(bus, svc, opts...), which serves Handler(svc) under
+//     ServiceName.
+//   - server.go: the MongoDB implementation: Server, New, Options (larger
+//     services split it further, e.g. validate.go).
+//   - events.go: the Subscribe… functions and the event handlers.
+//
+// Each package's TestMethods checks that Handler serves exactly its Method…
+// constants. Errors are *Error values made with the constructors here
+// (Invalid, NotFound, Conflict, Forbidden, Unauthenticated, Unavailable,
+// Internal, and StorageFailure for a failing store), and checked with
+// errors.Is against the sentinels (errors.Is(err, shop.ErrNotFound)).
 package shop
 
 import (
@@ -56,6 +77,19 @@ func Forbidden(message string) error { return transport.Errorf(transport.CodeFor
 // Unauthenticated returns an unauthenticated error.
 func Unauthenticated(message string) error {
 	return transport.Errorf(transport.CodeUnauthenticated, "%s", message)
+}
+
+// Internal returns an internal error for a fault of the service itself
+// (an option it lacks), whose message is safe to show callers. A failing
+// store is reported with StorageFailure instead.
+func Internal(message string) error {
+	return transport.Errorf(transport.CodeInternal, "%s", message)
+}
+
+// Unavailable returns an unavailable error: the request may succeed if
+// repeated later (with the same request id).
+func Unavailable(message string) error {
+	return transport.Errorf(transport.CodeUnavailable, "%s", message)
 }
 
 // Role is what a principal may do.
@@ -116,7 +150,7 @@ func Caller(ctx context.Context, authn Authenticator) (Principal, error) {
 		return Principal{}, Unauthenticated("no session token")
 	}
 	if authn == nil {
-		return Principal{}, transport.Errorf(transport.CodeInternal, "no authenticator configured")
+		return Principal{}, Internal("no authenticator configured")
 	}
 	return authn.Authenticate(ctx, token)
 }
@@ -135,7 +169,10 @@ func RequireAdmin(ctx context.Context, authn Authenticator) (Principal, error) {
 	return p, nil
 }
 
-// IsCode reports whether err carries code.
+// IsCode reports whether err carries code. It is equivalent to errors.Is
+// with the code's sentinel (IsCode(err, transport.CodeNotFound) is
+// errors.Is(err, ErrNotFound)), which service code and tests use; IsCode
+// stays for callers outside shopbus.
 func IsCode(err error, code transport.Code) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == code

@@ -760,4 +760,3 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
-

@@ -13,6 +13,8 @@ type Client struct {
 	bus transport.Bus
 }
 
+var _ Service = (*Client)(nil)
+
 // NewClient returns a client that calls the auth service on bus.
 func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
 
@@ -44,9 +46,9 @@ func (c *Client) ChangePassword(ctx context.Context, r ChangePasswordRequest) er
 	return err
 }
 
-// Mux returns a transport.Mux serving svc's methods, for hosts that add
+// Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
-func Mux(svc Service) *transport.Mux {
+func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodRegister, svc.Register)
 	transport.Handle(m, MethodLogin, svc.Login)
@@ -62,7 +64,7 @@ func Mux(svc Service) *transport.Mux {
 	return m
 }
 
-// Bind serves svc's methods on bus under the service name "auth".
+// Bind serves svc's methods on bus under ServiceName.
 func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Serve("auth", Mux(svc), opts...)
+	return bus.Serve(ServiceName, Handler(svc), opts...)
 }

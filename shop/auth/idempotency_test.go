@@ -46,7 +46,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 				}
 			})
 		}
-		idemtest.Covered(t, auth.Mux(f.srv).Methods(), []string{auth.MethodAuthenticate}, cases)
+		idemtest.Covered(t, auth.Handler(f.srv).Methods(), []string{auth.MethodAuthenticate}, cases)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -249,7 +250,7 @@ func (s *Server) beginRecheck(ctx context.Context, email string) (end func(faile
 	if _, err := s.rechecks.InsertOne(ctx, mark); mongo.IsDuplicateKeyError(err) {
 		var old recheckDoc
 		if s.rechecks.FindOne(ctx, bson.D{{Key: "_id", Value: email}}).Decode(&old) != nil || old.At.After(mark.At.Add(-recheckStale)) {
-			return nil, transport.Errorf(transport.CodeUnavailable, "auth: a repeat of this login is being checked; try again")
+			return nil, shop.Unavailable("auth: a repeat of this login is being checked; try again")
 		}
 		// Left by a process that died: take it over.
 		ok, err := docstore.Replace(ctx, s.rechecks, email, mark, false, docstore.Equal("at", old.At))
@@ -257,7 +258,7 @@ func (s *Server) beginRecheck(ctx context.Context, email string) (end func(faile
 			return nil, s.internal(ctx, "mark login recheck", err)
 		}
 		if !ok {
-			return nil, transport.Errorf(transport.CodeUnavailable, "auth: a repeat of this login is being checked; try again")
+			return nil, shop.Unavailable("auth: a repeat of this login is being checked; try again")
 		}
 	} else if err != nil {
 		return nil, s.internal(ctx, "mark login recheck", err)

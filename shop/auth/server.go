@@ -728,7 +728,7 @@ func (s *Server) Run(ctx context.Context) error {
 // sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	out := shop.StorageFailure(ctx, "auth: "+what, err)
-	if shop.IsCode(out, shop.ErrInternal.Code) {
+	if errors.Is(out, shop.ErrInternal) {
 		s.log.ErrorContext(ctx, "auth: "+what, "err", err)
 	}
 	return out

@@ -45,6 +45,9 @@ import (
 	"github.com/shopbus/shopbus/shop"
 )
 
+// ServiceName is the service's name on the bus: the prefix of its methods.
+const ServiceName = "auth"
+
 // Method names on the bus.
 const (
 	MethodRegister       = "auth.register"

@@ -12,6 +12,8 @@ type Client struct {
 	bus transport.Bus
 }
 
+var _ Service = (*Client)(nil)
+
 // NewClient returns a client that calls the cart service on bus.
 func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
 
@@ -45,12 +47,8 @@ func (c *Client) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 	return transport.Invoke[Cart](ctx, c.bus, MethodMerge, r)
 }
 
-// Bind serves svc's methods on bus under the service name "cart".
-func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Serve(ServiceName, Handler(svc), opts...)
-}
-
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodGet, svc.Get)
@@ -60,4 +58,9 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodClear, svc.Clear)
 	transport.Handle(m, MethodMerge, svc.Merge)
 	return m
+}
+
+// Bind serves svc's methods on bus under the service name "cart".
+func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return bus.Serve(ServiceName, Handler(svc), opts...)
 }

@@ -3,6 +3,7 @@ package cart
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -152,7 +153,7 @@ func (s *Server) RemoveOrdered(ctx context.Context, oc shop.OrderChanged) error 
 		}
 		return nil
 	})
-	if shop.IsCode(err, shop.ErrNotFound.Code) {
+	if errors.Is(err, shop.ErrNotFound) {
 		return nil
 	}
 	return err

@@ -3,6 +3,7 @@ package cart_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/idem/idemtest"
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -77,7 +79,7 @@ func TestRetryAfterALostReply(t *testing.T) {
 		lossy := transport.HandlerFunc(func(ctx context.Context, req *transport.Request) ([]byte, error) {
 			out, err := cart.Handler(e.srv).ServeBus(ctx, req)
 			if req.Method == cart.MethodAddItem && calls.Add(1) == 1 {
-				return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "reply lost"}
+				return nil, shop.Unavailable("reply lost")
 			}
 			return out, err
 		})
@@ -144,7 +146,7 @@ func TestConcurrentDuplicates(t *testing.T) {
 		// The same id for another request is refused, not answered with this one's cart.
 		other, _ := json.Marshal(cart.AddItemRequest{ProductID: p.ID, Quantity: 3})
 		_, err = bus.Call(ctx, cart.MethodAddItem, other)
-		if transport.CodeOf(err) != transport.CodeInvalid {
+		if !errors.Is(err, shop.ErrInvalid) {
 			t.Errorf("reused request id with another body: %v, want invalid", err)
 		} else if f := err.(*transport.Error).Field("request_id"); f == "" {
 			t.Errorf("reused request id: %v does not name the request_id field", err)

@@ -219,7 +219,7 @@ func (s *Server) repricePage(ctx context.Context, pc shop.ProductChanged, ids []
 			}
 			return nil
 		})
-		if err != nil && !shop.IsCode(err, shop.ErrNotFound.Code) {
+		if err != nil && !errors.Is(err, shop.ErrNotFound) {
 			return err
 		}
 	}

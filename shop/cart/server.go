@@ -425,7 +425,7 @@ func (s *Server) update(ctx context.Context, method string, r any, o owner, fn f
 			return c, nil
 		}
 	}
-	return nil, &shop.Error{Code: shop.ErrUnavailable.Code, Message: "cart is changing too fast; try again"}
+	return nil, shop.Unavailable("cart is changing too fast; try again")
 }
 
 // applied returns the cart cartID when it records the request under way
@@ -495,7 +495,7 @@ func (s *Server) AddItem(ctx context.Context, r AddItemRequest) (Cart, error) {
 	p, err := s.opts.Products.Get(ctx, product.GetRequest{ID: r.ProductID})
 	if err != nil {
 		// An id the product service finds malformed names no product.
-		if shop.IsCode(err, shop.ErrNotFound.Code) || shop.IsCode(err, shop.ErrInvalid.Code) {
+		if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
 			return Cart{}, shop.NotFound("product")
 		}
 		return Cart{}, err
@@ -808,7 +808,7 @@ func (c *cartDoc) public() Cart {
 // sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	out := shop.StorageFailure(ctx, "cart: "+what, err)
-	if shop.IsCode(out, shop.ErrInternal.Code) {
+	if errors.Is(out, shop.ErrInternal) {
 		s.log.ErrorContext(ctx, "cart: "+what, "err", err)
 	}
 	return out

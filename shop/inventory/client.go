@@ -6,18 +6,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodSetStock       = "inventory.set_stock"
-	MethodAdjust         = "inventory.adjust"
-	MethodGet            = "inventory.get"
-	MethodGetMany        = "inventory.get_many"
-	MethodReserve        = "inventory.reserve"
-	MethodCommit         = "inventory.commit"
-	MethodRelease        = "inventory.release"
-	MethodGetReservation = "inventory.get_reservation"
-)
-
 // Client is the inventory service over the bus. The caller's token
 // travels in ctx (shop.WithToken).
 type Client struct {
@@ -72,7 +60,8 @@ func (c *Client) GetReservation(ctx context.Context, r OrderRequest) (Reservatio
 	return transport.Invoke[Reservation](ctx, c.bus, MethodGetReservation, r)
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodSetStock, svc.SetStock)

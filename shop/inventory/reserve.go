@@ -294,7 +294,7 @@ func (s *Server) runReserve(ctx context.Context, d *reservationDoc, rev docstore
 			short = append(short, shortLine{Index: i})
 		case errors.As(err, &es):
 			short = append(short, shortLine{Index: i, Available: es.available})
-		case transport.CodeOf(err) == transport.CodeConflict:
+		case errors.Is(err, shop.ErrConflict):
 			short = append(short, shortLine{Index: i})
 		default:
 			return s.giveUp(wctx, d, rev, err)
@@ -343,7 +343,7 @@ func (s *Server) afterLostLease(ctx context.Context, d *reservationDoc) (Reserva
 		return Reservation{}, err
 	}
 	if cur.State == StateReserving {
-		return Reservation{}, &shop.Error{Code: transport.CodeUnavailable, Message: "another attempt took over this order's reservation; try again"}
+		return Reservation{}, shop.Unavailable("another attempt took over this order's reservation; try again")
 	}
 	return cur.public(), nil
 }
@@ -356,7 +356,9 @@ func (s *Server) giveUp(ctx context.Context, d *reservationDoc, rev docstore.Rev
 	if _, e := s.storeRes(context.WithoutCancel(ctx), &next, rev); e != nil {
 		s.log.Warn("inventory: cannot end a lease early; it runs out by itself", "order", d.OrderID, "err", e)
 	}
-	if transport.CodeOf(err) != transport.CodeUnavailable && transport.CodeOf(err) != transport.CodeInternal && transport.CodeOf(err) != transport.CodeDeadlineExceeded {
+	switch transport.CodeOf(err) {
+	case transport.CodeUnavailable, transport.CodeInternal, transport.CodeDeadlineExceeded:
+	default:
 		err = &shop.Error{Code: transport.CodeUnavailable, Message: "could not finish; try again", Cause: err}
 	}
 	return Reservation{}, err
@@ -702,6 +704,9 @@ func (s *Server) sweepOne(ctx context.Context, id string) (expired, recovered bo
 	} else {
 		_, err = s.settle(ctx, d, rev, removeHold, StateReleased)
 	}
+	// The outermost code decides (not errors.Is): giveUp answers a conflict
+	// met on the way as unavailable, keeping it as the cause, and that is
+	// not a settlement by someone else.
 	if err != nil && transport.CodeOf(err) == transport.CodeConflict {
 		err = nil // someone else settled it meanwhile
 	}

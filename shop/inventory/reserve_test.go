@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/rabbit"
@@ -224,7 +226,7 @@ func TestCrashMidway(t *testing.T) {
 		_, err := e.inv.Reserve(ctx, reserve("r1", line("A", 2), line("B", 3)))
 		cancel()
 		// Its lease is live: the retry waits for it (here, in vain).
-		if c := transport.CodeOf(err); c != transport.CodeUnavailable && c != transport.CodeDeadlineExceeded {
+		if !errors.Is(err, shop.ErrUnavailable) && !errors.Is(err, shop.ErrDeadlineExceeded) {
 			t.Fatalf("a retry during the lease: %v", err)
 		}
 		e.wantStock(t, "B", 10, 0)

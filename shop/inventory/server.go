@@ -391,7 +391,7 @@ func (s *Server) changeStock(ctx context.Context, sku string, create bool, fn fu
 			return &d, nil
 		}
 	}
-	return nil, &shop.Error{Code: transport.CodeUnavailable, Message: "the stock of " + quote(sku) + " is changing too fast; try again"}
+	return nil, shop.Unavailable("the stock of " + quote(sku) + " is changing too fast; try again")
 }
 
 // ---- helpers ----
@@ -412,7 +412,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	out := shop.StorageFailure(ctx, "inventory: "+what, err)
-	if shop.IsCode(out, shop.ErrInternal.Code) {
+	if errors.Is(out, shop.ErrInternal) {
 		s.log.ErrorContext(ctx, "inventory: "+what, "err", err)
 	}
 	return out

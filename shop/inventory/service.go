@@ -62,6 +62,18 @@ import (
 // ServiceName is the service's name on the bus: the prefix of its methods.
 const ServiceName = "inventory"
 
+// Method names on the bus.
+const (
+	MethodSetStock       = "inventory.set_stock"
+	MethodAdjust         = "inventory.adjust"
+	MethodGet            = "inventory.get"
+	MethodGetMany        = "inventory.get_many"
+	MethodReserve        = "inventory.reserve"
+	MethodCommit         = "inventory.commit"
+	MethodRelease        = "inventory.release"
+	MethodGetReservation = "inventory.get_reservation"
+)
+
 // Limits.
 const (
 	// MaxUnits is the most units of one SKU on hand.

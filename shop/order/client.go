@@ -6,17 +6,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodPlace           = "order.place"
-	MethodQuote           = "order.quote"
-	MethodGet             = "order.get"
-	MethodList            = "order.list"
-	MethodCancel          = "order.cancel"
-	MethodSetStatus       = "order.set_status"
-	MethodShippingMethods = "order.shipping_methods"
-)
-
 // Client is the order service over the bus. The caller's token travels
 // in ctx (shop.WithToken); the request id (transport.WithRequestID) makes
 // a repeated Place return the same order.
@@ -67,7 +56,8 @@ func (c *Client) ShippingMethods(ctx context.Context, r ShippingMethodsRequest) 
 	return transport.Invoke[[]ShippingMethod](ctx, c.bus, MethodShippingMethods, r)
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodPlace, svc.Place)

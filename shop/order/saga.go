@@ -212,7 +212,7 @@ func (s *Server) step(ctx context.Context, d *orderDoc) (*orderDoc, string, erro
 		}
 	case stepCompensate:
 		_, err := s.opts.Stock.Release(sctx, order)
-		if transport.CodeOf(err) == transport.CodeConflict {
+		if errors.Is(err, shop.ErrConflict) {
 			// Committed after all (a commit whose answer was lost): the
 			// order goes forward, not back, while its payment stands.
 			if res, gerr := s.opts.Stock.GetReservation(sctx, order); gerr == nil && res.State == inventory.StateCommitted && d.Payment == PaymentAuthorized {
@@ -302,7 +302,7 @@ func messageOf(err error) string {
 // operatorContext returns ctx carrying the operator's session token.
 func (s *Server) operatorContext(ctx context.Context) (context.Context, error) {
 	if s.opts.Operator == nil {
-		return nil, &shop.Error{Code: transport.CodeUnavailable, Message: "the order service has no operator session configured"}
+		return nil, shop.Unavailable("the order service has no operator session configured")
 	}
 	token, err := s.opts.Operator(ctx)
 	if err != nil {
@@ -389,7 +389,7 @@ func AdminSession(a Sessions, email, password string) func(ctx context.Context) 
 			if err == nil {
 				return token, nil
 			}
-			if !shop.IsCode(err, transport.CodeUnauthenticated) {
+			if !errors.Is(err, shop.ErrUnauthenticated) {
 				return "", err
 			}
 		}

@@ -463,7 +463,7 @@ func (s *Server) place(ctx context.Context, p shop.Principal, r PlaceRequest) (O
 			return Order{}, err
 		}
 		if !found {
-			return Order{}, &shop.Error{Code: transport.CodeUnavailable, Message: "the order is being placed; try again"}
+			return Order{}, shop.Unavailable("the order is being placed; try again")
 		}
 		return s.resume(ctx, p, d, rev)
 	}
@@ -504,7 +504,7 @@ func (s *Server) price(ctx context.Context, c cart.Cart, method ShippingMethod, 
 		}
 		at := "lines[" + strconv.Itoa(i) + "]"
 		p, err := s.opts.Products.Get(ctx, productGet(cl.ProductID))
-		if shop.IsCode(err, transport.CodeNotFound) || shop.IsCode(err, transport.CodeInvalid) {
+		if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
 			gone = append(gone, at, cl.Title+" is no longer for sale")
 			continue
 		}
@@ -677,7 +677,7 @@ func (s *Server) Cancel(ctx context.Context, r CancelRequest) (Order, error) {
 				return d.public(), nil
 			case d.Step == stepCancel || d.Status == StatusCancelled:
 				if s.now().Before(d.Lease) {
-					return Order{}, &shop.Error{Code: transport.CodeUnavailable, Message: "the order is being cancelled; try again"}
+					return Order{}, shop.Unavailable("the order is being cancelled; try again")
 				}
 				if ok, err := s.claim(ctx, d, &rev); err != nil {
 					return Order{}, err
@@ -690,10 +690,10 @@ func (s *Server) Cancel(ctx context.Context, r CancelRequest) (Order, error) {
 			case d.Status != StatusPaid:
 				return Order{}, shop.Conflict("a " + d.Status + " order cannot be cancelled")
 			case d.Step != "" && s.now().Before(d.Lease):
-				return Order{}, &shop.Error{Code: transport.CodeUnavailable, Message: "the order is being processed; try again"}
+				return Order{}, shop.Unavailable("the order is being processed; try again")
 			}
 			if d.Committed && s.opts.Operator == nil {
-				return Order{}, &shop.Error{Code: transport.CodeUnavailable, Message: "cannot restock: the order service has no operator session configured"}
+				return Order{}, shop.Unavailable("cannot restock: the order service has no operator session configured")
 			}
 			next := *d
 			next.Step, next.Attempts = stepCancel, 0
@@ -749,7 +749,7 @@ func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, erro
 				return Order{}, shop.Conflict(fmt.Sprintf("a %s order cannot become %s (only %s → %s)", d.Status, r.Status, from, r.Status))
 			}
 			if d.Step != "" {
-				return Order{}, &shop.Error{Code: transport.CodeUnavailable, Message: "the order is being processed; try again"}
+				return Order{}, shop.Unavailable("the order is being processed; try again")
 			}
 			next := *d
 			next.Status = r.Status
@@ -774,7 +774,7 @@ func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, erro
 // sees (shop.StorageFailure).
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	out := shop.StorageFailure(ctx, "order: "+what, err)
-	if shop.IsCode(out, shop.ErrInternal.Code) {
+	if errors.Is(out, shop.ErrInternal) {
 		s.log.ErrorContext(ctx, "order: "+what, "err", err)
 	}
 	return out

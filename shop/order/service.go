@@ -78,6 +78,17 @@ import (
 // ServiceName is the service's name on the bus: the prefix of its methods.
 const ServiceName = "order"
 
+// Method names on the bus.
+const (
+	MethodPlace           = "order.place"
+	MethodQuote           = "order.quote"
+	MethodGet             = "order.get"
+	MethodList            = "order.list"
+	MethodCancel          = "order.cancel"
+	MethodSetStatus       = "order.set_status"
+	MethodShippingMethods = "order.shipping_methods"
+)
+
 // Order statuses.
 const (
 	// StatusPending: the checkout is under way.

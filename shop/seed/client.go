@@ -13,6 +13,8 @@ type Client struct {
 	bus transport.Bus
 }
 
+var _ Service = (*Client)(nil)
+
 // NewClient returns a Client calling the seeder on bus.
 func NewClient(bus transport.Bus) *Client { return &Client{bus: bus} }
 

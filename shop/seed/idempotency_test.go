@@ -14,6 +14,7 @@ import (
 	"github.com/shopbus/shopbus/internal/idem/idemtest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/seed"
 	"github.com/shopbus/shopbus/transport"
@@ -86,7 +87,7 @@ type flakyProducts struct {
 
 func (p *flakyProducts) Create(ctx context.Context, r product.CreateRequest) (product.Product, error) {
 	if p.fails.Add(-1) >= 0 {
-		return product.Product{}, &transport.Error{Code: transport.CodeUnavailable, Message: "product service restarting"}
+		return product.Product{}, shop.Unavailable("product service restarting")
 	}
 	return p.Service.Create(ctx, r)
 }

@@ -289,7 +289,7 @@ func (s *Server) Ensure(ctx context.Context, r RunRequest) (Report, bool, error)
 		case err == nil:
 			return d.record().Report, false, nil
 		case !errors.Is(err, mongo.ErrNoDocuments):
-			return Report{}, false, fmt.Errorf("seed: find runs: %w", err)
+			return Report{}, false, shop.StorageFailure(ctx, "seed: find runs", err)
 		}
 	}
 	deadline := time.Now().Add(s.opts.EnsureWait)
@@ -349,11 +349,11 @@ func (s *Server) Runs(ctx context.Context, r RunsRequest) ([]RunRecord, error) {
 	}
 	cur, err := s.runs.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "started_at", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
-		return nil, fmt.Errorf("seed: list runs: %w", err)
+		return nil, shop.StorageFailure(ctx, "seed: list runs", err)
 	}
 	var docs []runDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("seed: read runs: %w", err)
+		return nil, shop.StorageFailure(ctx, "seed: read runs", err)
 	}
 	for _, d := range docs {
 		out = append(out, d.record())
@@ -513,7 +513,7 @@ func (r *run) users() (logout func(), err error) {
 	switch {
 	case err == nil:
 		r.add(KindUsers, 1, 0, 0)
-	case shop.IsCode(err, transport.CodeConflict):
+	case errors.Is(err, shop.ErrConflict):
 		r.found(KindUsers, true)
 	default:
 		return logout, wrap(KindUsers, o.DemoEmail, err)
@@ -796,7 +796,7 @@ func ensure[T any](r *run, kind Kind, key string, lookup, create func(ctx contex
 		r.found(kind, same(v))
 		return v, false, nil
 	}
-	if !shop.IsCode(err, transport.CodeNotFound) {
+	if !errors.Is(err, shop.ErrNotFound) {
 		return v, false, wrap(kind, key, err)
 	}
 	v, err = call(r, r.admin, create)
@@ -804,7 +804,7 @@ func ensure[T any](r *run, kind Kind, key string, lookup, create func(ctx contex
 		r.add(kind, 1, 0, 0)
 		return v, true, nil
 	}
-	if shop.IsCode(err, transport.CodeConflict) {
+	if errors.Is(err, shop.ErrConflict) {
 		if v2, err2 := call(r, r.admin, lookup); err2 == nil {
 			r.found(kind, same(v2))
 			return v2, false, nil
@@ -839,7 +839,7 @@ func call[T any](r *run, ctx context.Context, f func(ctx context.Context) (T, er
 // wrap names the entity an error is about, keeping its code and fields.
 func wrap(kind Kind, key string, err error) error {
 	e := transport.AsError(err)
-	return &transport.Error{Code: e.Code, Message: fmt.Sprintf("seed %s %q: %s", kind, key, e.Message), Fields: e.Fields, Cause: err}
+	return &shop.Error{Code: e.Code, Message: fmt.Sprintf("seed %s %q: %s", kind, key, e.Message), Fields: e.Fields, Cause: err}
 }
 
 // parallel runs fn(0) ... fn(n-1) on Options.Concurrency goroutines and

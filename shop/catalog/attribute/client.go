@@ -6,21 +6,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodCreate      = "attribute.create"
-	MethodGet         = "attribute.get"
-	MethodList        = "attribute.list"
-	MethodUpdate      = "attribute.update"
-	MethodDelete      = "attribute.delete"
-	MethodCreateGroup = "attribute.create_group"
-	MethodGetGroup    = "attribute.get_group"
-	MethodListGroups  = "attribute.list_groups"
-	MethodUpdateGroup = "attribute.update_group"
-	MethodDeleteGroup = "attribute.delete_group"
-	MethodValidate    = "attribute.validate"
-)
-
 // Client is the attribute service over the bus.
 type Client struct {
 	bus transport.Bus
@@ -87,7 +72,8 @@ func (c *Client) Validate(ctx context.Context, values map[string]any) error {
 	return err
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)

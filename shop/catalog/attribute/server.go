@@ -3,6 +3,7 @@ package attribute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"slices"
@@ -17,7 +18,6 @@ import (
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // Options configure a Server. The zero value works but cannot authorise
@@ -315,7 +315,7 @@ func (s *Server) checkMembers(ctx context.Context, f *kit.Fields, codes []string
 		}
 		seen[c] = true
 		if _, err := s.loadAttr(ctx, c); err != nil {
-			if shop.IsCode(err, transport.CodeNotFound) {
+			if errors.Is(err, shop.ErrNotFound) {
 				f.Add(field, "unknown attribute "+kit.Quote(c))
 				continue
 			}

@@ -24,6 +24,21 @@ import (
 // ServiceName is the service's name on the bus: the prefix of its methods.
 const ServiceName = "attribute"
 
+// Method names on the bus.
+const (
+	MethodCreate      = "attribute.create"
+	MethodGet         = "attribute.get"
+	MethodList        = "attribute.list"
+	MethodUpdate      = "attribute.update"
+	MethodDelete      = "attribute.delete"
+	MethodCreateGroup = "attribute.create_group"
+	MethodGetGroup    = "attribute.get_group"
+	MethodListGroups  = "attribute.list_groups"
+	MethodUpdateGroup = "attribute.update_group"
+	MethodDeleteGroup = "attribute.delete_group"
+	MethodValidate    = "attribute.validate"
+)
+
 // Attribute types.
 const (
 	TypeText    = "text"

@@ -2,6 +2,7 @@ package category_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,7 +227,7 @@ func TestDelete(t *testing.T) {
 		ct.Eventually(t, "the category service to learn of the product", func() error {
 			n, err := c.CategoryDB.Collection("product_refs").CountDocuments(context.Background(), bson.D{{Key: "category_ids", Value: other.ID}})
 			if err == nil && n != 1 {
-				err = transport.Errorf(transport.CodeInternal, "%d products known under the category", n)
+				err = fmt.Errorf("%d products known under the category", n)
 			}
 			return err
 		})
@@ -254,7 +255,7 @@ func TestDelete(t *testing.T) {
 				return err
 			}
 			if !slices.Equal(got.CategoryIDs, []string{other.ID, top.ID}) {
-				return transport.Errorf(transport.CodeInternal, "categories = %v", got.CategoryIDs)
+				return fmt.Errorf("categories = %v", got.CategoryIDs)
 			}
 			return nil
 		})
@@ -392,7 +393,7 @@ func TestEventsAndMalformedProductEvents(t *testing.T) {
 				return err
 			}
 			if len(dead) != 1 || dead[0].Key != shop.EventProductCreated {
-				return transport.Errorf(transport.CodeNotFound, "dead letters: %d", len(dead))
+				return fmt.Errorf("dead letters: %d", len(dead))
 			}
 			return nil
 		})
@@ -479,5 +480,5 @@ func namesOf(cs []category.Category) []string {
 type brokerAway struct{}
 
 func (brokerAway) Publish(context.Context, transport.Event) error {
-	return transport.Errorf(transport.CodeUnavailable, "broker away")
+	return shop.Unavailable("broker away")
 }

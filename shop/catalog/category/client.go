@@ -7,20 +7,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodCreate       = "category.create"
-	MethodGet          = "category.get"
-	MethodGetBySlug    = "category.get_by_slug"
-	MethodHoldsSlug    = "category.holds_slug"
-	MethodUpdate       = "category.update"
-	MethodMove         = "category.move"
-	MethodDelete       = "category.delete"
-	MethodListChildren = "category.list_children"
-	MethodTree         = "category.tree"
-	MethodAncestors    = "category.ancestors"
-)
-
 // Client is the category service over the bus.
 type Client struct {
 	bus transport.Bus
@@ -81,7 +67,8 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)

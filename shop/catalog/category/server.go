@@ -2,6 +2,7 @@ package category
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -16,7 +17,6 @@ import (
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // Options configure a Server. The zero value works but cannot authorise
@@ -266,7 +266,7 @@ func (s *Server) Ancestors(ctx context.Context, r AncestorsRequest) ([]Category,
 	out := make([]Category, 0, len(d.Ancestors))
 	for _, id := range d.Ancestors { // one _id lookup each: the fast path
 		a, err := s.load(ctx, id)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		if errors.Is(err, shop.ErrNotFound) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
@@ -344,7 +344,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) 
 	var ancestors []string
 	if r.ParentID != "" {
 		parent, err := s.load(ctx, r.ParentID)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		if errors.Is(err, shop.ErrNotFound) {
 			return Category{}, shop.Invalid("invalid category", "parent_id", "unknown category "+kit.Quote(r.ParentID))
 		}
 		if err != nil {
@@ -508,7 +508,7 @@ func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (cate
 			return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "a category cannot be its own parent")
 		}
 		parent, err := s.load(ctx, parentID)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		if errors.Is(err, shop.ErrNotFound) {
 			return categoryDoc{}, shop.Invalid("invalid move", "parent_id", "unknown category "+kit.Quote(parentID))
 		}
 		if err != nil {

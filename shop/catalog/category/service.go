@@ -29,6 +29,20 @@ import (
 // and the name of its event subscription.
 const ServiceName = "category"
 
+// Method names on the bus.
+const (
+	MethodCreate       = "category.create"
+	MethodGet          = "category.get"
+	MethodGetBySlug    = "category.get_by_slug"
+	MethodHoldsSlug    = "category.holds_slug"
+	MethodUpdate       = "category.update"
+	MethodMove         = "category.move"
+	MethodDelete       = "category.delete"
+	MethodListChildren = "category.list_children"
+	MethodTree         = "category.tree"
+	MethodAncestors    = "category.ancestors"
+)
+
 // MaxDepth is the deepest a category may sit: a root has depth 1.
 const MaxDepth = 16
 

@@ -6,16 +6,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// ServiceName is the filter service's name on the bus: its request queue
-// and its event subscriber name.
-const ServiceName = "filter"
-
-// Method names on the bus.
-const (
-	MethodQuery   = "filter.query"
-	MethodRebuild = "filter.rebuild"
-)
-
 // Client is the filter service over the bus.
 type Client struct {
 	bus transport.Bus
@@ -37,10 +27,16 @@ func (c *Client) Rebuild(ctx context.Context, r RebuildRequest) (RebuildResult, 
 	return transport.Invoke[RebuildResult](ctx, c.bus, MethodRebuild, r)
 }
 
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
+func Handler(svc Service) *transport.Mux {
+	m := transport.NewMux()
+	transport.Handle(m, MethodQuery, svc.Query)
+	transport.Handle(m, MethodRebuild, svc.Rebuild)
+	return m
+}
+
 // Bind serves svc's methods on bus under ServiceName.
 func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	mux := transport.NewMux()
-	transport.Handle(mux, MethodQuery, svc.Query)
-	transport.Handle(mux, MethodRebuild, svc.Rebuild)
-	return bus.Serve(ServiceName, mux, opts...)
+	return bus.Serve(ServiceName, Handler(svc), opts...)
 }

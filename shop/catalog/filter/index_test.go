@@ -1,6 +1,7 @@
 package filter_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -260,7 +261,7 @@ func TestIndexIdempotence(t *testing.T) {
 	if ok, _ := x.ApplyProduct(shop.ProductChanged{Product: old}); ok || x.Len() != 0 {
 		t.Fatal("older version resurrected a deleted product")
 	}
-	if _, err := x.ApplyProduct(shop.ProductChanged{}); !shop.IsCode(err, "invalid") {
+	if _, err := x.ApplyProduct(shop.ProductChanged{}); !errors.Is(err, shop.ErrInvalid) {
 		t.Fatalf("snapshot without id: %v", err)
 	}
 }

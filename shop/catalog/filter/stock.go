@@ -9,9 +9,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// StockEvents is the event the service consumes for Query.InStock.
-const StockEvents = shop.EventStockChanged
-
 // stockCollection holds one document per SKU: its newest stock as events
 // told it.
 const stockCollection = "stock"

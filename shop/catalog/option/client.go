@@ -6,23 +6,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodCreateGroup      = "option.create_group"
-	MethodGetGroup         = "option.get_group"
-	MethodListGroups       = "option.list_groups"
-	MethodUpdateGroup      = "option.update_group"
-	MethodDeleteGroup      = "option.delete_group"
-	MethodAddValue         = "option.add_value"
-	MethodUpdateValue      = "option.update_value"
-	MethodRemoveValue      = "option.remove_value"
-	MethodGenerateVariants = "option.generate_variants"
-	MethodAddVariant       = "option.add_variant"
-	MethodRemoveVariant    = "option.remove_variant"
-	MethodGetVariants      = "option.get_variants"
-	MethodDeleteVariants   = "option.delete_variants"
-)
-
 // Client is the option service over the bus.
 type Client struct {
 	bus transport.Bus
@@ -98,7 +81,8 @@ func (c *Client) DeleteVariants(ctx context.Context, r ProductRequest) (ProductV
 	return transport.Invoke[ProductVariants](ctx, c.bus, MethodDeleteVariants, r)
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreateGroup, svc.CreateGroup)

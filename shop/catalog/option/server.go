@@ -20,7 +20,6 @@ import (
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // Options configure a Server. The zero value works but cannot authorise
@@ -504,7 +503,7 @@ func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (Produ
 	for i, g := range r.Groups {
 		field := "groups[" + strconv.Itoa(i) + "]"
 		gd, err := s.loadGroup(ctx, g)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		if errors.Is(err, shop.ErrNotFound) {
 			f.Add(field, "unknown option group "+kit.Quote(g))
 			continue
 		}
@@ -637,7 +636,7 @@ func (s *Server) addVariant(ctx context.Context, r AddVariantRequest) (ProductVa
 			continue
 		}
 		gd, err := s.loadGroup(ctx, g)
-		if shop.IsCode(err, transport.CodeNotFound) {
+		if errors.Is(err, shop.ErrNotFound) {
 			f.Add(field, "unknown option group")
 			continue
 		}

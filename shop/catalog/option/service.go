@@ -24,6 +24,23 @@ import (
 // ServiceName is the service's name on the bus: the prefix of its methods.
 const ServiceName = "option"
 
+// Method names on the bus.
+const (
+	MethodCreateGroup      = "option.create_group"
+	MethodGetGroup         = "option.get_group"
+	MethodListGroups       = "option.list_groups"
+	MethodUpdateGroup      = "option.update_group"
+	MethodDeleteGroup      = "option.delete_group"
+	MethodAddValue         = "option.add_value"
+	MethodUpdateValue      = "option.update_value"
+	MethodRemoveValue      = "option.remove_value"
+	MethodGenerateVariants = "option.generate_variants"
+	MethodAddVariant       = "option.add_variant"
+	MethodRemoveVariant    = "option.remove_variant"
+	MethodGetVariants      = "option.get_variants"
+	MethodDeleteVariants   = "option.delete_variants"
+)
+
 // Limits.
 const (
 	// DefaultMaxVariants caps the variants of one product unless

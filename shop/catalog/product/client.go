@@ -7,19 +7,6 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
-// Method names on the bus.
-const (
-	MethodCreate    = "product.create"
-	MethodGet       = "product.get"
-	MethodGetBySlug = "product.get_by_slug"
-	MethodHoldsSlug = "product.holds_slug"
-	MethodUpdate    = "product.update"
-	MethodDelete    = "product.delete"
-	MethodPublish   = "product.publish"
-	MethodUnpublish = "product.unpublish"
-	MethodList      = "product.list"
-)
-
 // Client is the product service over the bus.
 type Client struct {
 	bus transport.Bus
@@ -75,7 +62,8 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
-// Handler returns a Mux serving svc's methods.
+// Handler returns a transport.Mux serving svc's methods, for hosts that
+// add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)

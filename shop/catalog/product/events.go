@@ -3,6 +3,7 @@ package product
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -59,7 +60,7 @@ func (s *Server) HandleCategoryEvent(ctx context.Context, ev transport.Event) er
 func (s *Server) refile(ctx context.Context, id, from, to string) error {
 	defer s.locks.Lock(id)()
 	cur, err := s.load(ctx, id)
-	if shop.IsCode(err, transport.CodeNotFound) {
+	if errors.Is(err, shop.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

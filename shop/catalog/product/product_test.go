@@ -3,6 +3,8 @@ package product_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -337,7 +339,7 @@ func TestPublishDeleteAndEvents(t *testing.T) {
 				return err
 			}
 			if len(dead) != 1 {
-				return transport.Errorf(transport.CodeNotFound, "%d dead letters", len(dead))
+				return fmt.Errorf("%d dead letters", len(dead))
 			}
 			return nil
 		})
@@ -384,10 +386,10 @@ func TestRefileOnCategoryDelete(t *testing.T) {
 		q := ct.Must(w.Products.Create(w.Admin, product.CreateRequest{Title: "Cap", Price: eur(1000), CategoryIDs: []string{root.ID, w.shirts.ID}}))(t)
 		ct.Eventually(t, "category service knows the products", func() error {
 			_, err := w.Categories.Delete(w.Admin, category.DeleteRequest{ID: w.sale.ID})
-			if shop.IsCode(err, transport.CodeConflict) {
+			if errors.Is(err, shop.ErrConflict) {
 				return nil
 			}
-			return transport.Errorf(transport.CodeInternal, "delete = %v", err)
+			return fmt.Errorf("delete = %v", err)
 		})
 		ct.Must(w.Categories.Delete(w.Admin, category.DeleteRequest{ID: w.sale.ID, Reparent: true}))(t)
 		ct.Must(w.Categories.Delete(w.Admin, category.DeleteRequest{ID: root.ID, Reparent: true}))(t)
@@ -401,7 +403,7 @@ func TestRefileOnCategoryDelete(t *testing.T) {
 					return err
 				}
 				if !slices.Equal(got.CategoryIDs, tc.want) {
-					return transport.Errorf(transport.CodeInternal, "categories %v, want %v", got.CategoryIDs, tc.want)
+					return fmt.Errorf("categories %v, want %v", got.CategoryIDs, tc.want)
 				}
 				return nil
 			})
@@ -483,5 +485,5 @@ func TestPublishPending(t *testing.T) {
 type brokerAway struct{}
 
 func (brokerAway) Publish(context.Context, transport.Event) error {
-	return transport.Errorf(transport.CodeUnavailable, "broker away")
+	return shop.Unavailable("broker away")
 }

@@ -341,17 +341,17 @@ func (s *Server) checkRemote(ctx context.Context, f *kit.Fields, d *productDoc, 
 	categories = categories && len(d.CategoryIDs) > 0
 	attributes = attributes && len(d.Attributes) > 0
 	if categories && s.opts.Categories == nil {
-		return transport.Errorf(transport.CodeInternal, "product: no category service configured")
+		return shop.Internal("product: no category service configured")
 	}
 	if attributes && s.opts.Attributes == nil {
-		return transport.Errorf(transport.CodeInternal, "product: no attribute service configured")
+		return shop.Internal("product: no attribute service configured")
 	}
 	var checks []func() error
 	if categories {
 		for _, id := range d.CategoryIDs {
 			checks = append(checks, func() error {
 				_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
-				if shop.IsCode(err, transport.CodeNotFound) || shop.IsCode(err, transport.CodeInvalid) {
+				if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
 					return shop.Invalid("invalid product", "category_ids", "unknown category "+kit.Quote(id))
 				}
 				return err
@@ -400,7 +400,7 @@ func normaliseAttributes(m map[string]any) map[string]any {
 // prices of variants that survive.
 func (s *Server) generate(ctx context.Context, d *productDoc) error {
 	if s.opts.Variants == nil {
-		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
+		return shop.Internal("product: no option service configured")
 	}
 	// A request id of this run's own: a run after a failed one (whose
 	// variants its undo deleted) must generate again, not be answered
@@ -430,7 +430,7 @@ func renameOptionFields(err error) error {
 	if !errors.As(err, &e) || e.Code != transport.CodeInvalid {
 		return err
 	}
-	out := &transport.Error{Code: e.Code, Message: e.Message, Cause: err}
+	out := &shop.Error{Code: e.Code, Message: e.Message, Cause: err}
 	for _, fe := range e.Fields {
 		switch {
 		case strings.HasPrefix(fe.Field, "groups"):
@@ -464,7 +464,7 @@ func applyVariantPrices(d *productDoc, prices []VariantPrice) error {
 // dropVariants asks the option service to forget productID's variants.
 func (s *Server) dropVariants(ctx context.Context, productID string) error {
 	if s.opts.Variants == nil {
-		return transport.Errorf(transport.CodeInternal, "product: no option service configured")
+		return shop.Internal("product: no option service configured")
 	}
 	ctx = transport.WithRequestID(ctx, transport.NewRequestID()) // see generate
 	_, err := s.opts.Variants.DeleteVariants(ctx, option.ProductRequest{ProductID: productID})

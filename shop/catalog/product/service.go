@@ -35,6 +35,19 @@ import (
 // and the name of its event subscription.
 const ServiceName = "product"
 
+// Method names on the bus.
+const (
+	MethodCreate    = "product.create"
+	MethodGet       = "product.get"
+	MethodGetBySlug = "product.get_by_slug"
+	MethodHoldsSlug = "product.holds_slug"
+	MethodUpdate    = "product.update"
+	MethodDelete    = "product.delete"
+	MethodPublish   = "product.publish"
+	MethodUnpublish = "product.unpublish"
+	MethodList      = "product.list"
+)
+
 // Limits.
 const (
 	// MaxCategories is the most categories a product is filed under.

@@ -53,9 +53,9 @@ func (c *Client) List(ctx context.Context, r ListRequest) (ListResult, error) {
 	return transport.Invoke[ListResult](ctx, c.bus, MethodList, r)
 }
 
-// Mux returns a transport.Mux serving svc's methods, for hosts that add
+// Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
-func Mux(svc Service) *transport.Mux {
+func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodUpdate, svc.Update)
@@ -69,5 +69,5 @@ func Mux(svc Service) *transport.Mux {
 
 // Bind serves svc's methods on bus under the service name "article".
 func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Serve(ServiceName, Mux(svc), opts...)
+	return bus.Serve(ServiceName, Handler(svc), opts...)
 }

@@ -50,7 +50,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 				}
 			})
 		}
-		idemtest.Covered(t, article.Mux(f.srv).Methods(),
+		idemtest.Covered(t, article.Handler(f.srv).Methods(),
 			[]string{article.MethodGet, article.MethodGetBySlug, article.MethodHoldsSlug, article.MethodList}, cases)
 	})
 }

@@ -217,7 +217,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Article, error) {
 			return s.created(ctx, d.ID, slug)
 		}
 		s.releaseSlug(ctx, slug, d.ID)
-		return Article{}, fmt.Errorf("article: insert: %w", err)
+		return Article{}, shop.StorageFailure(ctx, "article: insert", err)
 	}
 	s.announce(ctx, d)
 	return d.article(), nil
@@ -229,7 +229,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Article, error) {
 func (s *Server) created(ctx context.Context, id, slug string) (Article, error) {
 	var d articleDoc
 	if err := s.articles.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return Article{}, fmt.Errorf("article: insert: %w", err)
+		return Article{}, shop.StorageFailure(ctx, "article: insert", err)
 	}
 	if d.Slug != slug {
 		s.releaseSlug(ctx, slug, id)
@@ -323,7 +323,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Article, error) {
 				s.releaseSlug(ctx, d.Slug, d.ID)
 			}
 			if err != nil {
-				return Article{}, fmt.Errorf("article: update: %w", err)
+				return Article{}, shop.StorageFailure(ctx, "article: update", err)
 			}
 			if r.Version != 0 {
 				return Article{}, staleVersion(0)
@@ -377,7 +377,7 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Article, error) {
 			done, err = docstore.Replace(ctx, s.articles, d.ID, &d, false, atVersion)
 		}
 		if err != nil {
-			return Article{}, fmt.Errorf("article: delete: %w", err)
+			return Article{}, shop.StorageFailure(ctx, "article: delete", err)
 		}
 		if !done {
 			if r.Version != 0 {
@@ -516,7 +516,7 @@ func (s *Server) claimHere(ctx context.Context, slug, id string) error {
 			return nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("article: reserve slug: %w", err)
+			return shop.StorageFailure(ctx, "article: reserve slug", err)
 		}
 		var cur slugDoc
 		err = s.slugs.FindOne(ctx, bson.D{{Key: "_id", Value: slug}}).Decode(&cur)
@@ -524,7 +524,7 @@ func (s *Server) claimHere(ctx context.Context, slug, id string) error {
 			continue // released meanwhile
 		}
 		if err != nil {
-			return fmt.Errorf("article: reserve slug: %w", err)
+			return shop.StorageFailure(ctx, "article: reserve slug", err)
 		}
 		if cur.ArticleID == id {
 			return nil
@@ -542,7 +542,7 @@ func (s *Server) claimHere(ctx context.Context, slug, id string) error {
 			return err
 		}
 		if _, err := docstore.Delete(ctx, s.slugs, slug, docstore.Equal("article_id", cur.ArticleID)); err != nil {
-			return fmt.Errorf("article: reserve slug: %w", err)
+			return shop.StorageFailure(ctx, "article: reserve slug", err)
 		}
 	}
 	return slugTaken(slug)
@@ -621,7 +621,7 @@ func (s *Server) load(ctx context.Context, id string) (*articleDoc, error) {
 		return nil, shop.NotFound("article")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("article: load: %w", err)
+		return nil, shop.StorageFailure(ctx, "article: load", err)
 	}
 	return &d, nil
 }
@@ -669,7 +669,7 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	}
 	n, err := s.slugs.CountDocuments(ctx, bson.D{{Key: "_id", Value: r.Slug}})
 	if err != nil {
-		return shop.SlugHeld{}, fmt.Errorf("article: find slug: %w", err)
+		return shop.SlugHeld{}, shop.StorageFailure(ctx, "article: find slug", err)
 	}
 	return shop.SlugHeld{Held: n > 0}, nil
 }
@@ -689,7 +689,7 @@ func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, er
 		return Article{}, shop.NotFound("article")
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("article: find slug: %w", err)
+		return Article{}, shop.StorageFailure(ctx, "article: find slug", err)
 	}
 	d, err := s.load(ctx, sd.ArticleID)
 	if err != nil {
@@ -755,11 +755,11 @@ func (s *Server) List(ctx context.Context, r ListRequest) (ListResult, error) {
 		SetProjection(bson.D{{Key: "pending", Value: 0}})
 	cur, err := s.articles.Find(ctx, bson.D{{Key: "$and", Value: conds}}, opts)
 	if err != nil {
-		return ListResult{}, fmt.Errorf("article: list: %w", err)
+		return ListResult{}, shop.StorageFailure(ctx, "article: list", err)
 	}
 	var docs []articleDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return ListResult{}, fmt.Errorf("article: list: %w", err)
+		return ListResult{}, shop.StorageFailure(ctx, "article: list", err)
 	}
 	res := ListResult{Articles: make([]Article, 0, min(len(docs), limit))}
 	for i := range docs {

@@ -44,9 +44,9 @@ func (c *Client) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, er
 	return transport.Invoke[SitemapFile](ctx, c.bus, MethodSitemap, r)
 }
 
-// Mux returns a transport.Mux serving svc's methods, for hosts that add
+// Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
-func Mux(svc Service) *transport.Mux {
+func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodResolve, svc.Resolve)
@@ -58,5 +58,5 @@ func Mux(svc Service) *transport.Mux {
 
 // Bind serves svc's methods on bus under the service name "seo".
 func Bind(bus transport.Bus, svc Service, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Serve(ServiceName, Mux(svc), opts...)
+	return bus.Serve(ServiceName, Handler(svc), opts...)
 }

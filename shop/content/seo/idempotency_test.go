@@ -35,6 +35,6 @@ func TestRequestsApplyOnce(t *testing.T) {
 				}
 			})
 		}
-		idemtest.Covered(t, seo.Mux(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap}, cases)
+		idemtest.Covered(t, seo.Handler(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap}, cases)
 	})
 }

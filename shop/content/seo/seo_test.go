@@ -174,7 +174,7 @@ func TestDefaultsFollowProductEvents(t *testing.T) {
 		eventually(t, "hidden draft", func() (error, error) {
 			_, err := f.client.Get(f.anon, seo.GetRequest{Kind: seo.KindProduct, EntityID: "p1"})
 			return err, nil
-		}, func(err error) bool { return shop.IsCode(err, transport.CodeNotFound) })
+		}, func(err error) bool { return errors.Is(err, shop.ErrNotFound) })
 		_, err = f.client.Resolve(f.Customer, seo.ResolveRequest{Path: "/products/runner"})
 		wantCode(t, err, transport.CodeNotFound)
 		if m, err := f.client.Get(f.Admin, seo.GetRequest{Kind: seo.KindProduct, EntityID: "p1"}); err != nil || m.Published {
@@ -186,7 +186,7 @@ func TestDefaultsFollowProductEvents(t *testing.T) {
 		eventually(t, "deleted", func() (error, error) {
 			_, err := f.client.Get(f.Admin, seo.GetRequest{Kind: seo.KindProduct, EntityID: "p1"})
 			return err, nil
-		}, func(err error) bool { return shop.IsCode(err, transport.CodeNotFound) })
+		}, func(err error) bool { return errors.Is(err, shop.ErrNotFound) })
 	})
 }
 

@@ -282,7 +282,7 @@ func (s *Server) load(ctx context.Context, key string) (*entityDoc, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("seo: load %s: %w", key, err)
+		return nil, shop.StorageFailure(ctx, "seo: load "+key, err)
 	}
 	return &d, nil
 }
@@ -297,7 +297,7 @@ func (s *Server) save(ctx context.Context, prev, d *entityDoc) (bool, error) {
 			return false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("seo: insert %s: %w", d.ID, err)
+			return false, shop.StorageFailure(ctx, "seo: insert "+d.ID, err)
 		}
 		s.sitemap.note(d)
 		return true, nil
@@ -305,7 +305,7 @@ func (s *Server) save(ctx context.Context, prev, d *entityDoc) (bool, error) {
 	d.Rev = prev.Rev + 1
 	replaced, err := docstore.Replace(ctx, s.entities, d.ID, d, false, docstore.Equal("rev", prev.Rev))
 	if err != nil {
-		return false, fmt.Errorf("seo: update %s: %w", d.ID, err)
+		return false, shop.StorageFailure(ctx, "seo: update "+d.ID, err)
 	}
 	if replaced {
 		s.sitemap.note(d)
@@ -361,7 +361,7 @@ func (s *Server) Resolve(ctx context.Context, r ResolveRequest) (Resolution, err
 		return Resolution{}, shop.NotFound("path")
 	}
 	if err != nil {
-		return Resolution{}, fmt.Errorf("seo: resolve: %w", err)
+		return Resolution{}, shop.StorageFailure(ctx, "seo: resolve", err)
 	}
 	d, err := s.load(ctx, pd.Entity)
 	if err != nil {
@@ -494,7 +494,7 @@ func (s *Server) claimPath(ctx context.Context, path, key string, takeover bool)
 		var pd pathDoc
 		err := s.paths.FindOne(ctx, bson.D{{Key: "_id", Value: path}}).Decode(&pd)
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-			return fmt.Errorf("seo: claim path: %w", err)
+			return shop.StorageFailure(ctx, "seo: claim path", err)
 		}
 		if err == nil && pd.Entity != key {
 			owner, err := s.load(ctx, pd.Entity)
@@ -511,7 +511,7 @@ func (s *Server) claimPath(ctx context.Context, path, key string, takeover bool)
 		bson.D{{Key: "$set", Value: bson.D{{Key: "entity", Value: key}, {Key: "updated_at", Value: s.now()}}}},
 		updateUpsert)
 	if err != nil {
-		return fmt.Errorf("seo: claim path: %w", err)
+		return shop.StorageFailure(ctx, "seo: claim path", err)
 	}
 	return nil
 }
@@ -521,7 +521,7 @@ func (s *Server) claimPath(ctx context.Context, path, key string, takeover bool)
 func (s *Server) keepPath(ctx context.Context, path, key string) error {
 	_, err := s.paths.InsertOne(ctx, pathDoc{Path: path, Entity: key, UpdatedAt: s.now()})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("seo: keep old path: %w", err)
+		return shop.StorageFailure(ctx, "seo: keep old path", err)
 	}
 	return nil
 }

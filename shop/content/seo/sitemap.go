@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // SitemapNamespace is the XML namespace of sitemaps and sitemap indexes.
@@ -47,7 +46,7 @@ type sitemapPart struct {
 // Sitemap implements Service.
 func (s *Server) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, error) {
 	if s.opts.BaseURL == "" {
-		return SitemapFile{}, transport.Errorf(transport.CodeUnavailable, "the sitemap needs the service's BaseURL option")
+		return SitemapFile{}, shop.Unavailable("the sitemap needs the service's BaseURL option")
 	}
 	part := 0 // 0: the main file
 	switch name := r.Name; {

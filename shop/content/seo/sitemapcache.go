@@ -3,7 +3,6 @@ package seo
 import (
 	"context"
 	"encoding/xml"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -285,21 +285,21 @@ func (s *Server) scanSitemap(ctx context.Context) (map[string]*sitemapItem, erro
 			{Key: "explicit", Value: 1}, {Key: "last_mod", Value: 1}, {Key: "rev", Value: 1},
 		}))
 	if err != nil {
-		return nil, fmt.Errorf("seo: sitemap: %w", err)
+		return nil, shop.StorageFailure(ctx, "seo: sitemap", err)
 	}
 	defer cur.Close(ctx)
 	items := map[string]*sitemapItem{}
 	for cur.Next(ctx) {
 		var d entityDoc
 		if err := cur.Decode(&d); err != nil {
-			return nil, fmt.Errorf("seo: sitemap: %w", err)
+			return nil, shop.StorageFailure(ctx, "seo: sitemap", err)
 		}
 		if it := s.sitemapItem(&d); it.listed {
 			items[it.key] = it
 		}
 	}
 	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("seo: sitemap: %w", err)
+		return nil, shop.StorageFailure(ctx, "seo: sitemap", err)
 	}
 	return items, nil
 }

@@ -1,0 +1,21 @@
+package auth_test
+
+import (
+	"testing"
+
+	"github.com/shopbus/shopbus/internal/bustest"
+	"github.com/shopbus/shopbus/shop/auth"
+)
+
+// TestMethods checks that Handler serves exactly the package's Method
+// constants: a method added without a handler, or served without a
+// constant, fails here.
+func TestMethods(t *testing.T) {
+	bustest.CheckMethods(t, auth.Handler(auth.NewClient(nil)),
+		auth.MethodRegister,
+		auth.MethodLogin,
+		auth.MethodAuthenticate,
+		auth.MethodLogout,
+		auth.MethodChangePassword,
+	)
+}
