@@ -164,6 +164,13 @@ func ConfigFromEnv() (Config, error) {
 			c.AMQPURL = urls
 		}
 	}
+	if f := os.Getenv(EnvMongoPasswordFile); f != "" {
+		if uri, err := withMongoPassword(c.MongoURI, f); err != nil {
+			errs = append(errs, err)
+		} else {
+			c.MongoURI = uri
+		}
+	}
 
 	if v := strings.TrimSpace(os.Getenv(EnvServices)); v != "" && !strings.EqualFold(v, "all") {
 		for _, name := range strings.Split(v, ",") {

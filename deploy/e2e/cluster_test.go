@@ -54,12 +54,15 @@ func startCluster(t *testing.T) *cluster {
 	rand.Read(cookie)
 	secrets := brokerSecrets(t)
 	stack.WithEnv(map[string]string{
-		"SHOP_TAG":                 "local",
-		"RABBITMQ_IMAGE":           "shopbus/rabbitmq4:local",
-		"RABBITMQ_ERLANG_COOKIE":   hex.EncodeToString(cookie),
-		"MONGO_IMAGE":              "shopbus/ferretdb:local",
-		"MONGO_COMMAND":            "-addr=:27017 -dir=/data/db",
-		"SHOP_MONGO_URI":           "mongodb://mongo1:27017/",
+		"SHOP_TAG":               "local",
+		"RABBITMQ_IMAGE":         "shopbus/rabbitmq4:local",
+		"RABBITMQ_ERLANG_COOKIE": hex.EncodeToString(cookie),
+		"MONGO_IMAGE":            "shopbus/ferretdb:local",
+		"MONGO_COMMAND":          "-addr=:27017 -dir=/data/db",
+		// One FerretDB (standalone) with a user per service database.
+		"SHOP_MONGO_HOSTS":         "mongo1:27017",
+		"SHOP_MONGO_OPTIONS":       "directConnection=true",
+		"SHOP_MONGO_SECRETS":       mongoSecrets(t),
 		"SHOP_HTTP_PORTS":          "0",
 		"RABBITMQ_MANAGEMENT_PORT": "0",
 		"SHOP_ADMIN_EMAIL":         clusterAdminEmail,
@@ -159,8 +162,11 @@ func (c *cluster) stopNode(node string, d time.Duration) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	// The storefront's account: the definitions loaded at boot create no
+	// guest.
+	url := "amqp://shop-storefront:" + brokerPassword(c.t, c.secrets, "storefront") + "@" + ip + ":5672/"
 	waitUntil(c.t, rejoinWait, node+" back in the cluster", func() bool {
-		conn, err := amqp.DialConfig("amqp://guest:guest@"+ip+":5672/", amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+		conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 		if err != nil {
 			return false
 		}

@@ -97,11 +97,14 @@ func topology(t *testing.T) (*compose.DockerCompose, string) {
 		t.Fatal(err)
 	}
 	stack.WithEnv(map[string]string{
-		"SHOP_TAG":                 "local",
-		"RABBITMQ_IMAGE":           "shopbus/rabbitmq:local",
-		"MONGO_IMAGE":              "shopbus/ferretdb:local",
-		"MONGO_COMMAND":            "-addr=:27017 -dir=/data/db",
-		"SHOP_MONGO_URI":           "mongodb://mongo1:27017/",
+		"SHOP_TAG":       "local",
+		"RABBITMQ_IMAGE": "shopbus/rabbitmq:local",
+		"MONGO_IMAGE":    "shopbus/ferretdb:local",
+		"MONGO_COMMAND":  "-addr=:27017 -dir=/data/db",
+		// One FerretDB (standalone) with a user per service database.
+		"SHOP_MONGO_HOSTS":         "mongo1:27017",
+		"SHOP_MONGO_OPTIONS":       "directConnection=true",
+		"SHOP_MONGO_SECRETS":       mongoSecrets(t),
 		"SHOP_HTTP_PORT":           "0",
 		"RABBITMQ_MANAGEMENT_PORT": "0",
 		"SHOP_ADMIN_EMAIL":         "admin@e2e.test",

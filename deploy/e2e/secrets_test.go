@@ -34,3 +34,18 @@ func brokerPassword(t *testing.T, dir, account string) string {
 	}
 	return strings.TrimSpace(string(data))
 }
+
+// mongoSecrets writes a random database password for the root user and
+// every service into a fresh directory, as an operator does once with
+// deploy/mongo-init, and returns it for the compose files'
+// SHOP_MONGO_SECRETS.
+func mongoSecrets(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mongo")
+	cmd := exec.Command("go", "run", "./deploy/mongo-init", "passwords", dir)
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mongo-init passwords: %v\n%s", err, out)
+	}
+	return dir
+}

@@ -15,7 +15,9 @@
 //     unknown field "startTransaction");
 //   - TTL indexes fail with NotImplemented;
 //   - its own _id index is never used (see idindex.go): Start adds one
-//     that is, to every collection, within about 100 ms of its creation.
+//     that is, to every collection, within about 100 ms of its creation;
+//   - by default it needs no authentication; WithAuth turns on FerretDB's
+//     SCRAM authentication, which authenticates but does not authorise.
 //
 // FerretDB adds about 60 modules and 25 MB to a binary, so import this
 // package only from programs and tests that start a server, never from
@@ -53,6 +55,9 @@ type options struct {
 	// compare).
 	noIDIndexes bool
 	fullSync    bool
+	// auth: WithAuth.
+	auth                   bool
+	authUser, authPassword string
 }
 
 // WithFullSync makes every commit wait until SQLite has synced it to disk
@@ -91,6 +96,9 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
 	if dir == "" {
 		return nil, errors.New("embedmongo: empty data directory")
 	}
+	if o.auth && (o.authUser == "" || o.authPassword == "") {
+		return nil, errors.New("embedmongo: WithAuth needs a user and a password")
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedmongo: %w", err)
@@ -117,6 +125,16 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedmongo: %w", err)
+	}
+	if o.auth {
+		// Before Run: no connection has been served yet.
+		if err := enableAuth(f, o.authUser, o.authPassword); err != nil {
+			// Run with a canceled context closes the backend.
+			stopped, cancel := context.WithCancel(ctx)
+			cancel()
+			_ = f.Run(stopped)
+			return nil, err
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
