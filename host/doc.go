@@ -22,6 +22,7 @@
 //	SHOP_AMQP_NAMESPACE      prefix of RabbitMQ objects (default "shop")
 //	SHOP_AMQP_EXPIRE         delete queues unused that long (tests, ephemeral setups)
 //	SHOP_MONGO_URI           MongoDB URI; unset: deploy/shop embeds one
+//	SHOP_MONGO_PASSWORD_FILE the password of the user SHOP_MONGO_URI names (a Docker secret)
 //	SHOP_DB_PREFIX           database name prefix (default "shop")
 //	SHOP_WORKERS             worker processes (default 1: no cluster)
 //	SHOP_WORKERS_<SERVICE>   requests/events one consumer of SERVICE handles
@@ -38,6 +39,33 @@
 //	SHOP_SEED_PRODUCTS       how many products the sample data has (default 48)
 //	SHOP_REPLICA             this node's name when several nodes host the same
 //	                         services (worker processes add their id)
+//
+// Traces: Program sets up OpenTelemetry from its standard variables (see
+// the EnvOTel constants). With OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set it installs the SDK as the
+// global TracerProvider, exporting over OTLP/HTTP in batches, and flushes
+// the last spans when it stops; without, it installs nothing but the W3C
+// propagators (no exporter, no goroutine, no span):
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT         collector base URL, e.g. http://otel-collector:4318
+//	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  full traces URL (wins over the above)
+//	OTEL_EXPORTER_OTLP_PROTOCOL         http/protobuf (default) or http/json; grpc is refused
+//	OTEL_EXPORTER_OTLP_HEADERS          key=value,... sent with every export (e.g. an API key)
+//	OTEL_EXPORTER_OTLP_TIMEOUT, _COMPRESSION, _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY
+//	OTEL_SERVICE_NAME                   default shopbus-<service> for one service, shopbus-storefront
+//	                                    for the storefront alone, shopbus-shop otherwise
+//	OTEL_RESOURCE_ATTRIBUTES            key=value,... added to the resource
+//	OTEL_TRACES_SAMPLER, _ARG           default parentbased_always_on
+//	OTEL_TRACES_EXPORTER                otlp (default) or none
+//	OTEL_PROPAGATORS                    tracecontext,baggage (default) or none
+//	OTEL_SDK_DISABLED                   true: no SDK and no propagation at all
+//	OTEL_BSP_SCHEDULE_DELAY, ...        the batch span processor's settings
+//
+// The spans are those of the bus (transport: a client span per call, a
+// server span per handler run, producer and consumer spans for events)
+// and of the storefront (a server span per request), one trace per page
+// across every service. The embedded FerretDB's own spans (an unnamed
+// tracer, one unlinked root span per database command) are not exported.
 //
 // Package host never starts a database itself: the embedded FerretDB is
 // kept out of it (deploy/shop starts one and passes its URI).

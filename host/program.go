@@ -57,6 +57,10 @@ type SiteEnv struct {
 // web site) over HTTP, prints the URL it serves once the node is ready,
 // and shuts everything down gracefully when its context ends.
 //
+// It sets up OpenTelemetry's SDK from the standard OTEL_* variables when
+// an OTLP endpoint is set (see the package doc) and flushes the spans
+// when it stops.
+//
 // With Config.Workers > 1 the process becomes the primary of a
 // supervise.Cluster that re-executes the binary as that many workers, each
 // running the whole program; the workers share the HTTP port
@@ -110,6 +114,17 @@ func (p *Program) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Tracing first, so that it is shut down (its last spans flushed)
+	// after everything else.
+	tel, err := startTelemetry(ctx, ServiceName(services, p.Site != nil), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		tel.stop(sctx)
+	}()
 
 	// Listen first, so that the URL is known before anything starts.
 	ln, err := listen(ctx, cfg.HTTPAddr, cfg.Workers > 1)

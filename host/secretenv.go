@@ -14,7 +14,8 @@ const FileSuffix = "_FILE"
 
 // SecretVars are the variables ConfigFromEnv also reads from a file named
 // by the variable plus FileSuffix. (SHOP_AMQP_PASSWORD_FILE, which puts a
-// password into the AMQP URLs, is another way; see EnvAMQPPasswordFile.)
+// password into the AMQP URLs, is another way; see EnvAMQPPasswordFile;
+// SHOP_MONGO_PASSWORD_FILE does the same for the MongoDB URI.)
 var SecretVars = []string{EnvAdminPassword, EnvMongoURI, EnvAMQPURL}
 
 // secretFromEnv returns the value of the secret variable name: the

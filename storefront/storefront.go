@@ -528,8 +528,10 @@ func (s *Storefront) routes() {
 	s.mux = m
 }
 
-// ServeHTTP serves the storefront.
+// ServeHTTP serves the storefront, each request in a span (see TracerName).
 func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, r, end := s.traceRequest(w, r)
+	defer end()
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")

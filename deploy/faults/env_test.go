@@ -340,7 +340,7 @@ func newCluster(t *testing.T) *cluster {
 	}
 	c.mongoURI, _, _ = strings.Cut(line, " ")
 
-	services := "auth,category,attribute,option,product,filter,article,seo,seeder"
+	services := "auth,category,attribute,option,product,filter,article,seo,inventory,seeder" // the seeder stocks every SKU
 	sh := c.start("shop", "shop", c.env(
 		"SHOP_SERVICES="+services,
 		"SHOP_ADMIN_EMAIL="+adminEmail, "SHOP_ADMIN_PASSWORD="+adminPassword,

@@ -9,6 +9,10 @@ import (
 	"github.com/shopbus/shopbus/transport"
 )
 
+// eventsExchange names the in-process bus's events in spans (the
+// messaging.destination.name of a publish).
+const eventsExchange = "events"
+
 // eventQueue is a subscriber's durable queue: it outlives its consumers,
 // as a durable RabbitMQ queue does, and keeps its bindings and parked events.
 type eventQueue struct {
@@ -32,7 +36,7 @@ func (q *eventQueue) wake() {
 }
 
 // Publish implements transport.Bus.
-func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
+func (b *Bus) Publish(ctx context.Context, ev transport.Event) (err error) {
 	if err := transport.CheckPattern(ev.Key); err != nil {
 		return err
 	}
@@ -48,6 +52,8 @@ func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
+	ctx, span := wire.StartPublish(ctx, wire.SystemInProc, eventsExchange, &ev)
+	defer func() { wire.EndSpan(span, err) }()
 	headers := wire.TraceHeaders(ctx)
 	for k, v := range ev.Header {
 		if headers == nil {
@@ -110,7 +116,7 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 		go func() {
 			defer b.consumers.Done()
 			defer s.wg.Done()
-			b.consume(q, h, o, s.stop)
+			b.consume(subscriber, q, h, o, s.stop)
 		}()
 	}
 	return s, nil
@@ -136,7 +142,7 @@ func (b *Bus) detached(subscriber string, q *eventQueue) {
 	})
 }
 
-func (b *Bus) consume(q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, stop chan struct{}) {
+func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, stop chan struct{}) {
 	for {
 		select {
 		case <-stop:
@@ -158,7 +164,9 @@ func (b *Bus) consume(q *eventQueue, h transport.EventHandler, o transport.Consu
 		}
 		ev.Attempt++
 		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
+		ctx, span := wire.StartProcess(ctx, wire.SystemInProc, subscriber, subscriber, &ev)
 		err := wire.HandleEvent(ctx, h, ev, b.logger)
+		wire.EndSpan(span, err)
 		cancel()
 		if err == nil {
 			continue

@@ -104,11 +104,13 @@ func errClosed() *transport.Error {
 }
 
 // Call implements transport.Bus.
-func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, error) {
+func (b *Bus) Call(ctx context.Context, method string, body []byte) (reply []byte, err error) {
 	service, err := transport.ServiceOf(method)
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := wire.StartCall(ctx, wire.SystemInProc, method, service, body)
+	defer func() { wire.EndCall(span, err) }()
 	if len(body) > b.opts.MaxMessageSize {
 		return nil, wire.CheckRequest(body, b.opts.MaxMessageSize)
 	}
@@ -125,12 +127,14 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 		deadline: deadline,
 		reply:    make(chan result, 1),
 	}
-	if id := transport.CallRequestID(ctx, method, body); id != "" {
+	rid := transport.CallRequestID(ctx, method, body)
+	if rid != "" {
 		if c.headers == nil {
 			c.headers = map[string]string{}
 		}
-		c.headers[wire.HeaderRequestID] = id
+		c.headers[wire.HeaderRequestID] = rid
 	}
+	wire.CallSent(span, c.req.ID, rid)
 	select {
 	case q.ch <- c:
 	case <-ctx.Done():
@@ -171,7 +175,7 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 			for {
 				select {
 				case c := <-q.ch:
-					b.answer(h, o, c)
+					b.answer(service, h, o, c)
 				case <-s.stop:
 					return
 				case <-b.done:
@@ -183,7 +187,7 @@ func (b *Bus) Serve(service string, h transport.Handler, opts ...transport.Consu
 	return s, nil
 }
 
-func (b *Bus) answer(h transport.Handler, o transport.ConsumerOptions, c *call) {
+func (b *Bus) answer(service string, h transport.Handler, o transport.ConsumerOptions, c *call) {
 	if time.Now().After(c.deadline) {
 		return // the caller has given up: drop it, as the broker drops expired messages
 	}
@@ -200,7 +204,9 @@ func (b *Bus) answer(h transport.Handler, o transport.ConsumerOptions, c *call) 
 	ctx, cancel := wire.HandlerContext(c.deadline, o.MaxDeadline, c.headers, id)
 	defer cancel()
 	req.Header = wire.AppHeaders(c.headers)
+	ctx, span := wire.StartHandler(ctx, wire.SystemInProc, service, &req)
 	body, err := wire.Serve(ctx, h, &req, b.opts.MaxMessageSize, b.logger)
+	wire.EndHandler(span, err)
 	c.reply <- result{body: clone(body), err: err}
 }
 

@@ -17,7 +17,7 @@ const headerEventTime = "x-shop-time"
 
 // Publish implements transport.Bus. It returns once the broker has
 // confirmed the event.
-func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
+func (b *Bus) Publish(ctx context.Context, ev transport.Event) (err error) {
 	if err := transport.CheckPattern(ev.Key); err != nil {
 		return err
 	}
@@ -32,6 +32,8 @@ func (b *Bus) Publish(ctx context.Context, ev transport.Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
+	ctx, span := wire.StartPublish(ctx, wire.SystemRabbitMQ, b.names.events(), &ev)
+	defer func() { wire.EndSpan(span, err) }()
 	headers := amqp.Table{headerEventTime: ev.Time.UTC().Format(time.RFC3339Nano)}
 	for k, v := range wire.TraceHeaders(ctx) {
 		headers[k] = v
@@ -136,7 +138,7 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 		return ch.QueueBind(queue, pattern, b.names.events(), false, nil)
 	}
 	c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool {
-		b.deliver(queue, h, c.opts, d) // settles every delivery itself
+		b.deliver(subscriber, queue, h, c.opts, d) // settles every delivery itself
 		return false
 	}
 	return b.register(c)
@@ -193,7 +195,7 @@ func decodeEvent(d *amqp.Delivery, maxSize int) (transport.Event, *transport.Err
 // count raised; park it in the dead-letter queue once MaxAttempts
 // deliveries have failed, or at once if it is malformed or did not come
 // through the events or retry exchange.
-func (b *Bus) deliver(queue string, h transport.EventHandler, o transport.ConsumerOptions, d amqp.Delivery) {
+func (b *Bus) deliver(subscriber, queue string, h transport.EventHandler, o transport.ConsumerOptions, d amqp.Delivery) {
 	if d.Exchange != b.names.events() && d.Exchange != b.names.retry() {
 		// Put in the queue some other way (the default exchange lets any
 		// account write into any queue): not an event whose publisher the
@@ -211,7 +213,9 @@ func (b *Bus) deliver(queue string, h transport.EventHandler, o transport.Consum
 	var err error
 	if ev.Attempt <= o.MaxAttempts {
 		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
+		ctx, span := wire.StartProcess(ctx, wire.SystemRabbitMQ, subscriber, queue, &ev)
 		err = wire.HandleEvent(ctx, h, ev, b.logger)
+		wire.EndSpan(span, err)
 		cancel()
 		if err == nil {
 			d.Ack(false)

@@ -208,7 +208,9 @@ func (b *Bus) answer(ch *amqp.Channel, service string, h transport.Handler, o tr
 	if bad == nil {
 		ctx, cancel := wire.HandlerContext(in.deadline, o.MaxDeadline, in.headers, in.req.RequestID)
 		in.req.Header = wire.AppHeaders(in.headers)
+		ctx, span := wire.StartHandler(ctx, wire.SystemRabbitMQ, b.requestQueue(service), &in.req)
 		body, bad = wire.Serve(ctx, h, &in.req, b.maxBody(), b.logger)
+		wire.EndHandler(span, bad)
 		cancel()
 	} else {
 		b.logger.Warn("malformed request", "queue", b.names.requests(service), "type", d.Type, "err", bad)

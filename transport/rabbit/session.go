@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/shopbus/shopbus/internal/wire"
 	"github.com/shopbus/shopbus/transport"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // session is the live connections: conn with the call channels and the
@@ -310,6 +311,14 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := wire.StartCall(ctx, wire.SystemRabbitMQ, method, b.requestQueue(service), body)
+	out, err := b.call(ctx, span, service, method, body)
+	wire.EndCall(span, err)
+	return out, err
+}
+
+// call makes a call of method of service; span is its span.
+func (b *Bus) call(ctx context.Context, span trace.Span, service, method string, body []byte) (_ []byte, err error) {
 	if len(body) > b.maxBody() {
 		return nil, b.checkBody(body)
 	}
@@ -345,9 +354,11 @@ func (b *Bus) Call(ctx context.Context, method string, body []byte) ([]byte, err
 	for k, v := range wire.OutgoingHeaders(ctx) {
 		headers[k] = v
 	}
-	if rid := transport.CallRequestID(ctx, method, body); rid != "" {
+	rid := transport.CallRequestID(ctx, method, body)
+	if rid != "" {
 		headers[wire.HeaderRequestID] = rid
 	}
+	wire.CallSent(span, id, rid)
 	replyCh := b.pending.add(id)
 	received := false
 	defer func() {
