@@ -170,12 +170,12 @@ const (
 
 // memo remembers, for slug pages, the seo service's metadata by path
 // (for SEOCacheTTL) and what kind of page each slug was last (product,
-// category or article: the index of its lookup), so that a slug page asks
-// the seo service only about the path it expects, if at all.
+// category or article), so that a slug page asks the seo service only
+// about the path it expects, if at all.
 type memo struct {
 	mu    sync.Mutex
 	meta  map[string]memoEntry
-	kinds map[string]int
+	kinds map[string]pageKind
 	// skus are the buyable SKUs of each product slug seen, so that its
 	// next page asks for their stock at once, with the product.
 	skus map[string][]string
@@ -205,20 +205,20 @@ func (m *memo) keep(path string, res seo.Resolution, now time.Time) {
 	m.meta[path] = memoEntry{res: res, until: now.Add(SEOCacheTTL)}
 }
 
-func (m *memo) kind(slug string) (int, bool) {
+func (m *memo) kind(slug string) (pageKind, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.kinds[slug]
 	return k, ok
 }
 
-func (m *memo) setKind(slug string, k int) {
+func (m *memo) setKind(slug string, k pageKind) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.kinds == nil || len(m.kinds) >= maxMemo {
-		m.kinds = map[string]int{}
+		m.kinds = map[string]pageKind{}
 	}
-	if k < 0 {
+	if k == noKind {
 		delete(m.kinds, slug)
 		return
 	}

@@ -1,6 +1,7 @@
 package storefront
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -232,4 +233,13 @@ func formatValue(v any) string {
 		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprint(v)
+}
+
+// publishedProduct returns a published product by slug; drafts are not found.
+func (s *Storefront) publishedProduct(ctx context.Context, slug string) (product.Product, error) {
+	p, err := s.product.GetBySlug(ctx, product.GetBySlugRequest{Slug: slug})
+	if err == nil && p.Status != shop.StatusPublished {
+		return product.Product{}, shop.NotFound("product")
+	}
+	return p, err
 }
