@@ -32,6 +32,14 @@ import (
 //	GET  /admin/orders/{id}                  one order with its actions
 //	POST /admin/orders/{id}/status           status=shipped (a paid order) or delivered (a shipped one)
 //	POST /admin/orders/{id}/cancel           cancels a paid order (reason optional)
+//	GET  /admin/categories                   the category tree, with published product counts
+//	GET  /admin/categories/new               the form for a new category (?parent=); POST /admin/categories creates it
+//	GET  /admin/categories/{id}              edit form; POST saves it (a changed parent moves it)
+//	GET  /admin/categories/{id}/delete       asks to confirm; POST deletes (reparent=1 moves its contents up)
+//	GET  /admin/articles                     articles, newest first: ?status= (draft, published), ?cursor=
+//	GET  /admin/articles/new                 the form for a new article; POST /admin/articles creates it (or previews it)
+//	GET  /admin/articles/{id}                edit form with the rendered body; POST saves it (or previews it)
+//	GET  /admin/articles/{id}/delete         asks to confirm; POST deletes
 //
 // A guest is sent to log in and come back (303 to /login?next=…), a
 // logged-in customer gets a 403 page, a visitor whose session cannot be
@@ -59,7 +67,8 @@ var errNotAdmin = shop.Forbidden("This part of the shop is for its staff only. P
 
 // adminPages are the console's page templates (templates/admin_*.html),
 // each executed as "admin" (admin_layout.html).
-var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order"}
+var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order",
+	"admin_categories", "admin_category", "admin_category_delete", "admin_articles", "admin_article", "admin_article_delete"}
 
 // adminNotices are the messages a redirect after an action may ask a
 // page to show (?done=): fixed texts, so that a link cannot put words in
@@ -74,6 +83,11 @@ var adminNotices = map[string]string{
 	"shipped":     "The order is marked shipped.",
 	"delivered":   "The order is marked delivered.",
 	"cancelled":   "The order was cancelled.",
+
+	"category_created": "The category was created.",
+	"category_deleted": "The category was deleted.",
+	"article_created":  "The article was created.",
+	"article_deleted":  "The article was deleted.",
 }
 
 // parseAdminTemplates parses the console's pages into s.pages.
@@ -109,6 +123,20 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/orders/{id}", s.adminOrder)
 	m.HandleFunc("POST /admin/orders/{id}/status", s.adminOrderStatus)
 	m.HandleFunc("POST /admin/orders/{id}/cancel", s.adminCancelOrder)
+	m.HandleFunc("GET /admin/categories", s.adminCategories)
+	m.HandleFunc("GET /admin/categories/new", s.adminNewCategory)
+	m.HandleFunc("POST /admin/categories", s.adminCreateCategory)
+	m.HandleFunc("GET /admin/categories/{id}", s.adminEditCategory)
+	m.HandleFunc("POST /admin/categories/{id}", s.adminUpdateCategory)
+	m.HandleFunc("GET /admin/categories/{id}/delete", s.adminConfirmDeleteCategory)
+	m.HandleFunc("POST /admin/categories/{id}/delete", s.adminDeleteCategory)
+	m.HandleFunc("GET /admin/articles", s.adminArticles)
+	m.HandleFunc("GET /admin/articles/new", s.adminNewArticle)
+	m.HandleFunc("POST /admin/articles", s.adminCreateArticle)
+	m.HandleFunc("GET /admin/articles/{id}", s.adminEditArticle)
+	m.HandleFunc("POST /admin/articles/{id}", s.adminUpdateArticle)
+	m.HandleFunc("GET /admin/articles/{id}/delete", s.adminConfirmDeleteArticle)
+	m.HandleFunc("POST /admin/articles/{id}/delete", s.adminDeleteArticle)
 	// Anything else under /admin/: checked like the rest, then 404.
 	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.admin(w, r); ok {
@@ -143,7 +171,7 @@ func (s *Storefront) admin(w http.ResponseWriter, r *http.Request) (context.Cont
 type adminData struct {
 	Shop    string
 	Title   string
-	Section string // "home", "products" or "orders": the current link
+	Section string // "home", "products", "orders", "categories" or "articles": the current link
 	User    *shop.Principal
 	CSRF    string
 	Flash   string // what went wrong, above the content

@@ -130,14 +130,17 @@
 // dashboard, products (list with title search, status filter and paging;
 // create, edit, publish, unpublish, delete after a confirmation; the stock
 // of the product's and its variants' SKUs) and orders (by status; ship,
-// deliver, cancel). It is rendered like the shop's pages, without
-// JavaScript, with the CSRF token and an idempotency key in every form.
+// deliver, cancel), the category tree (create, edit, move, delete, with
+// the category service's rules as its messages) and articles (by status;
+// a Markdown body with a preview rendered as the blog renders it; draft,
+// publish now or at a time; delete). It is rendered like the shop's
+// pages, without JavaScript, with the CSRF token and an idempotency key
+// in every form.
 // It owns no data: every page and action calls the services' bus clients
 // with the admin's session token, and the services check the admin role
 // again. A guest is sent to /login?next=…, a customer gets a 403 page. A
-// service's field errors are shown next to their fields. Categories,
-// attributes, options, articles, SEO, images and operations are not in
-// the console yet.
+// service's field errors are shown next to their fields. Attributes,
+// options, SEO, images and operations are not in the console yet.
 //
 // # JSON API
 //
