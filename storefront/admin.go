@@ -40,6 +40,21 @@ import (
 //	GET  /admin/articles/new                 the form for a new article; POST /admin/articles creates it (or previews it)
 //	GET  /admin/articles/{id}                edit form with the rendered body; POST saves it (or previews it)
 //	GET  /admin/articles/{id}/delete         asks to confirm; POST deletes
+//	GET  /admin/seo                          looks a shop address up (?path=): its metadata or its redirect
+//	GET  /admin/seo/{kind}/{id}              an entity's metadata (a new content page when unknown); POST writes the overrides
+//	GET  /admin/seo/{kind}/{id}/delete       asks to confirm; POST drops the overrides (deletes a page)
+//	GET  /admin/attributes                   attributes and attribute groups
+//	GET  /admin/attributes/new               the form for a new attribute; POST /admin/attributes creates it
+//	GET  /admin/attributes/{code}            edit form; POST saves it (name, unit, enum values)
+//	GET  /admin/attributes/{code}/delete     asks to confirm; POST deletes
+//	GET  /admin/attribute-groups/new         the form for a new attribute group; POST /admin/attribute-groups creates it
+//	GET  /admin/attribute-groups/{code}      edit form (name, position, attributes); POST saves it
+//	GET  /admin/attribute-groups/{code}/delete asks to confirm; POST deletes
+//	GET  /admin/options                      option groups
+//	GET  /admin/options/new                  the form for a new group; POST /admin/options creates it
+//	GET  /admin/options/{code}               edit form with the values; POST saves name and position
+//	POST /admin/options/{code}/values        adds a value; /values/{value} relabels it, /values/{value}/remove removes it
+//	GET  /admin/options/{code}/delete        asks to confirm; POST deletes
 //
 // A guest is sent to log in and come back (303 to /login?next=…), a
 // logged-in customer gets a 403 page, a visitor whose session cannot be
@@ -68,7 +83,9 @@ var errNotAdmin = shop.Forbidden("This part of the shop is for its staff only. P
 // adminPages are the console's page templates (templates/admin_*.html),
 // each executed as "admin" (admin_layout.html).
 var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order",
-	"admin_categories", "admin_category", "admin_category_delete", "admin_articles", "admin_article", "admin_article_delete"}
+	"admin_categories", "admin_category", "admin_category_delete", "admin_articles", "admin_article", "admin_article_delete",
+	"admin_seo", "admin_seo_entry", "admin_seo_delete", "admin_attributes", "admin_attribute", "admin_attribute_delete",
+	"admin_attribute_group", "admin_options", "admin_option", "admin_option_delete"}
 
 // adminNotices are the messages a redirect after an action may ask a
 // page to show (?done=): fixed texts, so that a link cannot put words in
@@ -88,6 +105,17 @@ var adminNotices = map[string]string{
 	"category_deleted": "The category was deleted.",
 	"article_created":  "The article was created.",
 	"article_deleted":  "The article was deleted.",
+
+	"page_created":            "The page was created.",
+	"seo_deleted":             "Done: the overrides were dropped (a page, deleted).",
+	"attribute_created":       "The attribute was created.",
+	"attribute_deleted":       "The attribute was deleted.",
+	"attribute_group_created": "The attribute group was created.",
+	"attribute_group_deleted": "The attribute group was deleted.",
+	"option_created":          "The option group was created.",
+	"option_deleted":          "The option group was deleted.",
+	"value_added":             "The value was added.",
+	"value_removed":           "The value was removed.",
 }
 
 // parseAdminTemplates parses the console's pages into s.pages.
@@ -137,6 +165,35 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /admin/articles/{id}", s.adminUpdateArticle)
 	m.HandleFunc("GET /admin/articles/{id}/delete", s.adminConfirmDeleteArticle)
 	m.HandleFunc("POST /admin/articles/{id}/delete", s.adminDeleteArticle)
+	m.HandleFunc("GET /admin/seo", s.adminSEO)
+	m.HandleFunc("GET /admin/seo/find", s.adminSEOFind)
+	m.HandleFunc("GET /admin/seo/{kind}/{id}", s.adminSEOEntry)
+	m.HandleFunc("POST /admin/seo/{kind}/{id}", s.adminPutSEO)
+	m.HandleFunc("GET /admin/seo/{kind}/{id}/delete", s.adminConfirmDeleteSEO)
+	m.HandleFunc("POST /admin/seo/{kind}/{id}/delete", s.adminDeleteSEO)
+	m.HandleFunc("GET /admin/attributes", s.adminAttributes)
+	m.HandleFunc("GET /admin/attributes/new", s.adminNewAttribute)
+	m.HandleFunc("POST /admin/attributes", s.adminCreateAttribute)
+	m.HandleFunc("GET /admin/attributes/{code}", s.adminEditAttribute)
+	m.HandleFunc("POST /admin/attributes/{code}", s.adminUpdateAttribute)
+	m.HandleFunc("GET /admin/attributes/{code}/delete", s.adminConfirmDeleteAttribute)
+	m.HandleFunc("POST /admin/attributes/{code}/delete", s.adminDeleteAttribute)
+	m.HandleFunc("GET /admin/attribute-groups/new", s.adminNewAttributeGroup)
+	m.HandleFunc("POST /admin/attribute-groups", s.adminCreateAttributeGroup)
+	m.HandleFunc("GET /admin/attribute-groups/{code}", s.adminEditAttributeGroup)
+	m.HandleFunc("POST /admin/attribute-groups/{code}", s.adminUpdateAttributeGroup)
+	m.HandleFunc("GET /admin/attribute-groups/{code}/delete", s.adminConfirmDeleteAttributeGroup)
+	m.HandleFunc("POST /admin/attribute-groups/{code}/delete", s.adminDeleteAttributeGroup)
+	m.HandleFunc("GET /admin/options", s.adminOptions)
+	m.HandleFunc("GET /admin/options/new", s.adminNewOption)
+	m.HandleFunc("POST /admin/options", s.adminCreateOption)
+	m.HandleFunc("GET /admin/options/{code}", s.adminEditOption)
+	m.HandleFunc("POST /admin/options/{code}", s.adminUpdateOption)
+	m.HandleFunc("POST /admin/options/{code}/values", s.adminOptionValue)
+	m.HandleFunc("POST /admin/options/{code}/values/{value}", s.adminOptionValue)
+	m.HandleFunc("POST /admin/options/{code}/values/{value}/remove", s.adminOptionValue)
+	m.HandleFunc("GET /admin/options/{code}/delete", s.adminConfirmDeleteOption)
+	m.HandleFunc("POST /admin/options/{code}/delete", s.adminDeleteOption)
 	// Anything else under /admin/: checked like the rest, then 404.
 	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.admin(w, r); ok {
@@ -171,7 +228,7 @@ func (s *Storefront) admin(w http.ResponseWriter, r *http.Request) (context.Cont
 type adminData struct {
 	Shop    string
 	Title   string
-	Section string // "home", "products", "orders", "categories" or "articles": the current link
+	Section string // "home", "products", "orders", "categories", "articles", "seo", "attributes" or "options": the current link
 	User    *shop.Principal
 	CSRF    string
 	Flash   string // what went wrong, above the content

@@ -277,34 +277,7 @@ func productFormField(field string) string {
 // field errors (a conflict about the slug goes next to the slug) and the
 // message above the form, which names what no field shows.
 func productErrors(r *http.Request, err error) (map[string]string, string) {
-	e := transport.AsError(err)
-	errs := map[string]string{}
-	var rest []string
-	switch {
-	case e == nil:
-	case e.Code == transport.CodeInvalid && !reusedKey(err):
-		for _, fe := range e.Fields {
-			name := productFormField(fe.Field)
-			switch {
-			case name == "":
-				rest = append(rest, fe.Field+": "+fe.Message)
-			case errs[name] == "":
-				errs[name] = fe.Message
-			default:
-				errs[name] += "; " + fe.Message
-			}
-		}
-	case e.Code == transport.CodeConflict && strings.Contains(e.Message, "slug"):
-		errs["slug"] = e.Message
-	}
-	if len(errs) == 0 {
-		return nil, message(r, err)
-	}
-	flash := "Please check the fields marked below."
-	if len(rest) > 0 {
-		flash += " " + strings.Join(rest, "; ")
-	}
-	return errs, flash
+	return formErrors(r, err, productFormField)
 }
 
 // ---- the product page ----

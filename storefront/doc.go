@@ -133,14 +133,24 @@
 // deliver, cancel), the category tree (create, edit, move, delete, with
 // the category service's rules as its messages) and articles (by status;
 // a Markdown body with a preview rendered as the blog renders it; draft,
-// publish now or at a time; delete). It is rendered like the shop's
+// publish now or at a time; delete), attributes and attribute groups
+// (code, name, type, unit, an enum's values; a group's attributes),
+// option groups (their values added, relabelled, removed; a group or
+// value variants use is refused by the option service) and SEO (a shop
+// address looked up: its metadata or its permanent redirect; the
+// title, description, canonical URL, robots directives and Open Graph
+// fields written over a product's, category's or article's defaults, or
+// dropped again; content pages created, moved, which leaves a 301 from
+// the old address, and deleted). It is rendered like the shop's
 // pages, without JavaScript, with the CSRF token and an idempotency key
 // in every form.
 // It owns no data: every page and action calls the services' bus clients
 // with the admin's session token, and the services check the admin role
 // again. A guest is sent to /login?next=…, a customer gets a 403 page. A
-// service's field errors are shown next to their fields. Attributes,
-// options, SEO, images and operations are not in the console yet.
+// service's field errors are shown next to their fields. Images, stock
+// per SKU beyond a product's, and operations are not in the console yet;
+// nor are a list of the SEO overrides or redirects of an admin's own,
+// which the seo service does not offer.
 //
 // # JSON API
 //
