@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +17,11 @@ import (
 type Mux struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	types    map[string]methodTypes // methods registered with Handle[Req, Resp]
 }
+
+// methodTypes are the Go types of a typed method's request and reply.
+type methodTypes struct{ req, resp reflect.Type }
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{handlers: map[string]Handler{}} }
@@ -52,6 +57,18 @@ func (m *Mux) Methods() []string {
 	return names
 }
 
+// Types returns the Go types of method's request and reply body, as the
+// generic Handle registered them, so that tools can describe the method
+// (package contract writes JSON Schemas from them). ok is false for a
+// method that is not registered or was registered untyped (Mux.Handle,
+// Mux.HandleFunc). Recording them costs nothing per request.
+func (m *Mux) Types(method string) (req, resp reflect.Type, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.types[method]
+	return t.req, t.resp, ok
+}
+
 // ErrUnknownMethod is the cause of the error a Mux answers a method it has
 // no handler for.
 var ErrUnknownMethod = errors.New("unknown method")
@@ -71,7 +88,7 @@ func (m *Mux) ServeBus(ctx context.Context, req *Request) ([]byte, error) {
 
 // Handle registers a typed handler on m: the request body is decoded from
 // JSON into Req (a decoding failure is a CodeInvalid error naming the field)
-// and the result is encoded as JSON.
+// and the result is encoded as JSON. m remembers Req and Resp (Mux.Types).
 func Handle[Req, Resp any](m *Mux, method string, fn func(ctx context.Context, req Req) (Resp, error)) {
 	m.Handle(method, HandlerFunc(func(ctx context.Context, r *Request) ([]byte, error) {
 		var in Req
@@ -84,6 +101,17 @@ func Handle[Req, Resp any](m *Mux, method string, fn func(ctx context.Context, r
 		}
 		return json.Marshal(out)
 	}))
+	m.recordTypes(method, reflect.TypeFor[Req](), reflect.TypeFor[Resp]())
+}
+
+// recordTypes remembers req and resp as method's types.
+func (m *Mux) recordTypes(method string, req, resp reflect.Type) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.types == nil {
+		m.types = map[string]methodTypes{}
+	}
+	m.types[method] = methodTypes{req, resp}
 }
 
 // Invoke calls method with req encoded as JSON and decodes the reply into a
