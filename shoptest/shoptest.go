@@ -68,6 +68,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,4 +398,101 @@ func newClient(tb testing.TB) *mongo.Client {
 		}
 	})
 	return c
+}
+
+// ExampleTB returns a testing.TB for an Example function, which has no
+// *testing.T of its own, and the function that ends it: call it
+// deferred, where a test would end.
+//
+//	func Example() {
+//		t, done := shoptest.ExampleTB()
+//		defer done()
+//		s := shoptest.Start(t, shoptest.Options{Services: []string{"cart"}})
+//		...
+//	}
+//
+// done runs the functions given to Cleanup, last first. Fatal, FailNow
+// and Skip panic, which fails the example; Error prints its message,
+// which makes the example's output differ from what it wants; Log
+// discards. Only those methods, Helper, Name, Failed, Skipped, TempDir
+// and Context may be called: the others panic.
+func ExampleTB() (tb testing.TB, done func()) {
+	e := &exampleTB{}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.Cleanup(e.cancel)
+	return e, e.done
+}
+
+// exampleTB is the testing.TB of ExampleTB. The embedded TB is nil: it
+// only provides testing.TB's unexported method.
+type exampleTB struct {
+	testing.TB
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	cleanups []func()
+	failed   bool
+}
+
+func (e *exampleTB) Helper()                  {}
+func (e *exampleTB) Name() string             { return "Example" }
+func (e *exampleTB) Context() context.Context { return e.ctx }
+func (e *exampleTB) Log(args ...any)          {}
+func (e *exampleTB) Logf(string, ...any)      {}
+func (e *exampleTB) Skipped() bool            { return false }
+
+func (e *exampleTB) Cleanup(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cleanups = append(e.cleanups, f)
+}
+
+// done runs the cleanups, last first, including those they add.
+func (e *exampleTB) done() {
+	for {
+		e.mu.Lock()
+		if len(e.cleanups) == 0 {
+			e.mu.Unlock()
+			return
+		}
+		f := e.cleanups[len(e.cleanups)-1]
+		e.cleanups = e.cleanups[:len(e.cleanups)-1]
+		e.mu.Unlock()
+		f()
+	}
+}
+
+func (e *exampleTB) Fail() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failed = true
+}
+
+func (e *exampleTB) Failed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed
+}
+
+func (e *exampleTB) Error(args ...any) { e.Errorf("%s", fmt.Sprint(args...)) }
+func (e *exampleTB) Errorf(format string, args ...any) {
+	e.Fail()
+	fmt.Printf("FAIL: "+format+"\n", args...)
+}
+func (e *exampleTB) FailNow()                          { e.Fatal("FailNow") }
+func (e *exampleTB) Fatal(args ...any)                 { e.Fatalf("%s", fmt.Sprint(args...)) }
+func (e *exampleTB) Fatalf(format string, args ...any) { e.Fail(); panic(fmt.Sprintf(format, args...)) }
+func (e *exampleTB) SkipNow()                          { e.Fatal("skipped") }
+func (e *exampleTB) Skip(args ...any)                  { e.Fatalf("skipped: %s", fmt.Sprint(args...)) }
+func (e *exampleTB) Skipf(format string, args ...any)  { e.Fatalf("skipped: "+format, args...) }
+
+func (e *exampleTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "shoptest-example-")
+	if err != nil {
+		e.Fatalf("shoptest: TempDir: %v", err)
+	}
+	e.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -2,53 +2,43 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example serves the auth service on a bus and uses it through the client:
-// register, log in, and call another service with the session token.
+// Example registers an account through the client, logs it in, and finds
+// out who calls with the session token, as every service does with
+// shop.Caller. The shop runs on shoptest, as it would in a test of a
+// program that embeds the auth service.
 func Example() {
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{auth.ServiceName}})
+
 	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
-
-	// An admin account to ensure, and the default bcrypt cost and limits.
-	opts := auth.Options{AdminEmail: "admin@example.com", AdminPassword: "change-this-secret"}
-	srv, err := auth.New(client.Database("shop_auth"), opts)
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Run(ctx) // removes expired sessions now and then
-	if _, err := auth.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-
-	users := auth.NewClient(bus)
+	users := auth.NewClient(s.Bus)
 	if _, err := users.Register(ctx, auth.RegisterRequest{Email: "ada@example.com", Password: "correct horse"}); err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
 	session, err := users.Login(ctx, auth.LoginRequest{Email: "ada@example.com", Password: "correct horse"})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	// Calls made with this context carry the token; a service finds out who
-	// is calling with shop.Caller(ctx, users).
+	// Calls made with this context carry the token.
 	asAda := shop.WithToken(ctx, session.Token)
 	p, err := shop.Caller(asAda, users)
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
 	fmt.Println(p.Email, p.Roles)
+
+	_, err = users.Login(ctx, auth.LoginRequest{Email: "ada@example.com", Password: "wrong"})
+	fmt.Println(errors.Is(err, shop.ErrUnauthenticated))
+	// Output:
+	// ada@example.com [customer]
+	// true
 }

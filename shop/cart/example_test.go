@@ -3,63 +3,47 @@ package cart_test
 import (
 	"context"
 	"fmt"
-	"log"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example wires the cart service to the auth and product services on a bus
-// (which must be served there too) and walks a guest through shopping,
-// logging in and keeping the guest's cart.
+// Example walks a guest through shopping, logging in and keeping the
+// guest's cart. shoptest runs the cart with the services it calls (auth
+// and product, with the catalogue services product calls).
 func Example() {
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{cart.ServiceName}})
 
-	srv, err := cart.New(client.Database("shop_cart"), cart.Options{
-		Auth:     auth.NewClient(bus),
-		Products: product.NewClient(bus),
+	mug, err := product.NewClient(s.Bus).Create(s.Admin(t), product.CreateRequest{
+		Title:  "Blue mug",
+		Status: shop.StatusPublished,
+		Price:  shop.Money{Amount: 1290, Currency: "EUR"},
 	})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	if _, err := cart.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := cart.Subscribe(bus, srv); err != nil { // price changes, deletions
-		log.Fatal(err)
-	}
-	go srv.Run(ctx) // forgets expired guest carts
 
-	carts := cart.NewClient(bus)
+	carts := cart.NewClient(s.Bus)
 	// A guest adds a product: the service makes a cart and returns its id.
-	guest, err := carts.AddItem(ctx, cart.AddItemRequest{ProductID: "some-product-id", Quantity: 2})
+	guest, err := carts.AddItem(context.Background(), cart.AddItemRequest{ProductID: mug.ID, Quantity: 2})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
 	// The guest logs in; the shop merges the guest cart into the user's.
-	session, err := auth.NewClient(bus).Login(ctx, auth.LoginRequest{Email: "ada@example.com", Password: "correct horse"})
+	ada := s.NewCustomer(t)
+	mine, err := carts.Merge(ada, cart.MergeRequest{GuestCartID: guest.ID})
 	if err != nil {
-		log.Fatal(err)
-	}
-	asAda := shop.WithToken(ctx, session.Token)
-	mine, err := carts.Merge(asAda, cart.MergeRequest{GuestCartID: guest.ID})
-	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, l := range mine.Lines {
-		fmt.Println(l.Quantity, l.Title, l.Subtotal)
+		fmt.Println(l.Quantity, "×", l.Title, l.Subtotal)
 	}
-	fmt.Println("total:", mine.Totals)
+	fmt.Println("total:", shop.Money{Amount: mine.Totals["EUR"], Currency: "EUR"})
+	// Output:
+	// 2 × Blue mug 25.80 EUR
+	// total: 25.80 EUR
 }

@@ -1,57 +1,35 @@
 package seed_test
 
 import (
-	"context"
 	"fmt"
 	"log"
-	"time"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop/seed"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example runs the seeder in-process next to the shop's services (not
-// started here: auth, category, attribute, option, product, article and
-// seo must serve on the bus), logging in as the admin the auth service
-// ensures, and prints what it did.
+// Example asks the seeder, as an admin, to fill a shop with a few
+// products and what goes with them, and prints what it did. Running it
+// again with the same seed creates nothing: it finds everything there.
+// (shoptest.Options.SeedProducts does the same in one line.)
 func Example() {
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{seed.ServiceName}})
 
-	srv, err := seed.New(client.Database("shop_seeder"), seed.Options{
-		Bus:        bus,
-		AdminEmail: "admin@shop.example", AdminPassword: "admin-password",
-		Progress: func(p seed.Progress) {
-			if p.Done == p.Total {
-				fmt.Printf("%s: %d created, %d existing\n", p.Kind, p.Created, p.Existing)
-			}
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
+	seeder := seed.NewClient(s.Bus)
+	admin := s.Admin(t)
+	for range 2 {
+		rep, err := seeder.Run(admin, seed.RunRequest{Seed: 42, Products: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := rep.Counts[seed.KindProducts]
+		fmt.Println(rep.Products, "products:", c.Created, "created,", c.Existing, "existing")
 	}
-	if _, err := seed.Bind(bus, srv); err != nil { // admins may call seeder.run too
-		log.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	rep, err := srv.Seed(ctx, seed.RunRequest{Seed: 42, Products: 500})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, kind := range seed.Kinds {
-		c := rep.Counts[kind]
-		fmt.Println(kind, c.Created, c.Existing)
-	}
+	// Output:
+	// 3 products: 3 created, 0 existing
+	// 3 products: 0 created, 3 existing
 }
 
 // ExampleNewDataset shows what a seed creates, without any service.

@@ -3,58 +3,37 @@ package category_test
 import (
 	"context"
 	"fmt"
-	"log"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/catalog/category"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example serves the category service on a bus and builds a small tree
-// through its client. It needs a MongoDB server and an admin session token.
+// Example builds a small tree through the client as an admin and reads a
+// category's breadcrumbs as the storefront does.
 func Example() {
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{category.ServiceName}})
 
-	srv, err := category.New(client.Database("shop_category"), category.Options{
-		Auth:   auth.NewClient(bus), // writes need an admin
-		Events: bus,                 // category.category.* events
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := category.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := category.Subscribe(bus, srv); err != nil { // product counts
-		log.Fatal(err)
-	}
-	if _, err := srv.PublishPending(ctx); err != nil { // left over from a crash
-		log.Fatal(err)
-	}
-
-	cats := category.NewClient(bus)
-	admin := shop.WithToken(ctx, "an admin's session token")
+	cats := category.NewClient(s.Bus)
+	admin := s.Admin(t) // writes need an admin
 	men, err := cats.Create(admin, category.CreateRequest{Name: "Men"})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
 	shoes, err := cats.Create(admin, category.CreateRequest{Name: "Men's Shoes", ParentID: men.ID})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	crumbs, err := cats.Ancestors(ctx, category.AncestorsRequest{ID: shoes.ID})
+	crumbs, err := cats.Ancestors(context.Background(), category.AncestorsRequest{ID: shoes.ID})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	fmt.Println(shoes.Slug, len(crumbs)) // mens-shoes 1
+	for _, c := range crumbs {
+		fmt.Println(c.Name, "/", c.Slug)
+	}
+	fmt.Println(shoes.Name, "/", shoes.Slug)
+	// Output:
+	// Men / men
+	// Men's Shoes / mens-shoes
 }

@@ -3,47 +3,55 @@ package filter_test
 import (
 	"context"
 	"fmt"
-	"log"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"time"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/catalog/filter"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Wiring the service: the MongoDB-backed server, served on the bus and fed
-// by the product and category events; callers use the typed client.
+// Example queries the filter service, which learns the catalogue from the
+// product and category events: a product an admin creates is found a
+// moment later. shoptest runs the product service next to it.
 func Example() {
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{product.ServiceName, filter.ServiceName}})
 
-	srv, err := filter.New(client.Database("shop_filter"), filter.Options{Auth: auth.NewClient(bus)})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := filter.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := filter.Subscribe(bus, srv); err != nil {
-		log.Fatal(err)
+	admin := s.Admin(t)
+	products := product.NewClient(s.Bus)
+	for i, title := range []string{"Red shirt", "Blue shirt", "Green shirt"} {
+		if _, err := products.Create(admin, product.CreateRequest{
+			Title:  title,
+			Status: shop.StatusPublished,
+			Price:  shop.Money{Amount: int64(1500 - 100*i), Currency: "EUR"},
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	res, err := filter.NewClient(bus).Query(context.Background(), filter.Query{
-		CategorySlug: "shirts",
-		Attributes:   []filter.AttributeFilter{{Code: "color", Values: []string{"red", "blue"}}},
-		Sort:         filter.SortPriceAsc,
-	})
-	if err != nil {
-		log.Fatal(err)
+	filters := filter.NewClient(s.Bus)
+	q := filter.Query{Text: "shirt", Sort: filter.SortPriceAsc}
+	var res filter.Result
+	for deadline := time.Now().Add(10 * time.Second); res.Total < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the filter service has %d of 3 products", res.Total)
+		}
+		var err error
+		if res, err = filters.Query(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
 	}
-	fmt.Println(res.Total, "products")
+	for _, it := range res.Items {
+		fmt.Println(it.Title, it.Price)
+	}
+	fmt.Println(res.Price.Min, "to", res.Price.Max)
+	// Output:
+	// Green shirt 13.00 EUR
+	// Blue shirt 14.00 EUR
+	// Red shirt 15.00 EUR
+	// 13.00 EUR to 15.00 EUR
 }
 
 // The query engine on its own: apply product events, then query with

@@ -3,76 +3,55 @@ package product_test
 import (
 	"context"
 	"fmt"
-	"log"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/auth"
-	"github.com/shopbus/shopbus/shop/catalog/attribute"
-	"github.com/shopbus/shopbus/shop/catalog/category"
-	"github.com/shopbus/shopbus/shop/catalog/option"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example wires the product service to the other catalog services' bus
-// clients, creates a product and pages through the catalogue. It needs a
-// MongoDB server, the category, attribute and option services on the bus,
-// and an admin session token.
+// Example creates products as an admin and pages through the catalogue,
+// newest first. shoptest runs the product service with the catalogue
+// services it calls (category, attribute, option) and auth.
 func Example() {
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
-	srv, err := product.New(client.Database("shop_product"), product.Options{
-		Auth:       auth.NewClient(bus),
-		Events:     bus,
-		Categories: category.NewClient(bus),
-		Attributes: attribute.NewClient(bus),
-		Variants:   option.NewClient(bus),
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := product.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := product.Subscribe(bus, srv); err != nil { // re-file products of deleted categories
-		log.Fatal(err)
-	}
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{product.ServiceName}})
 
-	products := product.NewClient(bus)
-	admin := shop.WithToken(ctx, "an admin's session token")
-	p, err := products.Create(admin, product.CreateRequest{
-		Title:        "Oxford Shirt",
-		Price:        shop.Money{Amount: 4900, Currency: "EUR"},
-		Attributes:   map[string]any{"material": "cotton"},
-		OptionGroups: []string{"size"},
-		Images:       []string{"https://cdn.example.com/oxford.jpg"},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(p.Slug, len(p.Variants))
-
-	// Every product, newest first, one page at a time.
-	req := product.ListRequest{Sort: product.SortCreated, Desc: true, Limit: 50}
-	for {
-		page, err := products.List(ctx, req)
+	products := product.NewClient(s.Bus)
+	admin := s.Admin(t)
+	for _, title := range []string{"Oxford Shirt", "Linen Shirt", "Café Crème Mug"} {
+		p, err := products.Create(admin, product.CreateRequest{
+			Title:  title,
+			Status: shop.StatusPublished,
+			Price:  shop.Money{Amount: 4900, Currency: "EUR"},
+		})
 		if err != nil {
-			log.Fatal(err)
+			t.Fatal(err)
 		}
+		fmt.Println(p.Slug)
+	}
+
+	// Every product, newest first, two at a time.
+	req := product.ListRequest{Sort: product.SortCreated, Desc: true, Limit: 2}
+	for {
+		page, err := products.List(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Print("page:")
 		for _, p := range page.Items {
-			fmt.Println(p.Title, p.Price)
+			fmt.Print(" ", p.Title)
 		}
+		fmt.Println()
 		if page.NextCursor == "" {
 			break
 		}
 		req.Cursor = page.NextCursor
 	}
+	// Output:
+	// oxford-shirt
+	// linen-shirt
+	// cafe-creme-mug
+	// page: Café Crème Mug Linen Shirt
+	// page: Oxford Shirt
 }

@@ -3,59 +3,40 @@ package article_test
 import (
 	"context"
 	"fmt"
-	"log"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/content/article"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example serves the article service on a bus, writes an article as an
-// admin and reads it back as the storefront would.
+// Example writes an article as an admin and reads it back as the
+// storefront would: the newest published articles with a tag, and the
+// body rendered as HTML.
 func Example() {
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{article.ServiceName}})
 
-	srv, err := article.New(client.Database("shop_article"), article.Options{
-		Auth:   auth.NewClient(bus), // the auth service runs on the same bus
-		Events: bus,
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := srv.PublishPending(ctx); err != nil { // announce writes a crash left unannounced
-		log.Print(err)
-	}
-	if _, err := article.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-
-	articles := article.NewClient(bus)
-	admin := shop.WithToken(ctx, "an admin's session token")
-	a, err := articles.Create(admin, article.CreateRequest{
+	articles := article.NewClient(s.Bus)
+	a, err := articles.Create(s.Admin(t), article.CreateRequest{
 		Title:  "Spring is here",
-		Body:   "# Spring\n\nOur **new** collection: [see it](/collections/spring).",
+		Body:   "Our **new** collection: [see it](/collections/spring).",
 		Tags:   []string{"news"},
 		Status: article.StatusPublished,
 	})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	page, err := articles.List(ctx, article.ListRequest{Tag: "news", Limit: 10})
+	page, err := articles.List(context.Background(), article.ListRequest{Tag: "news", Limit: 10})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	fmt.Println(a.Slug, len(page.Articles))
-	fmt.Println(article.RenderHTML(a.Body))
+	for _, a := range page.Articles {
+		fmt.Println(a.Slug, a.Title)
+	}
+	fmt.Print(article.RenderHTML(a.Body))
+	// Output:
+	// spring-is-here Spring is here
+	// <p>Our <strong>new</strong> collection: <a href="/collections/spring">see it</a>.</p>
 }
 
 // ExampleRenderHTML shows that raw HTML and script links in a body are

@@ -3,54 +3,40 @@ package seo_test
 import (
 	"context"
 	"fmt"
-	"log"
-	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/content/seo"
-	"github.com/shopbus/shopbus/transport/inproc"
+	"github.com/shopbus/shopbus/shoptest"
 )
 
-// Example serves the SEO service, subscribes it to the catalog's and the
-// article service's events, and uses it as the storefront does: with a
-// short deadline, ignoring failures.
+// Example gives a page its metadata, resolves its path as the storefront
+// does for every request, and moves the page: its old path then redirects
+// to the new one.
 func Example() {
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://localhost:27017"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus := inproc.New(inproc.Options{})
-	defer bus.Close()
+	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
+	defer done()
+	s := shoptest.Start(t, shoptest.Options{Services: []string{seo.ServiceName}})
 
-	srv, err := seo.New(client.Database("shop_seo"), seo.Options{
-		Auth:        auth.NewClient(bus),
-		BaseURL:     "https://shop.example",
-		TitleSuffix: " | Example Shop",
-	})
+	meta := seo.NewClient(s.Bus)
+	admin := s.Admin(t)
+	if _, err := meta.Put(admin, seo.PutRequest{Kind: seo.KindPage, EntityID: "about", Path: "/about", Title: "About us"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := meta.Resolve(ctx, seo.ResolveRequest{Path: "/about"})
 	if err != nil {
-		log.Fatal(err)
+		t.Fatal(err)
 	}
-	if _, err := seo.Bind(bus, srv); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := seo.Subscribe(bus, srv); err != nil {
-		log.Fatal(err)
-	}
+	fmt.Println(res.Metadata.Title)
 
-	// In the storefront's page handler:
-	meta := seo.NewClient(bus)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	res, err := meta.Resolve(ctx, seo.ResolveRequest{Path: "/products/red-shoe"})
-	switch {
-	case err != nil:
-		// Decoration only: render the page with its own title.
-	case res.Redirect != "":
-		fmt.Println("redirect", res.Status, res.Redirect)
-	default:
-		fmt.Println("<title>" + res.Metadata.Title + "</title>")
+	if _, err := meta.Put(admin, seo.PutRequest{Kind: seo.KindPage, EntityID: "about", Path: "/about-us", Title: "About us"}); err != nil {
+		t.Fatal(err)
 	}
+	res, err = meta.Resolve(ctx, seo.ResolveRequest{Path: "/about"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(res.Status, res.Redirect)
+	// Output:
+	// About us
+	// 301 /about-us
 }
