@@ -27,12 +27,24 @@ func WithHeader(ctx context.Context, key, value string) context.Context {
 	return context.WithValue(ctx, headerKey{}, h)
 }
 
-// WithHeaders returns a context carrying all of h (see WithHeader).
+// WithHeaders returns a context carrying all of h as WithHeader carries
+// one: added to the headers ctx carries already, keys in lower case,
+// reserved keys dropped; h itself is copied, not kept.
 func WithHeaders(ctx context.Context, h map[string]string) context.Context {
 	if len(h) == 0 {
 		return ctx
 	}
-	return context.WithValue(ctx, headerKey{}, h)
+	old, _ := ctx.Value(headerKey{}).(map[string]string)
+	out := make(map[string]string, len(old)+len(h))
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range h {
+		if k = strings.ToLower(k); !ReservedHeader(k) {
+			out[k] = v
+		}
+	}
+	return context.WithValue(ctx, headerKey{}, out)
 }
 
 // HeaderFrom returns the header key carried by ctx, or "".

@@ -70,3 +70,16 @@ func TestZeroMuxTypes(t *testing.T) {
 		t.Error("an empty Mux reports types")
 	}
 }
+
+// TestWithHeadersAddsLikeWithHeader: WithHeaders adds to what ctx
+// carries, in lower case, without reserved keys, and copies its map.
+func TestWithHeadersAddsLikeWithHeader(t *testing.T) {
+	ctx := transport.WithHeader(context.Background(), "x-tenant", "acme")
+	h := map[string]string{"Accept-Language": "de", "x-shop-request-id": "forged", "traceparent": "00-forged"}
+	ctx = transport.WithHeaders(ctx, h)
+	h["accept-language"] = "changed later"
+	got := transport.HeadersFrom(ctx)
+	if len(got) != 2 || got["x-tenant"] != "acme" || got["accept-language"] != "de" {
+		t.Fatalf("headers %v", got)
+	}
+}
