@@ -25,6 +25,11 @@ func (c *Client) SetStock(ctx context.Context, r SetStockRequest) (Stock, error)
 	return transport.Invoke[Stock](ctx, c.bus, MethodSetStock, r)
 }
 
+// SetStockMany calls inventory.set_stock_many.
+func (c *Client) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]StockResult, error) {
+	return transport.Invoke[[]StockResult](ctx, c.bus, MethodSetStockMany, r)
+}
+
 // Adjust calls inventory.adjust.
 func (c *Client) Adjust(ctx context.Context, r AdjustRequest) (Stock, error) {
 	return transport.Invoke[Stock](ctx, c.bus, MethodAdjust, r)
@@ -65,6 +70,7 @@ func (c *Client) GetReservation(ctx context.Context, r OrderRequest) (Reservatio
 func Handler(svc Service) *transport.Mux {
 	m := transport.NewMux()
 	transport.Handle(m, MethodSetStock, svc.SetStock)
+	transport.Handle(m, MethodSetStockMany, svc.SetStockMany)
 	transport.Handle(m, MethodAdjust, svc.Adjust)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetMany, svc.GetMany)

@@ -25,6 +25,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		customer := func(*testing.T) context.Context { return e.customer }
 		cases := []idemtest.Case{
 			{Method: inventory.MethodSetStock, Body: `{"sku":"B","on_hand":4}`, Ctx: admin},
+			{Method: inventory.MethodSetStockMany, Body: `{"items":[{"sku":"C","on_hand":4},{"sku":"D","on_hand":0},{"sku":"A","on_hand":1}]}`, Ctx: admin},
 			{Method: inventory.MethodAdjust, Body: `{"sku":"A","delta":5}`, Ctx: admin},
 			{Method: inventory.MethodReserve, Body: `{"order_id":"new","lines":[{"sku":"A","quantity":3}]}`, Ctx: customer},
 			{Method: inventory.MethodReserve, Body: `{"order_id":"short","lines":[{"sku":"A","quantity":99}]}`, Ctx: customer},

@@ -13,6 +13,7 @@ import (
 func TestMethods(t *testing.T) {
 	bustest.CheckMethods(t, inventory.Handler(inventory.NewClient(nil)),
 		inventory.MethodSetStock,
+		inventory.MethodSetStockMany,
 		inventory.MethodAdjust,
 		inventory.MethodGet,
 		inventory.MethodGetMany,

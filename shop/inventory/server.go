@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -197,20 +199,89 @@ func (s *Server) SetStock(ctx context.Context, r SetStockRequest) (Stock, error)
 		return Stock{}, err
 	}
 	return idem.Do(ctx, s.requests, MethodSetStock, r, func(ctx context.Context) (Stock, error) {
-		d, err := s.changeStock(ctx, r.SKU, true, func(d *stockDoc, _ time.Time) error {
-			if r.OnHand < d.Reserved {
-				return shop.Conflict(fmt.Sprintf("%d units of %s are reserved: on hand cannot be less", d.Reserved, r.SKU))
-			}
-			if d.Version > 0 && d.OnHand == r.OnHand {
-				return errUnchanged
-			}
-			d.OnHand = r.OnHand
-			return nil
-		})
-		if err != nil {
-			return Stock{}, err
+		return s.setStock(ctx, r)
+	})
+}
+
+// setStock sets the units on hand of r.SKU (checked).
+func (s *Server) setStock(ctx context.Context, r SetStockRequest) (Stock, error) {
+	d, err := s.changeStock(ctx, r.SKU, true, func(d *stockDoc, _ time.Time) error {
+		if r.OnHand < d.Reserved {
+			return shop.Conflict(fmt.Sprintf("%d units of %s are reserved: on hand cannot be less", d.Reserved, r.SKU))
 		}
-		return d.public(), nil
+		if d.Version > 0 && d.OnHand == r.OnHand {
+			return errUnchanged
+		}
+		d.OnHand = r.OnHand
+		return nil
+	})
+	if err != nil {
+		return Stock{}, err
+	}
+	return d.public(), nil
+}
+
+// setManyConcurrency is how many SKUs of one SetStockMany are written at
+// once.
+const setManyConcurrency = 8
+
+// SetStockMany implements Service.
+func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]StockResult, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return nil, err
+	}
+	var fields []string
+	switch {
+	case len(r.Items) == 0:
+		fields = append(fields, "items", "name at least one SKU")
+	case len(r.Items) > MaxLines:
+		fields = append(fields, "items", fmt.Sprintf("at most %d SKUs", MaxLines))
+	default:
+		seen := make(map[string]bool, len(r.Items))
+		for i, it := range r.Items {
+			at := "items[" + strconv.Itoa(i) + "]"
+			msg := checkSKU(it.SKU)
+			if msg == "" && seen[it.SKU] {
+				msg = "appears twice"
+			}
+			seen[it.SKU] = true
+			fields = append(fields, at+".sku", msg, at+".on_hand", checkUnits(it.OnHand))
+		}
+	}
+	if err := fieldErrors("invalid stock", fields...); err != nil {
+		return nil, err
+	}
+	return idem.Do(ctx, s.requests, MethodSetStockMany, r, func(ctx context.Context) ([]StockResult, error) {
+		out := make([]StockResult, len(r.Items))
+		errs := make([]error, len(r.Items))
+		sem := make(chan struct{}, setManyConcurrency)
+		var wg sync.WaitGroup
+		for i, it := range r.Items {
+			out[i].SKU = it.SKU
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				st, err := s.setStock(ctx, it)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				out[i].Stock = &st
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			var e *shop.Error
+			switch {
+			case err == nil:
+			case errors.Is(err, shop.ErrConflict) && errors.As(err, &e):
+				out[i].Error = e // for good: reported, the others stand
+			default:
+				return nil, err // worth retrying: the call fails, and a retry sets the rest
+			}
+		}
+		return out, nil
 	})
 }
 

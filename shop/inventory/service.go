@@ -3,8 +3,9 @@
 //
 // Each SKU (a product's or a variant's) has a stock record: units on hand,
 // units reserved for orders not yet completed, and available = on hand −
-// reserved. Admins set or adjust what is on hand (SetStock, Adjust);
-// anyone may read stock (Get, GetMany).
+// reserved. Admins set or adjust what is on hand (SetStock, SetStockMany
+// for up to MaxLines SKUs at once, Adjust); anyone may read stock (Get,
+// GetMany).
 //
 // An order reserves its lines all or nothing (Reserve), for a while
 // (default 15 minutes). Then it either commits the reservation (Commit:
@@ -48,7 +49,7 @@
 //
 // # Who may call
 //
-// SetStock and Adjust need an admin. Get and GetMany are public. Reserve,
+// SetStock, SetStockMany and Adjust need an admin. Get and GetMany are public. Reserve,
 // Commit, Release and GetReservation need an authenticated caller; a
 // reservation belongs to the user who made it, and only that user or an
 // admin may see, commit or release it.
@@ -57,6 +58,8 @@ package inventory
 import (
 	"context"
 	"time"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // ServiceName is the service's name on the bus: the prefix of its methods.
@@ -65,6 +68,7 @@ const ServiceName = "inventory"
 // Method names on the bus.
 const (
 	MethodSetStock       = "inventory.set_stock"
+	MethodSetStockMany   = "inventory.set_stock_many"
 	MethodAdjust         = "inventory.adjust"
 	MethodGet            = "inventory.get"
 	MethodGetMany        = "inventory.get_many"
@@ -83,7 +87,7 @@ const (
 	// MaxOrderIDLen is the longest order id.
 	MaxOrderIDLen = 64
 	// MaxLines is the most lines of one reservation, and the most SKUs
-	// one GetMany asks for.
+	// one GetMany asks for or one SetStockMany sets.
 	MaxLines = 100
 	// DefaultExpiry is how long a reservation holds its stock unless the
 	// request says otherwise.
@@ -156,6 +160,21 @@ type SetStockRequest struct {
 	OnHand int64  `json:"on_hand"`
 }
 
+// SetStockManyRequest sets the units on hand of up to MaxLines SKUs, each
+// as SetStock does.
+type SetStockManyRequest struct {
+	Items []SetStockRequest `json:"items"`
+}
+
+// StockResult is what SetStockMany did to one SKU: Stock is its stock
+// once set (or found already at that amount), Error why it was not set
+// (a conflict: more units are reserved).
+type StockResult struct {
+	SKU   string      `json:"sku"`
+	Stock *Stock      `json:"stock,omitempty"`
+	Error *shop.Error `json:"error,omitempty"`
+}
+
 // AdjustRequest changes the units on hand of a SKU by Delta (a delivery
 // is positive, a write-off negative). A SKU without a stock record starts
 // from zero.
@@ -195,6 +214,19 @@ type Service interface {
 	// SetStock sets a SKU's units on hand (admin only). Fewer than are
 	// reserved is a conflict.
 	SetStock(ctx context.Context, r SetStockRequest) (Stock, error)
+	// SetStockMany sets the units on hand of up to MaxLines SKUs (admin
+	// only), each SKU with its own write and event, as SetStock. The
+	// request is checked whole first: an invalid item or a SKU named twice
+	// makes it invalid ("items[i].sku", "items[i].on_hand"), and nothing
+	// is written. Then every SKU is written (a few at a time) and the
+	// results follow the items' order. A SKU that cannot be set (fewer
+	// units than are reserved) has a conflict in its result; the others
+	// are set all the same. A write that fails in a way worth retrying
+	// (unavailable, internal) fails the call once every SKU was tried:
+	// what was set stays set, and a retry with the same request id sets
+	// the rest (a SKU already at its amount is not written again). A
+	// request id answers one outcome, as for every write.
+	SetStockMany(ctx context.Context, r SetStockManyRequest) ([]StockResult, error)
 	// Adjust adds Delta to a SKU's units on hand (admin only). A result
 	// below what is reserved, or above MaxUnits, is a conflict.
 	Adjust(ctx context.Context, r AdjustRequest) (Stock, error)

@@ -49,6 +49,15 @@ func (noStock) SetStock(_ context.Context, r invsvc.SetStockRequest) (invsvc.Sto
 	return invsvc.Stock{SKU: r.SKU, OnHand: r.OnHand, Available: r.OnHand}, nil
 }
 
+func (n noStock) SetStockMany(ctx context.Context, r invsvc.SetStockManyRequest) ([]invsvc.StockResult, error) {
+	out := make([]invsvc.StockResult, len(r.Items))
+	for i, it := range r.Items {
+		st, _ := n.SetStock(ctx, it)
+		out[i] = invsvc.StockResult{SKU: it.SKU, Stock: &st}
+	}
+	return out, nil
+}
+
 // BenchmarkRunStockCost measures what setting stock costs a run, in one
 // shop and one run of the benchmark (the machine's load changes too much
 // between runs): each iteration seeds 50 new products with the inventory

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -36,10 +35,6 @@ const (
 	DefaultProgressEvery = 100
 	DefaultEnsureWait    = 5 * time.Minute
 )
-
-// stockFanOut is how many SKUs of one product get their stock set at once
-// (on top of Options.Concurrency products at once).
-const stockFanOut = 8
 
 // callAttempts is how often one call is tried when it fails with
 // unavailable or deadline_exceeded (every write is idempotent: a retried
@@ -79,8 +74,8 @@ type Options struct {
 	DemoEmail, DemoPassword string
 
 	// Concurrency is how many categories, products and articles are
-	// created at once (default DefaultConcurrency); each product's SKUs
-	// get their stock up to eight at a time on top.
+	// created at once (default DefaultConcurrency); each product's stock
+	// is set with one call (inventory.set_stock_many).
 	Concurrency int
 	// CallTimeout bounds each call to another service (default
 	// DefaultCallTimeout); a call that times out or finds the service
@@ -215,7 +210,7 @@ func (s *Server) Run(ctx context.Context, r RunRequest) (Report, error) {
 }
 
 // Seed runs the seeder without checking who asks: it is for trusted
-// in-process callers (a host, Main). Runs of one Server happen one at a
+// in-process callers (a host, the seed command in deploy/seed). Runs of one Server happen one at a
 // time; a second waits for the first. On failure it returns the report of
 // what was done so far with the error.
 func (s *Server) Seed(ctx context.Context, r RunRequest) (Report, error) {
@@ -708,17 +703,26 @@ func (r *run) stock(i int, p product.Product) error {
 			missing = append(missing, sku)
 		}
 	}
-	return r.fanOut(len(missing), stockFanOut, func(j int) error {
-		sku := missing[j]
-		_, err := call(r, r.admin, func(ctx context.Context) (inventory.Stock, error) {
-			return svc.SetStock(ctx, inventory.SetStockRequest{SKU: sku, OnHand: want[sku]})
+	// One call sets them all (up to inventory.MaxLines SKUs a call).
+	for chunk := range slices.Chunk(missing, inventory.MaxLines) {
+		items := make([]inventory.SetStockRequest, len(chunk))
+		for j, sku := range chunk {
+			items[j] = inventory.SetStockRequest{SKU: sku, OnHand: want[sku]}
+		}
+		res, err := call(r, r.admin, func(ctx context.Context) ([]inventory.StockResult, error) {
+			return svc.SetStockMany(ctx, inventory.SetStockManyRequest{Items: items})
 		})
 		if err != nil {
-			return wrap(KindStock, sku, err)
+			return wrap(KindStock, p.SKU, err)
 		}
-		r.add(KindStock, 1, 0, 0)
-		return nil
-	})
+		for _, st := range res {
+			if st.Error != nil {
+				return wrap(KindStock, st.SKU, st.Error)
+			}
+		}
+		r.add(KindStock, len(res), 0, 0)
+	}
+	return nil
 }
 
 // sameProduct reports whether got is what req would create.
@@ -966,15 +970,4 @@ func (r *run) report(ph *phase, done int) {
 		o.Logger.Info("seed: progress", "kind", p.Kind, "done", p.Done, "total", p.Total,
 			"created", p.Created, "existing", p.Existing, "elapsed", p.Elapsed.Round(time.Millisecond))
 	}
-}
-
-// keys returns the kinds of counts in Kinds order, then any others.
-func keys(counts map[Kind]Count) []Kind {
-	out := slices.Clone(Kinds)
-	for _, k := range slices.Sorted(maps.Keys(counts)) {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out
 }

@@ -52,21 +52,22 @@
 // every Options.ProgressEvery items and at the end of each kind, and long
 // runs log progress lines.
 //
-// Each product's SKUs get their stock up to eight at a time: one
-// inventory.set_stock call per SKU, about six per product, each costing
-// about a quarter of a product.create (BenchmarkCatalogWrites). So stock
-// costs a run more than its products' creation: BenchmarkRunStockCost
-// measured 0.38 to 0.51 times the products per second of runs without
-// stock, on the embedded FerretDB with the machine's two cores busy. A
-// batch call in the inventory service would take most of that away.
+// Each product's SKUs (about seven) get their stock with one
+// inventory.set_stock_many call, which writes them eight at a time; one
+// inventory.set_stock call per SKU took about twice as long
+// (BenchmarkSetStockMany in shop/inventory). Stock still costs a run a
+// good part of its time: BenchmarkRunStockCost measured about 0.5 to 0.65
+// times the products per second of runs without stock (0.4 to 0.45 with
+// a call per SKU), on the embedded FerretDB with the machine's two cores
+// busy; what is left is each SKU's own writes.
 //
 // # Running it
 //
 // As a service on the bus: Bind serves seeder.run and seeder.runs;
 // callers must be admins. A run can take long (minutes for thousands of
 // products): give the call a deadline that fits, or run large seeds with
-// Main (a command-line entry point: flags -amqp, -seed, -products, ...)
-// or (*Server).Seed in-process. On RabbitMQ a request is acknowledged
+// the seed command (deploy/seed: flags -amqp, -seed, -products, ...) or
+// (*Server).Seed in-process. On RabbitMQ a request is acknowledged
 // once answered, so a call must also finish within the broker's
 // consumer_timeout (30 minutes by default). On the embedded FerretDB,
 // whose writes slow down as collections grow, expect roughly 15 products

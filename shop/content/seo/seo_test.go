@@ -473,11 +473,11 @@ func TestSitemap(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[base+"/terms"] = true
-		for _, id := range []string{"p6", "p7", "a2"} { // wait for the invisible ones too
-			kind := seo.KindProduct
-			if id == "a2" {
-				kind = seo.KindArticle
-			}
+		// Wait for every entity, the invisible ones too: the first request
+		// builds the sitemap from them, packing its files full (changes
+		// after that split and merge files locally).
+		for _, id := range []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7", "c1", "c2", "a1", "a2"} {
+			kind := map[byte]seo.Kind{'p': seo.KindProduct, 'c': seo.KindCategory, 'a': seo.KindArticle}[id[0]]
 			eventually(t, "entity "+id, f.getMeta(f.Admin, kind, id), func(seo.Metadata) bool { return true })
 		}
 		if _, err := f.client.Put(f.Admin, seo.PutRequest{Kind: seo.KindProduct, EntityID: "p7", Robots: "noindex"}); err != nil {

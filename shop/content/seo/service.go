@@ -27,7 +27,13 @@
 // It is served from memory: built by one scan on the first request, kept
 // up to date with the replica's own writes, and rebuilt in the background
 // once older than Options.SitemapMaxAge, which bounds how late writes of
-// other replicas show.
+// other replicas show. A scan packs the files full; a change afterwards
+// touches only the file its entity leaves and the one it enters (split in
+// two when over a limit, merged with a neighbour when nearly empty), and
+// only those are rendered again. The other files keep their entries,
+// though their part numbers shift when a file before them splits or
+// merges; until the next scan, the files may be fewer than full (a
+// sitemap that would fit one file may take two).
 //
 // # Decoration, not routing
 //

@@ -36,13 +36,6 @@ type sitemapEntry struct {
 	lastMod time.Time
 }
 
-// sitemapPart is one urlset file: a run of the sitemap's items.
-type sitemapPart struct {
-	entries []*sitemapItem
-	size    int
-	lastMod time.Time
-}
-
 // Sitemap implements Service.
 func (s *Server) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, error) {
 	if s.opts.BaseURL == "" {
@@ -62,22 +55,24 @@ func (s *Server) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, er
 	if err != nil {
 		return SitemapFile{}, err
 	}
-	parts := v.parts
-	file := SitemapFile{ContentType: "application/xml", Parts: len(parts)}
+	files := v.files
+	file := SitemapFile{ContentType: "application/xml", Parts: len(files)}
 	switch {
-	case part == 0 && len(parts) == 1:
+	case part == 0 && len(files) == 1:
 		file.Name = SitemapIndexName
-		file.URLs = len(parts[0].entries)
+		file.URLs = len(files[0].items)
+		file.Body = files[0].bytes()
 	case part == 0:
 		file.Name, file.Index = SitemapIndexName, true
-		file.URLs = len(v.entries)
-	case part > len(parts):
+		file.URLs = v.urls
+		file.Body = v.indexBytes(s)
+	case part > len(files):
 		return SitemapFile{}, shop.NotFound("sitemap file")
 	default:
 		file.Name = fmt.Sprintf(sitemapPartFmt, part)
-		file.URLs = len(parts[part-1].entries)
+		file.URLs = len(files[part-1].items)
+		file.Body = files[part-1].bytes()
 	}
-	file.Body = s.sitemap.body(v, part)
 	return file, nil
 }
 
@@ -95,45 +90,25 @@ func partNumber(name string) (int, bool) {
 	return n, err == nil && n > 0
 }
 
-// split cuts entries into files of at most SitemapMaxURLs URLs and
-// SitemapMaxBytes bytes. There is always at least one file. The parts
-// share entries' array.
-func (s *Server) split(entries []*sitemapItem) []sitemapPart {
-	overhead := len(xmlHeader) + len(urlsetOpen) + len(urlsetClose)
-	parts := []sitemapPart{{size: overhead, entries: entries[:0:0]}}
-	lo := 0
-	for i, e := range entries {
-		p := &parts[len(parts)-1]
-		if i > lo && (i-lo >= s.opts.SitemapMaxURLs || p.size+len(e.entry.xml) > s.opts.SitemapMaxBytes) {
-			parts = append(parts, sitemapPart{size: overhead})
-			p, lo = &parts[len(parts)-1], i
-		}
-		p.entries = entries[lo : i+1 : i+1]
-		p.size += len(e.entry.xml)
-		if e.entry.lastMod.After(p.lastMod) {
-			p.lastMod = e.entry.lastMod
-		}
-	}
-	return parts
-}
-
-func urlset(p sitemapPart) []byte {
+// urlset renders f.
+func urlset(f *sitemapFile) []byte {
 	var b bytes.Buffer
-	b.Grow(p.size)
+	b.Grow(f.size)
 	b.WriteString(xmlHeader)
 	b.WriteString(urlsetOpen)
-	for _, e := range p.entries {
-		b.WriteString(e.entry.xml)
+	for _, it := range f.items {
+		b.WriteString(it.entry.xml)
 	}
 	b.WriteString(urlsetClose)
 	return b.Bytes()
 }
 
-func (s *Server) index(parts []sitemapPart) []byte {
+// index renders the sitemap index of files.
+func (s *Server) index(files []*sitemapFile) []byte {
 	var b bytes.Buffer
 	b.WriteString(xmlHeader)
 	b.WriteString(indexOpen)
-	for i, p := range parts {
+	for i, p := range files {
 		b.WriteString("<sitemap><loc>")
 		_ = xml.EscapeText(&b, []byte(s.opts.BaseURL+"/"+fmt.Sprintf(sitemapPartFmt, i+1)))
 		b.WriteString("</loc>")
