@@ -68,8 +68,13 @@ func NotFound(what string) error {
 	return transport.Errorf(transport.CodeNotFound, "%s not found", what)
 }
 
-// Conflict returns a conflict error.
-func Conflict(message string) error { return transport.Errorf(transport.CodeConflict, "%s", message) }
+// Conflict returns a conflict error; fieldAndMessage, as for Invalid,
+// alternates the fields concerned and what conflicts about them.
+func Conflict(message string, fieldAndMessage ...string) error {
+	e := transport.Invalid(message, fieldAndMessage...)
+	e.Code = transport.CodeConflict
+	return e
+}
 
 // Forbidden returns a forbidden error.
 func Forbidden(message string) error { return transport.Errorf(transport.CodeForbidden, "%s", message) }

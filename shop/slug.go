@@ -10,8 +10,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
-
-	"github.com/shopbus/shopbus/transport"
 )
 
 // MaxSlugLen is the longest slug, in bytes, of any page in the shared
@@ -243,8 +241,7 @@ func (sp SlugSpace) Check(ctx context.Context, slug string) error {
 	}
 	for i, kind := range kinds {
 		if answers[i].held {
-			return &Error{Code: transport.CodeConflict, Message: "slug is used by a " + kind,
-				Fields: []FieldError{{Field: "slug", Message: fmt.Sprintf("%q is the address of a %s", slug, kind)}}}
+			return Conflict("slug is used by a "+kind, "slug", fmt.Sprintf("%q is the address of a %s", slug, kind))
 		}
 	}
 	return nil

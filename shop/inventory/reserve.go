@@ -79,14 +79,11 @@ func (d *reservationDoc) leaseLive(now time.Time) bool { return now.Before(d.Lea
 func (d *reservationDoc) settledError() error {
 	switch d.State {
 	case StateRejected:
-		e := &shop.Error{Code: transport.CodeConflict, Message: "not enough stock for order " + quote(d.OrderID)}
+		var short []string
 		for _, sl := range d.Short {
-			e.Fields = append(e.Fields, shop.FieldError{
-				Field:   "lines[" + strconv.Itoa(sl.Index) + "].quantity",
-				Message: fmt.Sprintf("only %d available", max(sl.Available, 0)),
-			})
+			short = append(short, "lines["+strconv.Itoa(sl.Index)+"].quantity", fmt.Sprintf("only %d available", max(sl.Available, 0)))
 		}
-		return e
+		return shop.Conflict("not enough stock for order "+quote(d.OrderID), short...)
 	case StateReleased, StateReleasing:
 		return shop.Conflict("the reservation of order " + quote(d.OrderID) + " was released (" + d.Reason + ")")
 	}

@@ -539,11 +539,7 @@ func (s *Server) price(ctx context.Context, c cart.Cart, method ShippingMethod, 
 	case len(currency) > 0:
 		return nil, shop.Invalid("an order is in one currency", currency...)
 	case len(changed) > 0:
-		e := &shop.Error{Code: transport.CodeConflict, Message: "prices changed since you saw them: confirm the new prices (accept_prices)"}
-		for i := 0; i+1 < len(changed); i += 2 {
-			e.Fields = append(e.Fields, shop.FieldError{Field: changed[i], Message: changed[i+1]})
-		}
-		return nil, e
+		return nil, shop.Conflict("prices changed since you saw them: confirm the new prices (accept_prices)", changed...)
 	case len(lines) == 0:
 		return nil, shop.Invalid("the cart is empty", "cart", "has nothing to order")
 	case len(lines) > MaxLines:

@@ -23,7 +23,6 @@ import (
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // Collection names in the service's database.
@@ -549,8 +548,7 @@ func (s *Server) claimHere(ctx context.Context, slug, id string) error {
 }
 
 func slugTaken(slug string) error {
-	return &shop.Error{Code: transport.CodeConflict, Message: "slug is taken by another article",
-		Fields: []shop.FieldError{{Field: "slug", Message: strconv.Quote(slug) + " is taken"}}}
+	return shop.Conflict("slug is taken by another article", "slug", strconv.Quote(slug)+" is taken")
 }
 
 // claimGenerated reserves a slug made from title: the title's slug, or

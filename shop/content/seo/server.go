@@ -502,8 +502,7 @@ func (s *Server) claimPath(ctx context.Context, path, key string, takeover bool)
 				return err
 			}
 			if owner != nil && !owner.Deleted && owner.Path == path {
-				return &shop.Error{Code: shop.ErrConflict.Code, Message: "path is taken",
-					Fields: []shop.FieldError{{Field: "path", Message: strconv.Quote(path) + " belongs to " + pd.Entity}}}
+				return shop.Conflict("path is taken", "path", strconv.Quote(path)+" belongs to "+pd.Entity)
 			}
 		}
 	}
