@@ -111,7 +111,7 @@ func Metrics(stats *Stats) Middleware {
 			start := time.Now()
 			out, err := next.ServeBus(ctx, req)
 			method := req.Method
-			if errors.Is(err, ErrUnknownMethod) || !wellFormedMethod(method) {
+			if errors.Is(err, ErrUnknownMethod) || !WellFormedMethod(method) {
 				method = UnknownMethod
 			}
 			stats.Record(method, time.Since(start), err)
@@ -124,9 +124,10 @@ func Metrics(stats *Stats) Middleware {
 // serves.
 const UnknownMethod = "unknown"
 
-// wellFormedMethod reports whether m looks like "service.method": at most
-// 128 bytes of a-z, 0-9, '.', '_' and '-'.
-func wellFormedMethod(m string) bool {
+// WellFormedMethod reports whether m looks like "service.method": at most
+// 128 bytes of a-z, 0-9, '.', '_' and '-'. Whatever a caller sends that is
+// not is recorded (in statistics, in trace spans) as UnknownMethod.
+func WellFormedMethod(m string) bool {
 	if m == "" || len(m) > 128 {
 		return false
 	}

@@ -250,3 +250,40 @@ func TestSpansOfFailedEvent(t *testing.T) {
 		}
 	})
 }
+
+// TestSpanOfUnservedMethod: a handler's span is named after the method
+// only when the service serves it, so that callers cannot mint span names
+// (as the statistics count such calls under one "unknown" series).
+func TestSpanOfUnservedMethod(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		rec := spantest.Record(t)
+		svc := transporttest.Unique("trunk")
+		mux := transport.NewMux()
+		mux.HandleFunc(svc+".get", func(context.Context, *transport.Request) ([]byte, error) { return []byte(`{}`), nil })
+		s, err := bus.Serve(svc, mux)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := bus.Call(ctx, svc+".made-up-name", nil); transport.CodeOf(err) != transport.CodeInvalid {
+			t.Fatalf("unserved method: %v", err)
+		}
+		var server sdktrace.ReadOnlySpan
+		for server == nil && ctx.Err() == nil {
+			for _, sp := range rec.Ended() {
+				if sp.SpanKind() == trace.SpanKindServer {
+					server = sp
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if server == nil {
+			t.Fatal("no handler span")
+		}
+		if server.Name() != transport.UnknownMethod || spantest.Attr(server, "rpc.method") != transport.UnknownMethod {
+			t.Errorf("handler span %q, rpc.method %q; want %q", server.Name(), spantest.Attr(server, "rpc.method"), transport.UnknownMethod)
+		}
+	})
+}

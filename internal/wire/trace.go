@@ -156,14 +156,21 @@ func EndCall(span trace.Span, err error) {
 // ctx is the handler's context (HandlerContext), which holds the caller's
 // span context as the parent.
 func StartHandler(ctx context.Context, system, queue string, req *transport.Request) (context.Context, trace.Span) {
-	ctx, span := start(ctx, req.Method, serverKind)
+	// The method is what the caller sent: a span is named after it only
+	// when it looks like a method (EndHandler renames one nobody serves),
+	// so that callers cannot mint span names at will.
+	method := req.Method
+	if !transport.WellFormedMethod(method) {
+		method = transport.UnknownMethod
+	}
+	ctx, span := start(ctx, method, serverKind)
 	if span.IsRecording() {
 		span.SetAttributes(
 			systemAttr(system),
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingOperationName("serve"),
 			semconv.MessagingDestinationName(queue),
-			semconv.RPCMethod(req.Method),
+			semconv.RPCMethod(method),
 			semconv.MessagingMessageConversationID(req.ID),
 			attrRequestID.String(req.RequestID),
 			semconv.MessagingMessageBodySize(len(req.Body)),
@@ -179,6 +186,11 @@ func StartHandler(ctx context.Context, system, queue string, req *transport.Requ
 // not a server's.
 func EndHandler(span trace.Span, err *transport.Error) {
 	if err != nil && span.IsRecording() {
+		if err.Code == transport.CodeInvalid && (err.Field("method") != "" || err.Field("type") != "") {
+			// A method this service does not serve.
+			span.SetName(transport.UnknownMethod)
+			span.SetAttributes(semconv.RPCMethod(transport.UnknownMethod))
+		}
 		span.SetAttributes(semconv.ErrorTypeKey.String(string(err.Code)))
 		switch err.Code {
 		case transport.CodeInternal, transport.CodeUnavailable, transport.CodeDeadlineExceeded:
