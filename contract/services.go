@@ -15,7 +15,7 @@ import (
 	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/order"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -48,7 +48,7 @@ func services() []service {
 		newService(order.ServiceName, order.Handler(order.NewClient(nil)), (*order.Client)(nil)),
 		newService(article.ServiceName, article.Handler(article.NewClient(nil)), (*article.Client)(nil)),
 		newService(seo.ServiceName, seo.Handler(seo.NewClient(nil)), (*seo.Client)(nil)),
-		newService(seed.ServiceName, seed.Handler(seed.NewClient(nil)), (*seed.Client)(nil)),
+		newService(seeder.ServiceName, seeder.Handler(seeder.NewClient(nil)), (*seeder.Client)(nil)),
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/order"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 )
 
 // builtin maps a service name to its Service. Every entry reaches the
@@ -36,7 +36,7 @@ var builtin = map[string]Service{
 }
 
 // DefaultSeed is the seed of the sample data a node seeds (Settings.Seed).
-const DefaultSeed = seed.DefaultSeed
+const DefaultSeed = seeder.DefaultSeed
 
 func startAuth(_ context.Context, env Env) (*Started, error) {
 	opts := env.Settings.authOptions()
@@ -230,7 +230,7 @@ func startSEO(_ context.Context, env Env) (*Started, error) {
 }
 
 func startSeeder(_ context.Context, env Env) (*Started, error) {
-	srv, err := seed.New(env.DB, seed.Options{
+	srv, err := seeder.New(env.DB, seeder.Options{
 		Bus:           env.Bus,
 		AdminEmail:    env.Settings.AdminEmail,
 		AdminPassword: env.Settings.AdminPassword,
@@ -241,7 +241,7 @@ func startSeeder(_ context.Context, env Env) (*Started, error) {
 		return nil, err
 	}
 	var a Attach
-	a.Add(seed.Bind(env.Bus, srv, env.Consumer...))
+	a.Add(seeder.Bind(env.Bus, srv, env.Consumer...))
 	if !env.Settings.Seed {
 		return a.Started(nil)
 	}
@@ -259,7 +259,7 @@ func startSeeder(_ context.Context, env Env) (*Started, error) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			rep, seeded, err := srv.Ensure(ctx, seed.RunRequest{Seed: DefaultSeed, Products: env.Settings.SeedProducts})
+			rep, seeded, err := srv.Ensure(ctx, seeder.RunRequest{Seed: DefaultSeed, Products: env.Settings.SeedProducts})
 			switch {
 			case err != nil:
 				if ctx.Err() == nil {

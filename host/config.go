@@ -17,7 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/supervise"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -253,8 +253,8 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if v := os.Getenv(EnvSeedProducts); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > seed.MaxProducts {
-			bad(EnvSeedProducts, fmt.Sprintf("%q is not a number of products from 1 to %d", v, seed.MaxProducts))
+		if err != nil || n < 1 || n > seeder.MaxProducts {
+			bad(EnvSeedProducts, fmt.Sprintf("%q is not a number of products from 1 to %d", v, seeder.MaxProducts))
 		}
 		c.Settings.SeedProducts = n
 	}
@@ -355,8 +355,8 @@ func (c Config) Validate() error {
 			bad(EnvBaseURL, fmt.Sprintf("%q is not an absolute http:// or https:// URL", u))
 		}
 	}
-	if n := c.Settings.SeedProducts; n < 0 || n > seed.MaxProducts {
-		bad(EnvSeedProducts, fmt.Sprintf("%d is not a number of products from 1 to %d", n, seed.MaxProducts))
+	if n := c.Settings.SeedProducts; n < 0 || n > seeder.MaxProducts {
+		bad(EnvSeedProducts, fmt.Sprintf("%d is not a number of products from 1 to %d", n, seeder.MaxProducts))
 	}
 	if r := c.Settings.Replica; r != "" && (len(r) > 40 || transport.CheckName("replica", r) != nil) {
 		bad(EnvReplica, fmt.Sprintf("%q is not 1-40 of a-z, 0-9, '-', '_'", r))

@@ -5,7 +5,7 @@
 // client can import it cheaply.
 //
 // Services live in sub-packages (shop/auth, shop/cart, shop/catalog/...,
-// shop/content/..., shop/inventory, shop/order, shop/seed).
+// shop/content/..., shop/inventory, shop/order, shop/seeder).
 //
 // # The shape of a service package
 //

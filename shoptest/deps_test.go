@@ -55,15 +55,15 @@ func serviceOf(pkg string) string {
 
 // The table of calls says what host's Start functions wire: each built-in
 // service's clients of other services, read from host/builtin.go (and,
-// for the seeder, which gets only the bus, from seed.New).
+// for the seeder, which gets only the bus, from seeder.New).
 func TestCallsMatchHost(t *testing.T) {
 	if got, want := slices.Sorted(maps.Keys(calls)), slices.Sorted(slices.Values(host.Names)); !slices.Equal(got, want) {
 		t.Fatalf("calls has entries for %v, host.Names is %v", got, want)
 	}
 	starts := clientCalls(t, "../host/builtin.go", func(name string) bool { return strings.HasPrefix(name, "start") })
-	seedNew := clientCalls(t, "../shop/seed/server.go", func(name string) bool { return name == "New" })["New"]
+	seedNew := clientCalls(t, "../shop/seeder/server.go", func(name string) bool { return name == "New" })["New"]
 	if len(seedNew) == 0 {
-		t.Fatal("seed.New calls no NewClient: the seeder is wired differently now")
+		t.Fatal("seeder.New calls no NewClient: the seeder is wired differently now")
 	}
 	for _, name := range host.Names {
 		fn := "start" + strings.ToUpper(name[:1]) + name[1:]

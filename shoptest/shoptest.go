@@ -82,7 +82,7 @@ import (
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -130,7 +130,7 @@ type Options struct {
 	// bcrypt.MinCost; changing the admin's credentials breaks Admin.
 	Settings host.Settings
 	// SeedProducts, when positive, fills the shop with the seeder's
-	// sample data (seed.DefaultSeed) with that many products before Start
+	// sample data (seeder.DefaultSeed) with that many products before Start
 	// returns: categories, attributes, options, published products with
 	// variants and stock, articles. It adds the seeder and the services
 	// it writes through.
@@ -154,7 +154,7 @@ type Shop struct {
 	// Services names the services running, in the order they started.
 	Services []string
 	// Seeded is the report of the seeding run (Options.SeedProducts).
-	Seeded seed.Report
+	Seeded seeder.Report
 
 	settings  host.Settings
 	customers atomic.Int64
@@ -203,7 +203,7 @@ func Start(tb testing.TB, opts Options) *Shop {
 	if opts.SeedProducts > 0 {
 		ctx, cancel := context.WithTimeout(s.Admin(tb), SeedTimeout)
 		defer cancel()
-		rep, err := seed.NewClient(s.Bus).Run(ctx, seed.RunRequest{Seed: seed.DefaultSeed, Products: opts.SeedProducts})
+		rep, err := seeder.NewClient(s.Bus).Run(ctx, seeder.RunRequest{Seed: seeder.DefaultSeed, Products: opts.SeedProducts})
 		if err != nil {
 			tb.Fatalf("shoptest: seeding %d products: %v", opts.SeedProducts, err)
 		}
@@ -224,7 +224,7 @@ func selectServices(opts Options) ([]host.Service, error) {
 	}
 	names := opts.Services
 	if opts.SeedProducts > 0 && names != nil && !slices.Contains(names, "all") {
-		names = append(slices.Clip(names), seed.ServiceName)
+		names = append(slices.Clip(names), seeder.ServiceName)
 	}
 	var builtin []host.Service
 	if names == nil || slices.Contains(names, "all") {

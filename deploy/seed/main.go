@@ -6,12 +6,12 @@
 //
 // The same seed always gives the same shop, and a second run changes nothing.
 // It connects to the RabbitMQ broker the shop's services listen on, seeds
-// the shop through them (package shop/seed), prints progress and a report
+// the shop through them (package shop/seeder), prints progress and a report
 // to stdout, and exits when done (or on SIGINT or SIGTERM). Flags:
 //
 //	-amqp URL            RabbitMQ URL (default $SHOP_AMQP_URL; required)
 //	-namespace NAME      RabbitMQ namespace (default $SHOP_AMQP_NAMESPACE, else "shop")
-//	-seed N              the seed (default seed.DefaultSeed, as hosts seed)
+//	-seed N              the seed (default seeder.DefaultSeed, as hosts seed)
 //	-products N          products, 1 to 100000 (default 48)
 //	-concurrency N       products and articles created at once (default 8)
 //	-admin-email E       the admin the auth service ensures (default $SHOP_ADMIN_EMAIL)
@@ -52,7 +52,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport/rabbit"
 )
 
@@ -91,14 +91,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var (
 		amqpURL       = fs.String("amqp", env(EnvAMQPURL, ""), "RabbitMQ URL (required; default $"+EnvAMQPURL+")")
 		namespace     = fs.String("namespace", env(EnvAMQPNamespace, ""), "RabbitMQ namespace (default $"+EnvAMQPNamespace+", else shop)")
-		seedValue     = fs.Int64("seed", seed.DefaultSeed, "the seed: the same seed gives the same shop")
-		products      = fs.Int("products", seed.DefaultProducts, fmt.Sprintf("number of products, 1 to %d", seed.MaxProducts))
-		concurrency   = fs.Int("concurrency", seed.DefaultConcurrency, "products and articles created at once")
+		seedValue     = fs.Int64("seed", seeder.DefaultSeed, "the seed: the same seed gives the same shop")
+		products      = fs.Int("products", seeder.DefaultProducts, fmt.Sprintf("number of products, 1 to %d", seeder.MaxProducts))
+		concurrency   = fs.Int("concurrency", seeder.DefaultConcurrency, "products and articles created at once")
 		adminEmail    = fs.String("admin-email", env(EnvAdminEmail, ""), "admin account the auth service ensures (default $"+EnvAdminEmail+")")
 		adminPassword = fs.String("admin-password", env(EnvAdminPassword, ""), "its password (default $"+EnvAdminPassword+"; prefer the variable)")
 		demo          = fs.Bool("demo", false, "register a demo customer with a public password (a developer's own shop only)")
-		demoEmail     = fs.String("demo-email", seed.DefaultDemoEmail, "demo customer to register")
-		demoPassword  = fs.String("demo-password", seed.DefaultDemoPassword, "demo customer's password")
+		demoEmail     = fs.String("demo-email", seeder.DefaultDemoEmail, "demo customer to register")
+		demoPassword  = fs.String("demo-password", seeder.DefaultDemoPassword, "demo customer's password")
 		mongoURI      = fs.String("mongo", env(EnvMongoURI, ""), "MongoDB URI to record the run in <prefix>_seeder (default $"+EnvMongoURI+"; empty: no record)")
 		dbPrefix      = fs.String("db-prefix", env(EnvDBPrefix, "shop"), "database name prefix (default $"+EnvDBPrefix+", else shop)")
 		once          = fs.Bool("once", false, "do nothing if this seed is recorded as done (needs -mongo)")
@@ -116,11 +116,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return shop.Invalid("unexpected arguments", "args", strings.Join(fs.Args(), " "))
 	}
-	req := seed.RunRequest{Seed: *seedValue, Products: *products}
+	req := seeder.RunRequest{Seed: *seedValue, Products: *products}
 	if *products == 0 {
-		return shop.Invalid("invalid seed run", "products", fmt.Sprintf("must be from 1 to %d", seed.MaxProducts))
+		return shop.Invalid("invalid seed run", "products", fmt.Sprintf("must be from 1 to %d", seeder.MaxProducts))
 	}
-	ds, err := seed.NewDataset(req.Seed, req.Products) // checks the number of products
+	ds, err := seeder.NewDataset(req.Seed, req.Products) // checks the number of products
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return shop.Invalid("invalid progress interval", "progress-every", "must not be negative")
 	}
 	if *every == 0 {
-		*every = max(seed.DefaultProgressEvery, n/50)
+		*every = max(seeder.DefaultProgressEvery, n/50)
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc
@@ -167,11 +167,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			defer cancel()
 			_ = client.Disconnect(dctx)
 		}()
-		db = client.Database(*dbPrefix + "_" + seed.ServiceName)
+		db = client.Database(*dbPrefix + "_" + seeder.ServiceName)
 	}
 
 	var outMu sync.Mutex
-	progress := func(p seed.Progress) {
+	progress := func(p seeder.Progress) {
 		if *quiet || p.Done == 0 && p.Total > 0 {
 			return
 		}
@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-16s %7d/%-7d created %-7d existing %-7d %s\n",
 			p.Kind, p.Done, p.Total, p.Created, p.Existing, p.Elapsed.Round(100*time.Millisecond))
 	}
-	srv, err := seed.New(db, seed.Options{
+	srv, err := seeder.New(db, seeder.Options{
 		Bus:        bus,
 		AdminEmail: *adminEmail, AdminPassword: *adminPassword,
 		Demo: *demo, DemoEmail: *demoEmail, DemoPassword: *demoPassword,
@@ -192,7 +192,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rep seed.Report
+	var rep seeder.Report
 	ran := true
 	if *once {
 		rep, ran, err = srv.Ensure(ctx, req)
@@ -216,7 +216,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // printReport writes rep as a table, or as JSON.
-func printReport(w io.Writer, rep seed.Report, asJSON bool) error {
+func printReport(w io.Writer, rep seeder.Report, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -233,9 +233,9 @@ func printReport(w io.Writer, rep seed.Report, asJSON bool) error {
 	return tw.Flush()
 }
 
-// kinds returns the kinds of counts in seed.Kinds order, then any others.
-func kinds(counts map[seed.Kind]seed.Count) []seed.Kind {
-	out := slices.Clone(seed.Kinds)
+// kinds returns the kinds of counts in seeder.Kinds order, then any others.
+func kinds(counts map[seeder.Kind]seeder.Count) []seeder.Kind {
+	out := slices.Clone(seeder.Kinds)
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		if !slices.Contains(out, k) {
 			out = append(out, k)

@@ -19,7 +19,7 @@ import (
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/rabbit"
 )
@@ -98,7 +98,7 @@ func TestRunSeedsOverRabbitMQ(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for _, name := range append(names, seed.ServiceName) {
+		for _, name := range append(names, seeder.ServiceName) {
 			if err := client.Database(prefix + "_" + name).Drop(ctx); err != nil {
 				t.Errorf("drop %s_%s: %v", prefix, name, err)
 			}
@@ -146,7 +146,7 @@ func TestRunSeedsOverRabbitMQ(t *testing.T) {
 	if err != nil || len(page.Items) != 4 {
 		t.Errorf("products after run: %d, %v; want 4", len(page.Items), err)
 	}
-	if _, err := auth.NewClient(bus).Login(ctx, auth.LoginRequest{Email: seed.DefaultDemoEmail, Password: seed.DefaultDemoPassword}); err != nil {
+	if _, err := auth.NewClient(bus).Login(ctx, auth.LoginRequest{Email: seeder.DefaultDemoEmail, Password: seeder.DefaultDemoPassword}); err != nil {
 		t.Errorf("the demo customer cannot log in: %v", err)
 	}
 
@@ -159,21 +159,21 @@ func TestRunSeedsOverRabbitMQ(t *testing.T) {
 	}
 }
 
-// TestPrintReport checks the report's table (every kind in seed.Kinds
+// TestPrintReport checks the report's table (every kind in seeder.Kinds
 // order, then others) and its JSON form.
 func TestPrintReport(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rep := seed.Report{RunID: "r1", Seed: 5, Products: 4, StartedAt: start, FinishedAt: start.Add(1500 * time.Millisecond),
-		Counts: map[seed.Kind]seed.Count{seed.KindProducts: {Created: 4}, "gadgets": {Existing: 2}, seed.KindUsers: {Existing: 1}}}
+	rep := seeder.Report{RunID: "r1", Seed: 5, Products: 4, StartedAt: start, FinishedAt: start.Add(1500 * time.Millisecond),
+		Counts: map[seeder.Kind]seeder.Count{seeder.KindProducts: {Created: 4}, "gadgets": {Existing: 2}, seeder.KindUsers: {Existing: 1}}}
 	var out bytes.Buffer
 	if err := printReport(&out, rep, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2+len(seed.Kinds)+1 || lines[0] != "seed 5, 4 products, run r1, 1.5s" {
+	if len(lines) != 2+len(seeder.Kinds)+1 || lines[0] != "seed 5, 4 products, run r1, 1.5s" {
 		t.Fatalf("table:\n%s", out.String())
 	}
-	for i, k := range append(slices.Clone(seed.Kinds), "gadgets") {
+	for i, k := range append(slices.Clone(seeder.Kinds), "gadgets") {
 		if f := strings.Fields(lines[2+i]); f[0] != string(k) {
 			t.Errorf("row %d is %q, want kind %s", i, lines[2+i], k)
 		}
@@ -186,8 +186,8 @@ func TestPrintReport(t *testing.T) {
 	if err := printReport(&out, rep, true); err != nil {
 		t.Fatal(err)
 	}
-	var got seed.Report
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.RunID != "r1" || got.Counts[seed.KindProducts].Created != 4 {
+	var got seeder.Report
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.RunID != "r1" || got.Counts[seeder.KindProducts].Created != 4 {
 		t.Errorf("JSON report %+v, %v:\n%s", got, err, out.String())
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/filter"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport/rabbit"
 )
 
@@ -83,7 +83,7 @@ func startShop(t *testing.T) *rabbit.Bus {
 		t.Fatal(err)
 	}
 	admin := shop.WithToken(ctx, session.Token)
-	if _, err := seed.NewClient(bus).Run(admin, seed.RunRequest{Seed: seed.DefaultSeed, Products: products}); err != nil {
+	if _, err := seeder.NewClient(bus).Run(admin, seeder.RunRequest{Seed: seeder.DefaultSeed, Products: products}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the filter service to list the seeded products", func() bool {

@@ -30,7 +30,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/shop/inventory"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/storefront"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/rabbit"
@@ -381,7 +381,7 @@ func TestShopRunsWithRestrictedAccounts(t *testing.T) {
 		t.Fatalf("admin login through the storefront's account: %v", err)
 	}
 	admin := shop.WithToken(ctx, session.Token)
-	if _, err := seed.NewClient(sf).Run(admin, seed.RunRequest{Seed: seed.DefaultSeed, Products: 4}); err != nil {
+	if _, err := seeder.NewClient(sf).Run(admin, seeder.RunRequest{Seed: seeder.DefaultSeed, Products: 4}); err != nil {
 		t.Fatalf("seeder: %v", err)
 	}
 	filters := filter.NewClient(sf)

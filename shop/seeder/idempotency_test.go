@@ -1,4 +1,4 @@
-package seed_test
+package seeder_test
 
 import (
 	"context"
@@ -16,24 +16,24 @@ import (
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
 // serveSeeder serves a seeder on the shop's bus with the options given
 // (Bus, admin credentials and Logger filled in) and returns it and its
 // database.
-func serveSeeder(t *testing.T, s *testShop, opts seed.Options) (*seed.Server, *mongo.Database) {
+func serveSeeder(t *testing.T, s *testShop, opts seeder.Options) (*seeder.Server, *mongo.Database) {
 	t.Helper()
 	db := testenv.MongoDB(t, "seed_seeder")
 	opts.Bus, opts.Logger = s.bus, quiet
 	opts.AdminEmail, opts.AdminPassword = shoptest.AdminEmail, shoptest.AdminPassword
 	opts.Demo = true
-	srv, err := seed.New(db, opts)
+	srv, err := seeder.New(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := seed.Bind(s.bus, srv)
+	sub, err := seeder.Bind(s.bus, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +48,12 @@ func TestRequestsApplyOnce(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		const seedValue, n = 5, 2
 		s := startShop(t, bus)
-		srv, db := serveSeeder(t, s, seed.Options{Concurrency: 4})
+		srv, db := serveSeeder(t, s, seeder.Options{Concurrency: 4})
 		ds := mustDataset(t, seedValue, n)
 		var shops []inventory // the shop after each call
 		opts := idemtest.Options{Settle: func(t *testing.T) { shops = append(shops, takeInventory(t, s, ds)) }}
 		cases := []idemtest.Case{
-			{Method: seed.MethodRun, Body: `{"seed":5,"products":2}`, Ctx: func(*testing.T) context.Context { return s.admin }},
+			{Method: seeder.MethodRun, Body: `{"seed":5,"products":2}`, Ctx: func(*testing.T) context.Context { return s.admin }},
 		}
 		for _, c := range cases {
 			t.Run(c.Method, func(t *testing.T) {
@@ -70,11 +70,11 @@ func TestRequestsApplyOnce(t *testing.T) {
 		if !reflect.DeepEqual(shops[0], shops[1]) {
 			t.Errorf("the repeat changed the shop:\n%+v\n%+v", shops[0], shops[1])
 		}
-		runs, err := srv.Runs(s.admin, seed.RunsRequest{})
-		if err != nil || len(runs) != 1 || runs[0].Status != seed.StatusDone {
+		runs, err := srv.Runs(s.admin, seeder.RunsRequest{})
+		if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone {
 			t.Errorf("runs: %+v, %v; want one, done", runs, err)
 		}
-		idemtest.Covered(t, seed.Handler(srv).Methods(), []string{seed.MethodRuns}, cases)
+		idemtest.Covered(t, seeder.Handler(srv).Methods(), []string{seeder.MethodRuns}, cases)
 	})
 }
 
@@ -100,23 +100,23 @@ func TestRunRetriedAfterAFailure(t *testing.T) {
 	s := startShop(t, bustest.New(t, "inproc"))
 	flaky := &flakyProducts{Service: s.products}
 	flaky.fails.Store(4) // every attempt the seeder makes at its first product
-	srv, _ := serveSeeder(t, s, seed.Options{Products: flaky, Concurrency: 1})
+	srv, _ := serveSeeder(t, s, seeder.Options{Products: flaky, Concurrency: 1})
 	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
 	defer cancel()
 	// Invoke retries a call that failed with unavailable, with its id.
-	rep, err := seed.NewClient(s.bus).Run(ctx, seed.RunRequest{Seed: 9, Products: 2})
+	rep, err := seeder.NewClient(s.bus).Run(ctx, seeder.RunRequest{Seed: 9, Products: 2})
 	if err != nil {
 		t.Fatalf("retried run: %v", err)
 	}
 	if flaky.fails.Load() >= 0 {
 		t.Fatal("the run never failed: the test proves nothing")
 	}
-	if c := rep.Counts[seed.KindProducts]; c.Total() != 2 {
+	if c := rep.Counts[seeder.KindProducts]; c.Total() != 2 {
 		t.Errorf("products: %+v", c)
 	}
 	// Both attempts are one run, recorded once.
-	runs, err := srv.Runs(ctx, seed.RunsRequest{})
-	if err != nil || len(runs) != 1 || runs[0].Status != seed.StatusDone || runs[0].RunID != rep.RunID {
+	runs, err := srv.Runs(ctx, seeder.RunsRequest{})
+	if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
 		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
 	}
 }
@@ -126,16 +126,16 @@ func TestRunRetriedAfterAFailure(t *testing.T) {
 // again; then one that has it does.
 func TestEnsureGivesOldShopsStock(t *testing.T) {
 	s := startShop(t, bustest.New(t, "inproc"))
-	srv, db := serveSeeder(t, s, seed.Options{Concurrency: 2})
+	srv, db := serveSeeder(t, s, seeder.Options{Concurrency: 2})
 	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
 	defer cancel()
-	req := seed.RunRequest{Seed: 4, Products: 2}
+	req := seeder.RunRequest{Seed: 4, Products: 2}
 	first, ran, err := srv.Ensure(ctx, req)
 	if err != nil || !ran {
 		t.Fatalf("first Ensure: ran %v, %v", ran, err)
 	}
 	// As a seeder without stock recorded it.
-	res, err := db.Collection("runs").UpdateMany(ctx, bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "counts." + string(seed.KindStock), Value: ""}}}})
+	res, err := db.Collection("runs").UpdateMany(ctx, bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "counts." + string(seeder.KindStock), Value: ""}}}})
 	if err != nil || res.ModifiedCount != 1 {
 		t.Fatalf("unset the stock count: %+v, %v", res, err)
 	}
@@ -143,8 +143,8 @@ func TestEnsureGivesOldShopsStock(t *testing.T) {
 	if err != nil || !ran || again.RunID == first.RunID {
 		t.Fatalf("Ensure after a run without stock: ran %v, %v", ran, err)
 	}
-	if c := again.Counts[seed.KindStock]; c.Existing != first.Counts[seed.KindStock].Created || c.Created != 0 {
-		t.Errorf("stock of the second run: %+v; the first made %+v", c, first.Counts[seed.KindStock])
+	if c := again.Counts[seeder.KindStock]; c.Existing != first.Counts[seeder.KindStock].Created || c.Created != 0 {
+		t.Errorf("stock of the second run: %+v; the first made %+v", c, first.Counts[seeder.KindStock])
 	}
 	if rep, ran, err := srv.Ensure(ctx, req); err != nil || ran || rep.RunID != again.RunID {
 		t.Errorf("third Ensure: ran %v, %v, run %s, want %s", ran, err, rep.RunID, again.RunID)

@@ -1,4 +1,4 @@
-package seed_test
+package seeder_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/shop/content/seo"
 	invsvc "github.com/shopbus/shopbus/shop/inventory"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -120,12 +120,12 @@ func startShop(t testing.TB, bus transport.Bus) *testShop {
 // progressLog records progress callbacks.
 type progressLog struct {
 	mu      sync.Mutex
-	calls   []seed.Progress
+	calls   []seeder.Progress
 	busy    bool
 	overlap bool
 }
 
-func (l *progressLog) record(p seed.Progress) {
+func (l *progressLog) record(p seeder.Progress) {
 	l.mu.Lock()
 	if l.busy {
 		l.overlap = true
@@ -139,10 +139,10 @@ func (l *progressLog) record(p seed.Progress) {
 	l.mu.Unlock()
 }
 
-func (l *progressLog) last(kind seed.Kind) (seed.Progress, int) {
+func (l *progressLog) last(kind seeder.Kind) (seeder.Progress, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var last seed.Progress
+	var last seeder.Progress
 	n := 0
 	for _, p := range l.calls {
 		if p.Kind == kind {
@@ -157,9 +157,9 @@ func (l *progressLog) last(kind seed.Kind) (seed.Progress, int) {
 }
 
 // startSeeder serves a seeder with a database of its own on the shop's bus.
-func startSeeder(t testing.TB, s *testShop, progress func(seed.Progress)) *seed.Server {
+func startSeeder(t testing.TB, s *testShop, progress func(seeder.Progress)) *seeder.Server {
 	t.Helper()
-	srv, err := seed.New(testenv.MongoDB(t, "seed_seeder"), seed.Options{
+	srv, err := seeder.New(testenv.MongoDB(t, "seed_seeder"), seeder.Options{
 		Bus:        s.bus,
 		AdminEmail: shoptest.AdminEmail, AdminPassword: shoptest.AdminPassword,
 		Demo:          true,
@@ -171,7 +171,7 @@ func startSeeder(t testing.TB, s *testShop, progress func(seed.Progress)) *seed.
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := seed.Bind(s.bus, srv)
+	sub, err := seeder.Bind(s.bus, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ type inventory struct {
 	DemoCustomer    bool
 }
 
-func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
+func takeInventory(t *testing.T, s *testShop, ds *seeder.Dataset) inventory {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(s.admin, 30*time.Second)
 	defer cancel()
@@ -291,7 +291,7 @@ func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
 			inv.SEO = append(inv.SEO, fmt.Sprintf("page/%s|%s|%s|%v", pg.EntityID, m.Path, m.Title, m.Explicit))
 		}
 	}
-	for i := range min(seed.SEOProducts, ds.Products) {
+	for i := range min(seeder.SEOProducts, ds.Products) {
 		slug := ds.Product(i).Request.Slug
 		p, err := s.products.GetBySlug(ctx, product.GetBySlugRequest{Slug: slug})
 		if err != nil {
@@ -302,7 +302,7 @@ func takeInventory(t *testing.T, s *testShop, ds *seed.Dataset) inventory {
 		}
 	}
 
-	_, err = s.auth.Client.Login(context.Background(), auth.LoginRequest{Email: seed.DefaultDemoEmail, Password: seed.DefaultDemoPassword})
+	_, err = s.auth.Client.Login(context.Background(), auth.LoginRequest{Email: seeder.DefaultDemoEmail, Password: seeder.DefaultDemoPassword})
 	inv.DemoCustomer = err == nil
 	return inv
 }
@@ -340,12 +340,12 @@ func TestRunIsIdempotent(t *testing.T) {
 		s := startShop(t, bus)
 		var progress progressLog
 		srv := startSeeder(t, s, progress.record)
-		client := seed.NewClient(bus)
+		client := seeder.NewClient(bus)
 		ds := mustDataset(t, seedValue, n)
 		ctx, cancel := context.WithTimeout(s.admin, 2*time.Minute)
 		defer cancel()
 
-		rep1, err := client.Run(ctx, seed.RunRequest{Seed: seedValue, Products: n})
+		rep1, err := client.Run(ctx, seeder.RunRequest{Seed: seedValue, Products: n})
 		if err != nil {
 			t.Fatalf("first run: %v", err)
 		}
@@ -353,17 +353,17 @@ func TestRunIsIdempotent(t *testing.T) {
 
 		// What the first run says it created is what the services hold,
 		// and what the dataset describes.
-		want := map[seed.Kind]seed.Count{
-			seed.KindUsers:           {Created: 1, Existing: 1}, // the demo customer; the admin exists
-			seed.KindAttributes:      {Created: len(ds.Attributes)},
-			seed.KindAttributeGroups: {Created: len(ds.AttributeGroups)},
-			seed.KindOptionGroups:    {Created: len(ds.OptionGroups)},
-			seed.KindCategories:      {Created: len(ds.Categories)},
-			seed.KindProducts:        {Created: n},
-			seed.KindVariants:        {Created: inv1.Variants},
-			seed.KindStock:           {Created: n + inv1.Variants}, // every product's SKU and every variant's
-			seed.KindArticles:        {Created: ds.Articles},
-			seed.KindSEO:             {Created: len(ds.Pages) + seed.SEOProducts},
+		want := map[seeder.Kind]seeder.Count{
+			seeder.KindUsers:           {Created: 1, Existing: 1}, // the demo customer; the admin exists
+			seeder.KindAttributes:      {Created: len(ds.Attributes)},
+			seeder.KindAttributeGroups: {Created: len(ds.AttributeGroups)},
+			seeder.KindOptionGroups:    {Created: len(ds.OptionGroups)},
+			seeder.KindCategories:      {Created: len(ds.Categories)},
+			seeder.KindProducts:        {Created: n},
+			seeder.KindVariants:        {Created: inv1.Variants},
+			seeder.KindStock:           {Created: n + inv1.Variants}, // every product's SKU and every variant's
+			seeder.KindArticles:        {Created: ds.Articles},
+			seeder.KindSEO:             {Created: len(ds.Pages) + seeder.SEOProducts},
 		}
 		if !reflect.DeepEqual(rep1.Counts, want) {
 			t.Errorf("first report counts:\n got %v\nwant %v", rep1.Counts, want)
@@ -373,7 +373,7 @@ func TestRunIsIdempotent(t *testing.T) {
 		}
 		if len(inv1.Categories) != len(ds.Categories) || len(inv1.Products) != n || len(inv1.Articles) != ds.Articles ||
 			len(inv1.Attributes) != len(ds.Attributes) || len(inv1.AttributeGroups) != len(ds.AttributeGroups) ||
-			len(inv1.OptionGroups) != len(ds.OptionGroups) || len(inv1.SEO) != len(ds.Pages)+seed.SEOProducts || !inv1.DemoCustomer {
+			len(inv1.OptionGroups) != len(ds.OptionGroups) || len(inv1.SEO) != len(ds.Pages)+seeder.SEOProducts || !inv1.DemoCustomer {
 			t.Fatalf("the services hold %+v", inv1)
 		}
 		wantVariants := 0
@@ -399,13 +399,13 @@ func TestRunIsIdempotent(t *testing.T) {
 		}
 
 		// Progress: every kind reported, finished, never going back, calls not overlapping.
-		for _, k := range []seed.Kind{seed.KindUsers, seed.KindCategories, seed.KindProducts, seed.KindArticles, seed.KindSEO} {
+		for _, k := range []seeder.Kind{seeder.KindUsers, seeder.KindCategories, seeder.KindProducts, seeder.KindArticles, seeder.KindSEO} {
 			last, calls := progress.last(k)
 			if calls < 2 || last.Done != last.Total || last.Total == 0 {
 				t.Errorf("progress of %s: %d calls, last %+v", k, calls, last)
 			}
 		}
-		if last, calls := progress.last(seed.KindProducts); calls < n/5+1 || last.Created != n {
+		if last, calls := progress.last(seeder.KindProducts); calls < n/5+1 || last.Created != n {
 			t.Errorf("product progress: %d calls, last %+v", calls, last)
 		}
 		if progress.overlap {
@@ -413,11 +413,11 @@ func TestRunIsIdempotent(t *testing.T) {
 		}
 
 		// The second run creates nothing and changes nothing.
-		rep2, err := client.Run(ctx, seed.RunRequest{Seed: seedValue, Products: n})
+		rep2, err := client.Run(ctx, seeder.RunRequest{Seed: seedValue, Products: n})
 		if err != nil {
 			t.Fatalf("second run: %v", err)
 		}
-		for _, k := range seed.Kinds {
+		for _, k := range seeder.Kinds {
 			got, first := rep2.Counts[k], rep1.Counts[k]
 			if got.Created != 0 || got.Different != 0 || got.Existing != first.Total() {
 				t.Errorf("second run, %s: %+v; the first made %+v", k, got, first)
@@ -431,31 +431,31 @@ func TestRunIsIdempotent(t *testing.T) {
 		}
 
 		// Both runs are recorded, newest first.
-		runs, err := client.Runs(ctx, seed.RunsRequest{})
+		runs, err := client.Runs(ctx, seeder.RunsRequest{})
 		if err != nil {
 			t.Fatalf("runs: %v", err)
 		}
 		if len(runs) != 2 || runs[0].RunID != rep2.RunID || runs[1].RunID != rep1.RunID ||
-			runs[0].Status != seed.StatusDone || !reflect.DeepEqual(runs[0].Counts, rep2.Counts) {
+			runs[0].Status != seeder.StatusDone || !reflect.DeepEqual(runs[0].Counts, rep2.Counts) {
 			t.Fatalf("runs: %+v", runs)
 		}
 
 		// Ensure skips a seed that is done, and grows the shop when asked
 		// for more products: the first n are the same.
-		if rep, ran, err := srv.Ensure(ctx, seed.RunRequest{Seed: seedValue, Products: n - 2}); err != nil || ran || rep.RunID != rep2.RunID {
+		if rep, ran, err := srv.Ensure(ctx, seeder.RunRequest{Seed: seedValue, Products: n - 2}); err != nil || ran || rep.RunID != rep2.RunID {
 			t.Fatalf("Ensure of a done seed: ran %v, %v, report %+v", ran, err, rep)
 		}
-		rep3, ran, err := srv.Ensure(ctx, seed.RunRequest{Seed: seedValue, Products: n + 1})
+		rep3, ran, err := srv.Ensure(ctx, seeder.RunRequest{Seed: seedValue, Products: n + 1})
 		if err != nil || !ran {
 			t.Fatalf("Ensure with one more product: ran %v, %v", ran, err)
 		}
-		if c := rep3.Counts[seed.KindProducts]; c.Created != 1 || c.Existing != n || c.Different != 0 {
+		if c := rep3.Counts[seeder.KindProducts]; c.Created != 1 || c.Existing != n || c.Different != 0 {
 			t.Errorf("growing by one product: %+v", c)
 		}
-		if c := rep3.Counts[seed.KindCategories]; c.Created != 0 || c.Existing != len(ds.Categories) {
+		if c := rep3.Counts[seeder.KindCategories]; c.Created != 0 || c.Existing != len(ds.Categories) {
 			t.Errorf("growing recreated categories: %+v", c)
 		}
-		if c := rep3.Counts[seed.KindStock]; c.Created != 1+ds.Product(n).Variants || c.Existing != n+inv1.Variants || c.Different != 0 {
+		if c := rep3.Counts[seeder.KindStock]; c.Created != 1+ds.Product(n).Variants || c.Existing != n+inv1.Variants || c.Different != 0 {
 			t.Errorf("growing by one product, stock: %+v", c)
 		}
 	})
@@ -465,10 +465,10 @@ func TestRunLeavesChangedEntitiesAlone(t *testing.T) {
 	bus := bustest.New(t, "inproc")
 	s := startShop(t, bus)
 	startSeeder(t, s, nil)
-	client := seed.NewClient(bus)
+	client := seeder.NewClient(bus)
 	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
 	defer cancel()
-	req := seed.RunRequest{Seed: 3, Products: 4}
+	req := seeder.RunRequest{Seed: 3, Products: 4}
 	if _, err := client.Run(ctx, req); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestRunLeavesChangedEntitiesAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := rep.Counts[seed.KindProducts]; c.Created != 0 || c.Existing != 4 || c.Different != 1 {
+	if c := rep.Counts[seeder.KindProducts]; c.Created != 0 || c.Existing != 4 || c.Different != 1 {
 		t.Errorf("products after an edit: %+v", c)
 	}
 	if got, err := s.products.Get(ctx, product.GetRequest{ID: p.ID}); err != nil || got.Title != edited {
@@ -505,7 +505,7 @@ func TestRunLeavesChangedEntitiesAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := rep.Counts[seed.KindStock]; c.Created != 0 || c.Different != 1 || c.Existing == 0 {
+	if c := rep.Counts[seeder.KindStock]; c.Created != 0 || c.Different != 1 || c.Existing == 0 {
 		t.Errorf("stock after a change: %+v", c)
 	}
 	if after := stockOf(t, s, product.Product{SKU: sku})[0]; after.OnHand != before.OnHand+7 {
@@ -517,11 +517,11 @@ func TestRunLeavesChangedEntitiesAlone(t *testing.T) {
 // dataset's stock, and that the shop shows every stock level: some
 // products plentiful, some low, some sold out, as their sellable SKUs
 // (the variants', else the product's own) say.
-func checkStock(t *testing.T, s *testShop, ds *seed.Dataset) {
+func checkStock(t *testing.T, s *testShop, ds *seeder.Dataset) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	levels := map[seed.StockLevel]int{}
+	levels := map[seeder.StockLevel]int{}
 	for i := range ds.Products {
 		p, err := s.products.GetBySlug(ctx, product.GetBySlugRequest{Slug: ds.Product(i).Request.Slug})
 		if err != nil {
@@ -550,21 +550,21 @@ func checkStock(t *testing.T, s *testShop, ds *seed.Dataset) {
 		if len(sellable) == 0 {
 			sellable = []string{p.SKU}
 		}
-		var level seed.StockLevel
+		var level seeder.StockLevel
 		switch {
 		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] != 0 }):
-			level = seed.StockSoldOut
+			level = seeder.StockSoldOut
 		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] < 1 || got[sku] > 5 }):
-			level = seed.StockLow
+			level = seeder.StockLow
 		case !slices.ContainsFunc(sellable, func(sku string) bool { return got[sku] != 0 && (got[sku] < 20 || got[sku] > 100) }):
-			level = seed.StockPlenty
+			level = seeder.StockPlenty
 		}
 		if level != ds.StockLevel(i) {
 			t.Errorf("product %d: stock %v reads as %q, want %q", i, got, level, ds.StockLevel(i))
 		}
 		levels[level]++
 	}
-	if levels[seed.StockPlenty] == 0 || levels[seed.StockLow] == 0 || levels[seed.StockSoldOut] == 0 {
+	if levels[seeder.StockPlenty] == 0 || levels[seeder.StockLow] == 0 || levels[seeder.StockSoldOut] == 0 {
 		t.Errorf("stock levels in the shop: %v; want each", levels)
 	}
 }
@@ -579,7 +579,7 @@ func TestRunIsDeterministic(t *testing.T) {
 				startSeeder(t, s, nil)
 				ctx, cancel := context.WithTimeout(s.admin, time.Minute)
 				defer cancel()
-				if _, err := seed.NewClient(bus).Run(ctx, seed.RunRequest{Seed: seedValue, Products: n}); err != nil {
+				if _, err := seeder.NewClient(bus).Run(ctx, seeder.RunRequest{Seed: seedValue, Products: n}); err != nil {
 					t.Fatalf("seed %d: %v", seedValue, err)
 				}
 				return takeInventory(t, s, mustDataset(t, seedValue, n))
@@ -602,29 +602,29 @@ func TestRunRejects(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		s := startShop(t, bus)
 		startSeeder(t, s, nil)
-		client := seed.NewClient(bus)
+		client := seeder.NewClient(bus)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		admin := shop.WithToken(ctx, shop.TokenFrom(s.admin))
 
-		_, err := client.Run(admin, seed.RunRequest{Products: -1})
+		_, err := client.Run(admin, seeder.RunRequest{Products: -1})
 		wantCode(t, err, transport.CodeInvalid, "products")
-		_, err = client.Run(admin, seed.RunRequest{Products: seed.MaxProducts + 1})
+		_, err = client.Run(admin, seeder.RunRequest{Products: seeder.MaxProducts + 1})
 		wantCode(t, err, transport.CodeInvalid, "products")
-		_, err = client.Run(shop.WithToken(ctx, shop.TokenFrom(s.customer)), seed.RunRequest{Products: 1})
+		_, err = client.Run(shop.WithToken(ctx, shop.TokenFrom(s.customer)), seeder.RunRequest{Products: 1})
 		wantCode(t, err, transport.CodeForbidden, "")
-		_, err = client.Run(ctx, seed.RunRequest{Products: 1})
+		_, err = client.Run(ctx, seeder.RunRequest{Products: 1})
 		wantCode(t, err, transport.CodeUnauthenticated, "")
-		_, err = client.Runs(shop.WithToken(ctx, shop.TokenFrom(s.customer)), seed.RunsRequest{})
+		_, err = client.Runs(shop.WithToken(ctx, shop.TokenFrom(s.customer)), seeder.RunsRequest{})
 		wantCode(t, err, transport.CodeForbidden, "")
-		_, err = client.Runs(admin, seed.RunsRequest{Limit: -1})
+		_, err = client.Runs(admin, seeder.RunsRequest{Limit: -1})
 		wantCode(t, err, transport.CodeInvalid, "limit")
 		// A wrongly typed body is invalid too, naming the field.
-		_, err = bus.Call(admin, seed.MethodRun, []byte(`{"seed":"seven"}`))
+		_, err = bus.Call(admin, seeder.MethodRun, []byte(`{"seed":"seven"}`))
 		wantCode(t, err, transport.CodeInvalid, "seed")
 
 		// None of that wrote anything.
-		if runs, err := client.Runs(admin, seed.RunsRequest{}); err != nil || len(runs) != 0 {
+		if runs, err := client.Runs(admin, seeder.RunsRequest{}); err != nil || len(runs) != 0 {
 			t.Errorf("runs after rejected requests: %v, %v", runs, err)
 		}
 		if roots, err := s.categories.ListChildren(ctx, category.ListChildrenRequest{}); err != nil || len(roots) != 0 {
@@ -638,59 +638,59 @@ func TestRunRejects(t *testing.T) {
 func TestRunWithCallerToken(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		s := startShop(t, bus)
-		srv, err := seed.New(testenv.MongoDB(t, "seed_seeder"), seed.Options{Bus: bus, Logger: quiet, DemoEmail: "someone@shop.test"})
+		srv, err := seeder.New(testenv.MongoDB(t, "seed_seeder"), seeder.Options{Bus: bus, Logger: quiet, DemoEmail: "someone@shop.test"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := seed.Bind(bus, srv)
+		sub, err := seeder.Bind(bus, srv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = sub.Close() })
 		ctx, cancel := context.WithTimeout(s.admin, time.Minute)
 		defer cancel()
-		rep, err := seed.NewClient(bus).Run(ctx, seed.RunRequest{Seed: 1, Products: 2})
+		rep, err := seeder.NewClient(bus).Run(ctx, seeder.RunRequest{Seed: 1, Products: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := rep.Counts[seed.KindProducts]; c.Created != 2 {
+		if c := rep.Counts[seeder.KindProducts]; c.Created != 2 {
 			t.Errorf("products: %+v", c)
 		}
 		// Without Options.Demo no account with a public password exists.
-		if _, err := s.auth.Client.Login(ctx, auth.LoginRequest{Email: "someone@shop.test", Password: seed.DefaultDemoPassword}); !errors.Is(err, shop.ErrUnauthenticated) {
+		if _, err := s.auth.Client.Login(ctx, auth.LoginRequest{Email: "someone@shop.test", Password: seeder.DefaultDemoPassword}); !errors.Is(err, shop.ErrUnauthenticated) {
 			t.Errorf("a seeder without Demo: the demo customer's login gives %v, want unauthenticated", err)
 		}
 
 		// SeedOnStart has no credentials here: it logs the failure and
 		// returns nil; a done seed is skipped.
-		if err := srv.SeedOnStart(seed.RunRequest{Seed: 2, Products: 1})(context.Background()); err != nil {
+		if err := srv.SeedOnStart(seeder.RunRequest{Seed: 2, Products: 1})(context.Background()); err != nil {
 			t.Errorf("SeedOnStart: %v", err)
 		}
-		if err := srv.SeedOnStart(seed.RunRequest{Seed: 1, Products: 2})(context.Background()); err != nil {
+		if err := srv.SeedOnStart(seeder.RunRequest{Seed: 1, Products: 2})(context.Background()); err != nil {
 			t.Errorf("SeedOnStart: %v", err)
 		}
-		runs, err := srv.Runs(ctx, seed.RunsRequest{})
-		if err != nil || len(runs) != 2 || runs[0].Status != seed.StatusFailed || runs[0].Error == "" || runs[1].Status != seed.StatusDone {
+		runs, err := srv.Runs(ctx, seeder.RunsRequest{})
+		if err != nil || len(runs) != 2 || runs[0].Status != seeder.StatusFailed || runs[0].Error == "" || runs[1].Status != seeder.StatusDone {
 			t.Fatalf("runs: %+v, %v", runs, err)
 		}
 	})
 }
 
 func TestNewNeedsServices(t *testing.T) {
-	if _, err := seed.New(nil, seed.Options{}); err == nil {
+	if _, err := seeder.New(nil, seeder.Options{}); err == nil {
 		t.Error("New without a bus or clients succeeded")
 	}
 	bus := bustest.New(t, "inproc")
-	if _, err := seed.New(nil, seed.Options{Bus: bus, AdminEmail: "a@b.c"}); !errors.Is(err, shop.ErrInvalid) {
+	if _, err := seeder.New(nil, seeder.Options{Bus: bus, AdminEmail: "a@b.c"}); !errors.Is(err, shop.ErrInvalid) {
 		t.Errorf("New with an admin e-mail but no password: %v", err)
 	}
-	srv, err := seed.New(nil, seed.Options{Bus: bus, Logger: quiet})
+	srv, err := seeder.New(nil, seeder.Options{Bus: bus, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Without credentials or a caller token a run cannot write.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = srv.Seed(ctx, seed.RunRequest{Products: 1})
+	_, err = srv.Seed(ctx, seeder.RunRequest{Products: 1})
 	wantCode(t, err, transport.CodeUnauthenticated, "")
 }

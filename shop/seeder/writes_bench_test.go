@@ -1,4 +1,4 @@
-package seed_test
+package seeder_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/option"
 	invsvc "github.com/shopbus/shopbus/shop/inventory"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -35,10 +35,10 @@ func BenchmarkCatalogWrites(b *testing.B) {
 	ctx, cancel := context.WithTimeout(s.admin, time.Hour)
 	defer cancel()
 	const seedNo = 7
-	if _, err := srv.Seed(ctx, seed.RunRequest{Seed: seedNo, Products: 1}); err != nil {
+	if _, err := srv.Seed(ctx, seeder.RunRequest{Seed: seedNo, Products: 1}); err != nil {
 		b.Fatal(err)
 	}
-	ds, err := seed.NewDataset(seedNo, 100000)
+	ds, err := seeder.NewDataset(seedNo, 100000)
 	if err != nil {
 		b.Fatal(err)
 	}

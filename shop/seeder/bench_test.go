@@ -1,4 +1,4 @@
-package seed_test
+package seeder_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	invsvc "github.com/shopbus/shopbus/shop/inventory"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 )
 
 // BenchmarkRun seeds 100 new products per iteration (a fresh seed each
@@ -28,7 +28,7 @@ func BenchmarkRun(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := range b.N {
-				if _, err := srv.Seed(ctx, seed.RunRequest{Seed: int64(i), Products: n}); err != nil {
+				if _, err := srv.Seed(ctx, seeder.RunRequest{Seed: int64(i), Products: n}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -71,7 +71,7 @@ func BenchmarkRunStockCost(b *testing.B) {
 			bus := bustest.New(b, kind)
 			s := startShop(b, bus)
 			with := startSeeder(b, s, nil)
-			without, err := seed.New(nil, seed.Options{
+			without, err := seeder.New(nil, seeder.Options{
 				Bus: bus, Inventory: noStock{}, Concurrency: 4, Logger: quiet,
 				AdminEmail: shoptest.AdminEmail, AdminPassword: shoptest.AdminPassword,
 			})
@@ -81,9 +81,9 @@ func BenchmarkRunStockCost(b *testing.B) {
 			ctx, cancel := context.WithTimeout(s.admin, time.Hour)
 			defer cancel()
 			var withTime, withoutTime time.Duration
-			seedWith := func(srv *seed.Server, seedValue int64, total *time.Duration) {
+			seedWith := func(srv *seeder.Server, seedValue int64, total *time.Duration) {
 				start := time.Now()
-				if _, err := srv.Seed(ctx, seed.RunRequest{Seed: seedValue, Products: n}); err != nil {
+				if _, err := srv.Seed(ctx, seeder.RunRequest{Seed: seedValue, Products: n}); err != nil {
 					b.Fatal(err)
 				}
 				*total += time.Since(start)

@@ -1,4 +1,4 @@
-package seed_test
+package seeder_test
 
 import (
 	"errors"
@@ -11,13 +11,13 @@ import (
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
 	"github.com/shopbus/shopbus/shop/catalog/option"
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
 
-func mustDataset(t *testing.T, s int64, n int) *seed.Dataset {
+func mustDataset(t *testing.T, s int64, n int) *seeder.Dataset {
 	t.Helper()
-	ds, err := seed.NewDataset(s, n)
+	ds, err := seeder.NewDataset(s, n)
 	if err != nil {
 		t.Fatalf("NewDataset(%d, %d): %v", s, n, err)
 	}
@@ -73,7 +73,7 @@ func TestDatasetValid(t *testing.T) {
 			defs[a.Code] = a
 		}
 		// Three levels; unique, valid slugs; parents first.
-		seen := map[string]seed.CategorySpec{}
+		seen := map[string]seeder.CategorySpec{}
 		levels := map[int]int{}
 		for _, c := range ds.Categories {
 			if !validSlug(c.Slug) || seen[c.Slug].Slug != "" {
@@ -109,7 +109,7 @@ func TestDatasetValid(t *testing.T) {
 				t.Fatalf("product %d: bad or duplicate SKU %q", i, r.SKU)
 			}
 			skus[r.SKU] = true
-			if r.Price.Validate("price") != nil || r.Price.Amount <= 0 || r.Price.Currency != seed.Currency {
+			if r.Price.Validate("price") != nil || r.Price.Amount <= 0 || r.Price.Currency != seeder.Currency {
 				t.Fatalf("product %d: price %+v", i, r.Price)
 			}
 			if r.Status != shop.StatusPublished || r.Title == "" || len(r.Title) > 200 || r.Description == "" {
@@ -154,21 +154,21 @@ func TestDatasetValid(t *testing.T) {
 }
 
 func TestDatasetSizes(t *testing.T) {
-	for _, n := range []int{-1, seed.MaxProducts + 1} {
-		_, err := seed.NewDataset(1, n)
+	for _, n := range []int{-1, seeder.MaxProducts + 1} {
+		_, err := seeder.NewDataset(1, n)
 		var e *transport.Error
 		if !errors.As(err, &e) || e.Code != transport.CodeInvalid || e.Field("products") == "" {
 			t.Errorf("NewDataset(1, %d): %v, want invalid products", n, err)
 		}
 	}
-	if ds := mustDataset(t, 1, 0); ds.Products != seed.DefaultProducts || ds.Articles != seed.ArticlesFor(seed.DefaultProducts) {
+	if ds := mustDataset(t, 1, 0); ds.Products != seeder.DefaultProducts || ds.Articles != seeder.ArticlesFor(seeder.DefaultProducts) {
 		t.Errorf("default size: %d products, %d articles", ds.Products, ds.Articles)
 	}
-	ds := mustDataset(t, 1, seed.MaxProducts)
-	if ds.Articles != seed.MaxArticles {
+	ds := mustDataset(t, 1, seeder.MaxProducts)
+	if ds.Articles != seeder.MaxArticles {
 		t.Errorf("articles of the largest run: %d", ds.Articles)
 	}
-	last := ds.Product(seed.MaxProducts - 1)
+	last := ds.Product(seeder.MaxProducts - 1)
 	if !strings.HasSuffix(last.Request.Slug, "-100000") {
 		t.Errorf("last product slug %q", last.Request.Slug)
 	}
@@ -201,7 +201,7 @@ func valueFits(def attribute.CreateRequest, v any) bool {
 // all of them).
 func TestDatasetStock(t *testing.T) {
 	a, b := mustDataset(t, 42, 200), mustDataset(t, 42, 200)
-	levels := map[seed.StockLevel]int{}
+	levels := map[seeder.StockLevel]int{}
 	partlyOut := 0
 	for i := range a.Products {
 		spec := a.Product(i)
@@ -239,11 +239,11 @@ func TestDatasetStock(t *testing.T) {
 		for _, u := range sellable {
 			ok := false
 			switch level {
-			case seed.StockSoldOut:
+			case seeder.StockSoldOut:
 				ok = u == 0
-			case seed.StockLow:
+			case seeder.StockLow:
 				ok = u >= 1 && u <= 5
-			case seed.StockPlenty:
+			case seeder.StockPlenty:
 				ok = u == 0 || u >= 20 && u <= 100
 			}
 			if !ok {
@@ -253,19 +253,19 @@ func TestDatasetStock(t *testing.T) {
 				zero++
 			}
 		}
-		if level == seed.StockPlenty && zero == len(sellable) {
+		if level == seeder.StockPlenty && zero == len(sellable) {
 			t.Errorf("plentiful product %d is sold out: %v", i, sellable)
 		}
-		if level == seed.StockPlenty && zero > 0 {
+		if level == seeder.StockPlenty && zero > 0 {
 			partlyOut++
 		}
 	}
-	if levels[seed.StockSoldOut] != 8 || levels[seed.StockLow] != 20 || levels[seed.StockPlenty] != 172 || partlyOut == 0 {
+	if levels[seeder.StockSoldOut] != 8 || levels[seeder.StockLow] != 20 || levels[seeder.StockPlenty] != 172 || partlyOut == 0 {
 		t.Errorf("levels %v, %d plentiful products with a variant sold out", levels, partlyOut)
 	}
 	// The default shop shows every level.
-	d := mustDataset(t, seed.DefaultSeed, 0)
-	seen := map[seed.StockLevel]bool{}
+	d := mustDataset(t, seeder.DefaultSeed, 0)
+	seen := map[seeder.StockLevel]bool{}
 	for i := range d.Products {
 		seen[d.StockLevel(i)] = true
 	}

@@ -1,4 +1,4 @@
-// Package seed is the shopbus seeder: it fills a development or benchmark
+// Package seeder is the shopbus seeder: it fills a development or benchmark
 // shop with consistent sample data, through the other services' public
 // APIs on the bus (their typed clients), never by writing their databases.
 //
@@ -76,7 +76,7 @@
 // start calls (*Server).Ensure, which skips a seed already completed, or
 // runs SeedOnStart as its background work.
 // Runs are recorded in the seeder's own database (optional).
-package seed
+package seeder
 
 import (
 	"context"

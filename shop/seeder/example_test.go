@@ -1,10 +1,10 @@
-package seed_test
+package seeder_test
 
 import (
 	"fmt"
 	"log"
 
-	"github.com/shopbus/shopbus/shop/seed"
+	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/shoptest"
 )
 
@@ -15,16 +15,16 @@ import (
 func Example() {
 	t, done := shoptest.ExampleTB() // in a test: the test's *testing.T
 	defer done()
-	s := shoptest.Start(t, shoptest.Options{Services: []string{seed.ServiceName}})
+	s := shoptest.Start(t, shoptest.Options{Services: []string{seeder.ServiceName}})
 
-	seeder := seed.NewClient(s.Bus)
+	client := seeder.NewClient(s.Bus)
 	admin := s.Admin(t)
 	for range 2 {
-		rep, err := seeder.Run(admin, seed.RunRequest{Seed: 42, Products: 3})
+		rep, err := client.Run(admin, seeder.RunRequest{Seed: 42, Products: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := rep.Counts[seed.KindProducts]
+		c := rep.Counts[seeder.KindProducts]
 		fmt.Println(rep.Products, "products:", c.Created, "created,", c.Existing, "existing")
 	}
 	// Output:
@@ -34,7 +34,7 @@ func Example() {
 
 // ExampleNewDataset shows what a seed creates, without any service.
 func ExampleNewDataset() {
-	ds, err := seed.NewDataset(42, 1000)
+	ds, err := seeder.NewDataset(42, 1000)
 	if err != nil {
 		log.Fatal(err)
 	}
