@@ -47,7 +47,12 @@ func startAuth(_ context.Context, env Env) (*Started, error) {
 	}
 	var a Attach
 	a.Add(auth.Bind(env.Bus, srv, env.Consumer...))
-	return a.Started(srv.Run) // Run deletes expired sessions periodically
+	st, err := a.Started(srv.Run) // Run deletes expired sessions periodically
+	if err != nil {
+		return nil, err
+	}
+	st.Authenticator = srv
+	return st, nil
 }
 
 func startCategory(_ context.Context, env Env) (*Started, error) {

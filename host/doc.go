@@ -15,6 +15,15 @@
 // /healthz, /readyz (bus ready, database reachable, every service serving),
 // /stats (JSON) and /metrics (Prometheus text format).
 //
+// On the request queue of every service it runs, a node also serves the
+// operations API of package host/ops, for admins: "<service>.operations"
+// (the answering replica's service states, the service's method
+// statistics, outbox backlog and dead-letter counts) and the dead-letter
+// methods that list, replay and discard what the service's event
+// subscribers parked. The node learns a service's subscribers from the
+// subscriptions it makes on Env.Bus (Node.Subscribers). The storefront's
+// console shows them at /admin/operations.
+//
 // Deployable binaries read a Config from the environment (ConfigFromEnv):
 //
 //	SHOP_SERVICES            comma-separated service names, or "all" (default)

@@ -61,9 +61,13 @@ type Node struct {
 	mu       sync.Mutex
 	state    map[string]*ServiceStatus
 	backlogs map[string]func(context.Context) (shop.EventBacklog, error)
-	running  bool
-	stopped  bool
-	runErr   error
+	// subscribers are the event subscribers of each service (ops.go);
+	// authn the authenticators of their operations methods.
+	subscribers map[string]map[string]bool
+	authn       map[string]shop.Authenticator
+	running     bool
+	stopped     bool
+	runErr      error
 }
 
 // Service states, as ServiceStatus.State reports them.
@@ -213,7 +217,7 @@ func (n *Node) serve(ctx context.Context, svc Service) error {
 	}
 	started, err := svc.Start(ctx, Env{
 		Name:     svc.Name,
-		Bus:      n.bus,
+		Bus:      &serviceBus{Bus: n.bus, node: n, service: svc.Name},
 		DB:       n.Database(svc.Name),
 		Consumer: consumer,
 		Settings: n.Settings,
@@ -234,6 +238,8 @@ func (n *Node) serve(ctx context.Context, svc Service) error {
 	n.setState(svc.Name, StateServing, nil)
 	n.setBacklog(svc.Name, started.Backlog)
 	defer n.setBacklog(svc.Name, nil)
+	n.setAuthenticator(svc.Name, started.Authenticator)
+	defer n.setAuthenticator(svc.Name, nil)
 
 	var runErr error
 	if started.Run != nil {

@@ -36,7 +36,10 @@ type Env struct {
 	// Name is the service's name.
 	Name string
 	// Bus is the bus to serve on and to reach other services through.
-	// Requests served on it are counted in the node's statistics.
+	// Requests served on it are counted in the node's statistics; the
+	// handler served on the service's own queue also gets the node's
+	// operations methods (package host/ops), and the subscribers made on
+	// it are the service's in the operations report.
 	Bus transport.Bus
 	// DB is the service's own database, "<prefix>_<name>".
 	DB *mongo.Database
@@ -108,6 +111,11 @@ type Started struct {
 	// changes but the broker has not confirmed yet; the node shows it in
 	// /stats and /metrics.
 	Backlog func(ctx context.Context) (shop.EventBacklog, error)
+	// Authenticator, if set, checks the admin role of the callers of the
+	// service's operations methods (package host/ops). Nil means the auth
+	// service's bus client; the auth service gives itself, so that its
+	// operations never wait for a call to its own queue.
+	Authenticator shop.Authenticator
 }
 
 // Attach collects the consumers a Start function attaches, so that a

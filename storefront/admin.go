@@ -55,6 +55,9 @@ import (
 //	GET  /admin/options/{code}               edit form with the values; POST saves name and position
 //	POST /admin/options/{code}/values        adds a value; /values/{value} relabels it, /values/{value}/remove removes it
 //	GET  /admin/options/{code}/delete        asks to confirm; POST deletes
+//	GET  /admin/operations                   every service's state, statistics, outbox and dead-letter counts; seeder runs
+//	GET  /admin/operations/{service}/dead-letters   a subscriber's parked events (?subscriber=, default the service)
+//	POST /admin/operations/{service}/dead-letters/replay  replays the events named (subscriber, id…); /discard discards them
 //
 // A guest is sent to log in and come back (303 to /login?next=…), a
 // logged-in customer gets a 403 page, a visitor whose session cannot be
@@ -85,7 +88,8 @@ var errNotAdmin = shop.Forbidden("This part of the shop is for its staff only. P
 var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order",
 	"admin_categories", "admin_category", "admin_category_delete", "admin_articles", "admin_article", "admin_article_delete",
 	"admin_seo", "admin_seo_entry", "admin_seo_delete", "admin_attributes", "admin_attribute", "admin_attribute_delete",
-	"admin_attribute_group", "admin_options", "admin_option", "admin_option_delete"}
+	"admin_attribute_group", "admin_options", "admin_option", "admin_option_delete",
+	"admin_operations", "admin_dead_letters"}
 
 // adminNotices are the messages a redirect after an action may ask a
 // page to show (?done=): fixed texts, so that a link cannot put words in
@@ -194,6 +198,10 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /admin/options/{code}/values/{value}/remove", s.adminOptionValue)
 	m.HandleFunc("GET /admin/options/{code}/delete", s.adminConfirmDeleteOption)
 	m.HandleFunc("POST /admin/options/{code}/delete", s.adminDeleteOption)
+	m.HandleFunc("GET /admin/operations", s.adminOperations)
+	m.HandleFunc("GET /admin/operations/{service}/dead-letters", s.adminDeadLetters)
+	m.HandleFunc("POST /admin/operations/{service}/dead-letters/replay", s.adminDeadLetterAction)
+	m.HandleFunc("POST /admin/operations/{service}/dead-letters/discard", s.adminDeadLetterAction)
 	// Anything else under /admin/: checked like the rest, then 404.
 	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.admin(w, r); ok {
@@ -228,7 +236,7 @@ func (s *Storefront) admin(w http.ResponseWriter, r *http.Request) (context.Cont
 type adminData struct {
 	Shop    string
 	Title   string
-	Section string // "home", "products", "orders", "categories", "articles", "seo", "attributes" or "options": the current link
+	Section string // "home", "products", "orders", "categories", "articles", "seo", "attributes", "options" or "operations": the current link
 	User    *shop.Principal
 	CSRF    string
 	Flash   string // what went wrong, above the content

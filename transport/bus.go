@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,6 +57,33 @@ type Bus interface {
 	// DrainDeadLetters removes and returns the events parked for subscriber.
 	DrainDeadLetters(ctx context.Context, subscriber string) ([]Event, error)
 
+	// PeekDeadLetters returns up to max (1 to MaxPeekDeadLetters) of the
+	// events parked for subscriber, oldest first, and leaves them parked.
+	// Attempt is how many deliveries failed; the HeaderDeadReason and
+	// HeaderDeadTime headers say why and when the event was parked, when
+	// the bus knows. An unknown subscriber has none. On RabbitMQ a peek
+	// takes the events from the queue and gives them back: the broker
+	// marks them redelivered, and a peek running at the same time as
+	// another peek, a replay or a discard of the same subscriber may not
+	// see the events the other holds meanwhile.
+	PeekDeadLetters(ctx context.Context, subscriber string, max int) ([]Event, error)
+
+	// ReplayDeadLetters puts the events parked for subscriber whose ID is
+	// among ids back into that subscriber's queue (and no other
+	// subscriber's), with their ID, key, time, body and headers, their
+	// Attempt starting again at 1. Each is removed from the dead-letter
+	// queue only once the bus has stored its copy in the subscriber's
+	// queue, so a failure in between can deliver an event twice (handlers
+	// dedupe by ID) but never loses it. It returns how many events were
+	// replayed: ids that are not parked are ignored. At most
+	// MaxDeadLetterIDs ids are accepted.
+	ReplayDeadLetters(ctx context.Context, subscriber string, ids []string) (int, error)
+
+	// DiscardDeadLetters removes the events parked for subscriber whose ID
+	// is among ids and returns how many it removed; ids that are not
+	// parked are ignored. At most MaxDeadLetterIDs ids are accepted.
+	DiscardDeadLetters(ctx context.Context, subscriber string, ids []string) (int, error)
+
 	// Ready returns nil when the bus is connected and every consumer is
 	// attached, and an error saying what is missing otherwise.
 	Ready() error
@@ -63,6 +91,55 @@ type Bus interface {
 	// Close detaches every consumer and releases the bus. Calls in flight
 	// fail with CodeUnavailable.
 	Close() error
+}
+
+// Limits of the dead-letter methods of Bus.
+const (
+	// MaxPeekDeadLetters is the most events one PeekDeadLetters returns.
+	MaxPeekDeadLetters = 1000
+	// MaxDeadLetterIDs is the most ids one ReplayDeadLetters or
+	// DiscardDeadLetters accepts.
+	MaxDeadLetterIDs = 1000
+	// DeadLetterScanLimit bounds how many parked events one
+	// ReplayDeadLetters or DiscardDeadLetters looks at, oldest first: the
+	// ids of events parked behind that many others are not found.
+	DeadLetterScanLimit = 100_000
+)
+
+// Headers of an event PeekDeadLetters returns, when the bus knows them.
+const (
+	// HeaderDeadReason says why the event was parked: the last handler
+	// error on the in-process bus, the broker's reason on RabbitMQ
+	// ("rejected": its deliveries failed or it was malformed).
+	HeaderDeadReason = "x-shop-dead-reason"
+	// HeaderDeadTime is when the event was parked, in RFC 3339 format.
+	HeaderDeadTime = "x-shop-dead-time"
+)
+
+// CheckDeadLetterIDs validates the ids given to ReplayDeadLetters or
+// DiscardDeadLetters and returns them as a set. It is for Bus
+// implementations.
+func CheckDeadLetterIDs(ids []string) (map[string]bool, error) {
+	if len(ids) > MaxDeadLetterIDs {
+		return nil, Invalid("too many event ids", "ids", "at most "+strconv.Itoa(MaxDeadLetterIDs))
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" || len(id) > 255 {
+			return nil, Invalid("malformed event id", "ids", "each must be 1-255 characters")
+		}
+		set[id] = true
+	}
+	return set, nil
+}
+
+// CheckPeekMax validates the max given to PeekDeadLetters. It is for Bus
+// implementations.
+func CheckPeekMax(max int) error {
+	if max < 1 || max > MaxPeekDeadLetters {
+		return Invalid("malformed limit", "max", "must be 1-"+strconv.Itoa(MaxPeekDeadLetters))
+	}
+	return nil
 }
 
 // Subscription is an attached consumer.

@@ -107,3 +107,25 @@ func (s *Stats) WritePrometheus(w io.Writer) error {
 	}
 	return err
 }
+
+// Quantile estimates the latency below which the fraction q (0 to 1) of
+// the method's requests finished: the upper bound of the histogram bucket
+// that holds that rank (the largest bound, 10 s, for slower requests).
+// It is 0 when no request was recorded.
+func (e EndpointStats) Quantile(q float64) time.Duration {
+	total := uint64(0)
+	if n := len(e.Buckets); n > 0 {
+		total = e.Buckets[n-1]
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(total) + 0.5)
+	rank = max(rank, 1)
+	for i, bound := range latencyBuckets {
+		if i < len(e.Buckets) && e.Buckets[i] >= rank {
+			return time.Duration(bound * float64(time.Second))
+		}
+	}
+	return time.Duration(latencyBuckets[len(latencyBuckets)-1] * float64(time.Second))
+}

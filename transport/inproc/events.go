@@ -18,7 +18,7 @@ const eventsExchange = "events"
 type eventQueue struct {
 	patterns map[string]bool
 	items    []transport.Event // waiting deliveries; Attempt counts earlier deliveries
-	dead     []transport.Event
+	dead     []deadEvent       // parked, oldest first
 	signal   chan struct{}
 	// consumers counts attached subscriptions; with expiry set, the queue
 	// is removed once it has had none for that long (generation tells a
@@ -174,7 +174,7 @@ func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler
 		if ev.Attempt >= o.MaxAttempts {
 			b.logger.Warn("event parked in dead-letter queue", "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
 			b.mu.Lock()
-			q.dead = append(q.dead, ev)
+			q.dead = append(q.dead, deadEvent{ev: ev, reason: err.Error(), at: time.Now()})
 			b.mu.Unlock()
 			continue
 		}
@@ -216,10 +216,13 @@ func (b *Bus) DrainDeadLetters(ctx context.Context, subscriber string) ([]transp
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.subscribers[subscriber]
-	if q == nil {
+	if q == nil || len(q.dead) == 0 {
 		return nil, nil
 	}
-	dead := q.dead
+	dead := make([]transport.Event, len(q.dead))
+	for i, d := range q.dead {
+		dead[i] = d.ev
+	}
 	q.dead = nil
 	return dead, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/shopbus/shopbus/deploy/internal/brokeraccess"
 	"github.com/shopbus/shopbus/host"
+	"github.com/shopbus/shopbus/host/ops"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
@@ -473,6 +474,37 @@ func TestShopRunsWithRestrictedAccounts(t *testing.T) {
 		i := slices.IndexFunc(c.Lines, func(l cartLine) bool { return l.ProductID == p.ID })
 		return i >= 0 && c.Lines[i].PriceChanged && c.Lines[i].UnitPrice == price
 	})
+
+	// The console's dead-letter work is done by the service that owns the
+	// subscriber, with its own account, when the storefront's account asks
+	// it over the bus: a stock event the filter cannot decode is parked by
+	// both its subscribers, replayed into one of them (publish to the retry
+	// exchange with its own queue as key, then ack the dead copy), parked
+	// there again, and discarded.
+	undecodable := transport.Event{ID: "undecodable-stock", Key: shop.EventStockChanged, Body: []byte(`{"sku":5}`)}
+	if err := dial("inventory").Publish(ctx, undecodable); err != nil {
+		t.Fatalf("inventory publishes: %v", err)
+	}
+	opsc := ops.NewClient(sf)
+	parkedIn := func(sub string) bool {
+		dl, err := opsc.DeadLetters(admin, filter.ServiceName, ops.DeadLettersRequest{Subscriber: sub})
+		if err != nil {
+			t.Fatalf("dead letters of %s through the storefront's account: %v", sub, err)
+		}
+		return len(dl.Events) == 1 && dl.Events[0].ID == undecodable.ID
+	}
+	for _, sub := range []string{"filter", "filter-r1"} {
+		waitFor(t, "the undecodable event parked by "+sub, func() bool { return parkedIn(sub) })
+	}
+	if n, err := opsc.ReplayDeadLetters(admin, filter.ServiceName, ops.IDsRequest{Subscriber: "filter", IDs: []string{undecodable.ID}}); err != nil || n.Count != 1 {
+		t.Fatalf("replay on the filter's account: %+v, %v", n, err)
+	}
+	waitFor(t, "the replayed event parked again", func() bool { return parkedIn("filter") })
+	for _, sub := range []string{"filter", "filter-r1"} {
+		if n, err := opsc.DiscardDeadLetters(admin, filter.ServiceName, ops.IDsRequest{Subscriber: sub, IDs: []string{undecodable.ID}}); err != nil || n.Count != 1 {
+			t.Errorf("discard from %s on the filter's account: %+v, %v", sub, n, err)
+		}
+	}
 
 	// No service parked an event: every handler could do its work.
 	for _, sub := range []string{"filter", "filter-r1", "seo", "cart", "category", "product"} {
