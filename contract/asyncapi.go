@@ -7,13 +7,15 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
 // Version is the version of the contract the document describes
-// (info.version). It changes when a method, event or field is removed or
-// changes meaning; additions keep it.
-const Version = "1.0.0"
+// (info.version): shop.ContractVersion, which every service also answers
+// to "<service>.describe". It changes when a method, event or field is
+// removed or changes meaning; additions keep it.
+const Version = shop.ContractVersion
 
 // namespace is the namespace the document's queue and exchange names use;
 // a deployment with another one (rabbit.Options.Namespace) replaces it.
@@ -170,6 +172,8 @@ func assemble(svcs []service, evs []event) (*document, error) {
 			}
 			if text := d.get(svc.pkg + ".Service." + goName(name)); text != "" {
 				op["description"] = text
+			} else if name == transport.DescribeMethod {
+				op["description"] = fmt.Sprintf(describeDescription, svc.name)
 			}
 			operations[method] = op
 			doc.Index.Methods = append(doc.Index.Methods, methodEntry{method, svc.name, queue, reqSchema, respSchema})
@@ -254,6 +258,10 @@ func assemble(svcs []service, evs []event) (*document, error) {
 	}
 	return doc, nil
 }
+
+// describeDescription describes "<service>.describe", which every
+// service's Mux answers itself (transport.NewServiceMux).
+const describeDescription = `The %s service describes itself: its name, the methods it answers (sorted, this one included) and the version of this contract it follows (info.version). It needs no session. Every service answers <service>.describe.`
 
 const infoDescription = `Every method and event of the shopbus services on RabbitMQ (AMQP 0-9-1), generated from their Go types by package github.com/shopbus/shopbus/contract. CONTRACT.md in the repository specifies the envelope: properties, headers, deadlines, retries, idempotency, errors and dead-lettering.
 

@@ -17,6 +17,15 @@
 // (which runs go test -run TestUpToDate -update); the test fails while
 // the checked-in file differs from what Generate builds.
 //
+// Every service's Handler is a service Mux (shop.NewMux), which also
+// answers "<service>.describe" (transport.Description): the document lists
+// it among each service's methods, and its version is Version.
+//
+// The tests validate bodies against the document with a third-party JSON
+// Schema validator (github.com/santhosh-tekuri/jsonschema, draft 2020-12):
+// a value of every type, CONTRACT.md's examples, and every request, reply
+// and error a whole shop's services exchange while a test drives it.
+//
 // Descriptions are the Go doc comments of the types, fields and Service
 // methods. JSON field names follow the json tags; a field with omitempty or
 // omitzero is not required; time.Time is a date-time string; slices, maps

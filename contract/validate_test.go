@@ -2,228 +2,156 @@ package contract
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"math/big"
-	"slices"
 	"strings"
-	"time"
-	"unicode/utf8"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// A validator checks JSON values against the subset of JSON Schema the
-// generator emits (see jsonSchema), resolving $ref within one
-// document. With strict set, an object may hold only the properties its
-// schema lists (unless the schema has additionalProperties): that catches
-// a schema that misses a field encoding/json writes, which the document
-// itself, read tolerantly, allows.
+// A validator checks JSON bodies against the schemas of the AsyncAPI
+// document with github.com/santhosh-tekuri/jsonschema (JSON Schema draft
+// 2020-12, formats such as date-time asserted), so that the schemas are
+// checked by a reader that knows JSON Schema, not by our reading of it.
+// A schema is named by its JSON pointer in the document (genDoc.request,
+// reply, event); its $refs resolve within the document.
+//
+// A strict validator reads the document with additionalProperties false
+// added to every object schema that lists properties and says nothing of
+// others: an object may then hold only the properties its schema lists,
+// which catches a schema that misses a field encoding/json writes (the
+// document itself, read tolerantly as a client does, allows it).
 type validator struct {
-	root   map[string]any // the whole document, for $ref
-	strict bool
+	c  *jsonschema.Compiler
+	mu sync.Mutex
+	m  map[string]*jsonschema.Schema
 }
 
-// validate checks the JSON text body against schema.
-func (v validator) validate(schema any, body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var value any
-	if err := dec.Decode(&value); err != nil {
+// documentURL names the document for the compiler; nothing is loaded
+// from it.
+const documentURL = "urn:shopbus:asyncapi.json"
+
+// newValidator returns a validator of the schemas of the document doc
+// (asyncapi.json's text).
+func newValidator(t testing.TB, doc []byte, strict bool) *validator {
+	t.Helper()
+	root, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatalf("the document is not JSON: %v", err)
+	}
+	if strict {
+		closeObjects(root)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.UseLoader(noLoader{}) // every $ref is local to the document
+	if err := c.AddResource(documentURL, root); err != nil {
+		t.Fatal(err)
+	}
+	return &validator{c: c, m: map[string]*jsonschema.Schema{}}
+}
+
+// noLoader refuses to load anything: a $ref outside the document is an
+// error in it.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("the document refers to %s, outside itself", url)
+}
+
+// schema compiles the schema at the JSON pointer ptr of the document, once.
+func (v *validator) schema(ptr string) (*jsonschema.Schema, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if s, ok := v.m[ptr]; ok {
+		return s, nil
+	}
+	s, err := v.c.Compile(documentURL + "#" + ptr)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the schema at %s: %w", ptr, err)
+	}
+	v.m[ptr] = s
+	return s, nil
+}
+
+// validate checks the JSON text body against the schema at ptr. A
+// mismatch is reported as the validator's message, whose lines name the
+// instance locations as JSON pointers ("at '/address/country': ...").
+func (v *validator) validate(ptr string, body []byte) error {
+	s, err := v.schema(ptr)
+	if err != nil {
+		return err
+	}
+	value, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
 		return fmt.Errorf("not JSON: %v", err)
 	}
-	return v.check(schema, value, "$", 0)
+	err = s.Validate(value)
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &ve) {
+		// The first line names the schema by its URL; the rest says what
+		// is wrong where.
+		_, rest, _ := strings.Cut(ve.Error(), "\n")
+		return errors.New(strings.TrimSpace(rest))
+	}
+	return err
 }
 
-func (v validator) check(schema, value any, at string, depth int) error {
-	if depth > 64 {
-		return fmt.Errorf("%s: schema nested too deeply", at)
+// closeObjects adds additionalProperties false to every object schema of
+// doc that lists properties and has no additionalProperties, walking the
+// schemas where they are: the document's components/schemas, the
+// messages' payloads and the index's request, reply and body schemas.
+func closeObjects(doc any) {
+	root, _ := doc.(map[string]any)
+	components, _ := root["components"].(map[string]any)
+	if schemas, ok := components["schemas"].(map[string]any); ok {
+		for _, s := range schemas {
+			closeSchema(s)
+		}
 	}
-	sch, ok := schema.(map[string]any)
+	if messages, ok := components["messages"].(map[string]any); ok {
+		for _, m := range messages {
+			if m, ok := m.(map[string]any); ok {
+				closeSchema(m["payload"])
+			}
+		}
+	}
+	index, _ := root["x-shopbus-index"].(map[string]any)
+	for _, list := range []string{"methods", "events"} {
+		entries, _ := index[list].([]any)
+		for _, e := range entries {
+			if e, ok := e.(map[string]any); ok {
+				for _, k := range []string{"request", "reply", "body"} {
+					closeSchema(e[k])
+				}
+			}
+		}
+	}
+}
+
+// closeSchema closes the object schema s and the schemas inside it.
+func closeSchema(s any) {
+	sch, ok := s.(map[string]any)
 	if !ok {
-		return fmt.Errorf("%s: schema is %T, not an object", at, schema)
+		return
 	}
-	if r, ok := sch["$ref"].(string); ok {
-		target, err := v.resolve(r)
-		if err != nil {
-			return fmt.Errorf("%s: %v", at, err)
+	if props, ok := sch["properties"].(map[string]any); ok {
+		if _, has := sch["additionalProperties"]; !has {
+			sch["additionalProperties"] = false
 		}
-		return v.check(target, value, at, depth+1)
-	}
-	if alts, ok := sch["anyOf"].([]any); ok {
-		var errs []string
-		for _, alt := range alts {
-			err := v.check(alt, value, at, depth+1)
-			if err == nil {
-				errs = nil
-				break
-			}
-			errs = append(errs, err.Error())
-		}
-		if errs != nil {
-			return fmt.Errorf("%s: matches no alternative: %s", at, strings.Join(errs, "; "))
+		for _, p := range props {
+			closeSchema(p)
 		}
 	}
-	if t, ok := sch["type"]; ok {
-		var types []string
-		switch t := t.(type) {
-		case string:
-			types = []string{t}
-		case []any:
-			for _, x := range t {
-				s, _ := x.(string)
-				types = append(types, s)
-			}
-		}
-		if !slices.ContainsFunc(types, func(typ string) bool { return hasType(value, typ) }) {
-			return fmt.Errorf("%s: %s is not of type %s", at, describe(value), strings.Join(types, " or "))
+	closeSchema(sch["items"])
+	closeSchema(sch["additionalProperties"])
+	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+		alts, _ := sch[k].([]any)
+		for _, a := range alts {
+			closeSchema(a)
 		}
 	}
-	if enum, ok := sch["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(value) && hasType(value, jsonType(e)) }) {
-		return fmt.Errorf("%s: %s is not one of %v", at, describe(value), enum)
-	}
-	switch value := value.(type) {
-	case string:
-		if sch["format"] == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, value); err != nil {
-				return fmt.Errorf("%s: %q is not a date-time", at, value)
-			}
-		}
-		if n, ok := number(sch["minLength"]); ok && float64(utf8.RuneCountInString(value)) < n {
-			return fmt.Errorf("%s: shorter than %v", at, n)
-		}
-		if n, ok := number(sch["maxLength"]); ok && float64(utf8.RuneCountInString(value)) > n {
-			return fmt.Errorf("%s: longer than %v", at, n)
-		}
-	case json.Number:
-		f, _ := value.Float64()
-		if n, ok := number(sch["minimum"]); ok && f < n {
-			return fmt.Errorf("%s: %s is below %v", at, value, n)
-		}
-		if n, ok := number(sch["maximum"]); ok && f > n {
-			return fmt.Errorf("%s: %s is above %v", at, value, n)
-		}
-	case []any:
-		if n, ok := number(sch["minItems"]); ok && float64(len(value)) < n {
-			return fmt.Errorf("%s: fewer than %v items", at, n)
-		}
-		if n, ok := number(sch["maxItems"]); ok && float64(len(value)) > n {
-			return fmt.Errorf("%s: more than %v items", at, n)
-		}
-		if items, ok := sch["items"]; ok {
-			for i, x := range value {
-				if err := v.check(items, x, fmt.Sprintf("%s[%d]", at, i), depth+1); err != nil {
-					return err
-				}
-			}
-		}
-	case map[string]any:
-		if req, ok := sch["required"].([]any); ok {
-			for _, name := range req {
-				if _, ok := value[name.(string)]; !ok {
-					return fmt.Errorf("%s: property %v is missing", at, name)
-				}
-			}
-		}
-		props, _ := sch["properties"].(map[string]any)
-		additional, hasAdditional := sch["additionalProperties"]
-		for _, name := range sortedKeys(value) {
-			x := value[name]
-			if p, ok := props[name]; ok {
-				if err := v.check(p, x, at+"."+name, depth+1); err != nil {
-					return err
-				}
-				continue
-			}
-			switch {
-			case hasAdditional:
-				if err := v.check(additional, x, at+"."+name, depth+1); err != nil {
-					return err
-				}
-			case v.strict && props != nil:
-				return fmt.Errorf("%s: property %s is not in the schema", at, name)
-			}
-		}
-	}
-	return nil
-}
-
-// resolve follows a "#/a/b" reference within the document.
-func (v validator) resolve(ref string) (any, error) {
-	path, ok := strings.CutPrefix(ref, "#/")
-	if !ok {
-		return nil, fmt.Errorf("reference %s is not local", ref)
-	}
-	var node any = v.root
-	for part := range strings.SplitSeq(path, "/") {
-		part = strings.NewReplacer("~1", "/", "~0", "~").Replace(part)
-		m, ok := node.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("reference %s does not resolve", ref)
-		}
-		if node, ok = m[part]; !ok {
-			return nil, fmt.Errorf("reference %s does not resolve", ref)
-		}
-	}
-	return node, nil
-}
-
-func hasType(value any, typ string) bool {
-	switch typ {
-	case "integer":
-		n, ok := value.(json.Number)
-		if !ok {
-			return false
-		}
-		_, ok = new(big.Int).SetString(n.String(), 10)
-		return ok
-	case "number":
-		_, ok := value.(json.Number)
-		return ok
-	}
-	return jsonType(value) == typ
-}
-
-func jsonType(value any) string {
-	switch value.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	case json.Number, float64, int:
-		return "number"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", value)
-}
-
-func describe(value any) string {
-	b, _ := json.Marshal(value)
-	if len(b) > 60 {
-		b = append(b[:57], "..."...)
-	}
-	return string(b)
-}
-
-func number(x any) (float64, bool) {
-	switch x := x.(type) {
-	case float64:
-		return x, true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

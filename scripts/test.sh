@@ -79,6 +79,16 @@ phase "go test" 17m go test ./... -count=1 -timeout 15m "$@"
 	phase "k8s manifests (deploy/k8s)" 3m go test ./... -count=1 -timeout 2m
 )
 
+# 5b. A program that embeds shopbus and tests it with the public kit
+#     (examples/testing, a module of its own that requires shopbus with a
+#     replace to this checkout): its cart on the in-process bus, and on
+#     RabbitMQ (SHOP_AMQP_URL, or a container of shopbus/rabbitmq:local).
+(
+	cd examples/testing
+	phase "examples/testing go vet" 4m go vet ./...
+	phase "examples/testing (the test kit from outside)" 5m go test ./... -count=1 -timeout 4m
+)
+
 # 6. End to end: the standard topology in containers (deploy/e2e, a module
 # of its own so that library users never download the Docker dependencies).
 # It builds every image offline (scripts/images.sh) and needs the Docker

@@ -17,7 +17,8 @@
 //     types, and the Service interface.
 //   - client.go: both ends of the wire: Client and NewClient(bus), which
 //     implement Service over the bus; Handler(svc) *transport.Mux, which
-//     serves any Service (wrap it with middleware, or serve it yourself);
+//     serves any Service (wrap it with middleware, or serve it yourself)
+//     and is made by NewMux, so that it answers "<service>.describe" too;
 //     and Bind(bus, svc, opts...), which serves Handler(svc) under
 //     ServiceName.
 //   - server.go: the MongoDB implementation: Server, New, Options (larger
@@ -25,10 +26,11 @@
 //   - events.go: the Subscribe… functions and the event handlers.
 //
 // Each package's TestMethods checks that Handler serves exactly its Method…
-// constants. Errors are *Error values made with the constructors here
-// (Invalid, NotFound, Conflict, Forbidden, Unauthenticated, Unavailable,
-// Internal, and StorageFailure for a failing store), and checked with
-// errors.Is against the sentinels (errors.Is(err, shop.ErrNotFound)).
+// constants (and describe). Errors are *Error values made with the
+// constructors here (Invalid, NotFound, Conflict, Forbidden,
+// Unauthenticated, Unavailable, Internal, and StorageFailure for a failing
+// store), and checked with errors.Is against the sentinels
+// (errors.Is(err, shop.ErrNotFound)).
 package shop
 
 import (
@@ -38,6 +40,20 @@ import (
 
 	"github.com/shopbus/shopbus/transport"
 )
+
+// ContractVersion is the version of the wire contract the services
+// follow: the info.version of the AsyncAPI document (package contract)
+// and what every service answers to "<service>.describe"
+// (transport.Description). It changes when a method, event or field is
+// removed or changes meaning; additions keep it.
+const ContractVersion = "1.0.0"
+
+// NewMux returns the transport.Mux of the named service: it answers
+// "<service>.describe" with its methods and ContractVersion
+// (transport.NewServiceMux). Every service's Handler starts with it.
+func NewMux(service string) *transport.Mux {
+	return transport.NewServiceMux(service, ContractVersion)
+}
 
 // Error is the error type services return; it crosses the bus unchanged.
 type Error = transport.Error

@@ -14,10 +14,15 @@ import (
 
 // Mux routes requests to handlers by method name, like http.ServeMux.
 // A request for a method with no handler gets a CodeInvalid error.
+//
+// A Mux made by NewServiceMux belongs to one service and also answers
+// "<service>.describe" itself (see Description).
 type Mux struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	types    map[string]methodTypes // methods registered with Handle[Req, Resp]
+
+	service, version string // NewServiceMux's
 }
 
 // methodTypes are the Go types of a typed method's request and reply.
@@ -25,6 +30,57 @@ type methodTypes struct{ req, resp reflect.Type }
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{handlers: map[string]Handler{}} }
+
+// DescribeMethod is the name, after "<service>.", of the method a service
+// Mux (NewServiceMux) answers itself: "auth.describe" for the auth service.
+const DescribeMethod = "describe"
+
+// DescribeRequest is the request body of "<service>.describe": an empty
+// object (an empty body does as well).
+type DescribeRequest struct{}
+
+// Description is the reply of "<service>.describe": which service answers,
+// what it serves and which version of the contract it follows, like the
+// INFO of a NATS micro service. It needs no session: any caller may ask.
+type Description struct {
+	// Service is the service's name: its request queue without the
+	// namespace, and the prefix of its methods.
+	Service string `json:"service"`
+	// Methods are the methods the service answers, sorted, this one
+	// included.
+	Methods []string `json:"methods"`
+	// Version is the version of the contract the service's methods
+	// follow (the info.version of the AsyncAPI document in package
+	// contract).
+	Version string `json:"version"`
+}
+
+// NewServiceMux returns a Mux for the named service that answers
+// service+".describe" with a Description of its methods and version, the
+// contract version the service follows (shopbus services pass
+// shop.ContractVersion). It panics if service is not a valid service name
+// (CheckName), a programming error.
+func NewServiceMux(service, version string) *Mux {
+	if err := CheckName("service", service); err != nil {
+		panic("transport: " + err.Error())
+	}
+	m := NewMux()
+	m.service, m.version = service, version
+	Handle(m, service+"."+DescribeMethod, func(context.Context, DescribeRequest) (Description, error) {
+		return m.Describe(), nil
+	})
+	return m
+}
+
+// Service returns the name of the service m was made for by NewServiceMux,
+// or "" for a Mux made by NewMux.
+func (m *Mux) Service() string { return m.service }
+
+// Describe returns what m answers to "<service>.describe": its service,
+// its methods and its version (empty for a Mux made by NewMux).
+func (m *Mux) Describe() Description {
+	return Description{Service: m.service, Methods: m.Methods(), Version: m.version}
+}
 
 // Handle registers h for method. It panics if method is malformed or taken,
 // as http.ServeMux does: both are programming errors.

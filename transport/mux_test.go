@@ -2,10 +2,15 @@ package transport_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/transport"
+	"github.com/shopbus/shopbus/transport/inproc"
 )
 
 type greetRequest struct {
@@ -82,4 +87,95 @@ func TestWithHeadersAddsLikeWithHeader(t *testing.T) {
 	if len(got) != 2 || got["x-tenant"] != "acme" || got["accept-language"] != "de" {
 		t.Fatalf("headers %v", got)
 	}
+}
+
+// TestServiceMuxDescribe: a service Mux answers <service>.describe itself,
+// with its name, its methods (sorted, describe included) and its version,
+// to any caller, on both buses.
+func TestServiceMuxDescribe(t *testing.T) {
+	want := transport.Description{Service: "greet", Methods: []string{"greet.describe", "greet.hello", "greet.raw"}, Version: "2.1.0"}
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		mux := transport.NewServiceMux("greet", "2.1.0")
+		transport.Handle(mux, "greet.hello", func(_ context.Context, r greetRequest) (greeting, error) {
+			return greeting{Text: "hello " + r.Name}, nil
+		})
+		mux.HandleFunc("greet.raw", func(context.Context, *transport.Request) ([]byte, error) { return nil, nil })
+		if mux.Service() != "greet" {
+			t.Errorf("Service() = %q", mux.Service())
+		}
+		sub, err := bus.Serve("greet", mux)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+
+		got, err := transport.Invoke[transport.Description](ctx, bus, "greet.describe", transport.DescribeRequest{})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("greet.describe = %+v, %v; want %+v", got, err, want)
+		}
+		// An empty body does as well, and the reply is the JSON the
+		// contract names.
+		raw, err := bus.Call(ctx, "greet.describe", nil)
+		if err != nil || string(raw) != `{"service":"greet","methods":["greet.describe","greet.hello","greet.raw"],"version":"2.1.0"}` {
+			t.Errorf("greet.describe with no body = %s, %v", raw, err)
+		}
+		if got := mux.Describe(); !reflect.DeepEqual(got, want) {
+			t.Errorf("Describe() = %+v", got)
+		}
+		req, resp, ok := mux.Types("greet.describe")
+		if !ok || req != reflect.TypeFor[transport.DescribeRequest]() || resp != reflect.TypeFor[transport.Description]() {
+			t.Errorf("Types(greet.describe) = %v, %v, %v", req, resp, ok)
+		}
+	})
+}
+
+// TestServiceMuxMisuse: a bad service name, or a service registering its
+// own describe, panics; a plain Mux describes no service and answers no
+// describe.
+func TestServiceMuxMisuse(t *testing.T) {
+	panics := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", name)
+			}
+		}()
+		f()
+	}
+	panics("NewServiceMux(\"Bad Name\")", func() { transport.NewServiceMux("Bad Name", "1") })
+	panics("NewServiceMux(\"\")", func() { transport.NewServiceMux("", "1") })
+	panics("registering greet.describe", func() {
+		m := transport.NewServiceMux("greet", "1")
+		m.HandleFunc("greet.describe", func(context.Context, *transport.Request) ([]byte, error) { return nil, nil })
+	})
+
+	plain := transport.NewMux()
+	plain.HandleFunc("greet.hello", func(context.Context, *transport.Request) ([]byte, error) { return nil, nil })
+	if plain.Service() != "" || len(plain.Methods()) != 1 {
+		t.Errorf("a plain Mux: service %q, methods %v", plain.Service(), plain.Methods())
+	}
+	_, err := plain.ServeBus(context.Background(), &transport.Request{Method: "greet.describe"})
+	if !errors.Is(err, transport.ErrUnknownMethod) {
+		t.Errorf("a plain Mux answers greet.describe with %v", err)
+	}
+}
+
+// A service Mux answers "<service>.describe" itself: any caller can learn
+// which methods a service serves and which contract version it follows.
+func ExampleNewServiceMux() {
+	mux := transport.NewServiceMux("clock", "1.2.0")
+	transport.Handle(mux, "clock.now", func(context.Context, struct{}) (string, error) {
+		return "12:00", nil
+	})
+	bus := inproc.New(inproc.Options{})
+	defer bus.Close()
+	sub, _ := bus.Serve(mux.Service(), mux)
+	defer sub.Close()
+
+	d, err := transport.Invoke[transport.Description](context.Background(), bus, "clock."+transport.DescribeMethod, transport.DescribeRequest{})
+	fmt.Println(d.Service, d.Methods, d.Version, err)
+	// Output:
+	// clock [clock.describe clock.now] 1.2.0 <nil>
 }

@@ -69,6 +69,10 @@ func Namespace() string { return "test-" + uuid.NewString()[:8] }
 // which go test sets to the package's). A service package's test writes its
 // constants out, so a method added without a handler, a handler without a
 // constant, or a constant the test does not know all fail.
+//
+// mux must be a service Mux (transport.NewServiceMux, which shop.NewMux
+// makes): it also answers "<service>.describe", which neither want nor
+// the constants list, and every method in want must be the service's.
 func CheckMethods(t testing.TB, mux *transport.Mux, want ...string) {
 	t.Helper()
 	checkMethods(t, ".", mux, want)
@@ -97,7 +101,21 @@ func checkMethods(t testing.TB, dir string, mux *transport.Mux, want []string) {
 		}
 		seen[m] = true
 	}
-	diff("Handler(svc)", mux.Methods(), want)
+	service := mux.Service()
+	if service == "" {
+		t.Errorf("Handler(svc) is not a service Mux: make it with shop.NewMux(ServiceName) (transport.NewServiceMux), so that it answers <service>.%s", transport.DescribeMethod)
+	}
+	describe := service + "." + transport.DescribeMethod
+	served := slices.DeleteFunc(mux.Methods(), func(m string) bool { return service != "" && m == describe })
+	if service != "" && len(served) == len(mux.Methods()) {
+		t.Errorf("Handler(svc) does not serve %s", describe)
+	}
+	for _, m := range want {
+		if got, _ := transport.ServiceOf(m); service != "" && got != service {
+			t.Errorf("the test lists %s, which is not a method of the service %s", m, service)
+		}
+	}
+	diff("Handler(svc)", served, want)
 	diff("the package's Method constants", declared, want)
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopbus/shopbus/transport"
@@ -52,7 +53,7 @@ const MethodTestOnly = "x.test_only"
 `)
 	nop := func(context.Context, *transport.Request) ([]byte, error) { return nil, nil }
 	mux := func(methods ...string) *transport.Mux {
-		m := transport.NewMux()
+		m := transport.NewServiceMux("x", "1.0.0")
 		for _, name := range methods {
 			m.HandleFunc(name, nop)
 		}
@@ -73,6 +74,10 @@ const MethodTestOnly = "x.test_only"
 			[]string{"the package's Method constants has x.put, which the test does not list"}},
 		{"listed twice", []string{"x.get", "x.put"}, []string{"x.get", "x.put", "x.get"},
 			[]string{"the test lists x.get twice"}},
+		{"describe listed", []string{"x.get", "x.put"}, []string{"x.get", "x.put", "x.describe"},
+			[]string{"Handler(svc) lacks x.describe", "the package's Method constants lacks x.describe"}},
+		{"another service's method", []string{"x.get", "x.put", "y.get"}, []string{"x.get", "x.put", "y.get"},
+			[]string{"the test lists y.get, which is not a method of the service x", "the package's Method constants lacks y.get"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{TB: t}
@@ -84,9 +89,24 @@ const MethodTestOnly = "x.test_only"
 	}
 }
 
+// A Mux that is not a service's (transport.NewMux) answers no describe.
+func TestCheckMethodsNeedsServiceMux(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "service.go"), []byte("package x\n\nconst MethodGet = \"x.get\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := transport.NewMux()
+	m.HandleFunc("x.get", func(context.Context, *transport.Request) ([]byte, error) { return nil, nil })
+	r := &recorder{TB: t}
+	checkMethods(r, dir, m, []string{"x.get"})
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "not a service Mux") {
+		t.Errorf("failures = %q, want one saying it is not a service Mux", r.errs)
+	}
+}
+
 func TestCheckMethodsNeedsConstants(t *testing.T) {
 	r := &recorder{TB: t}
-	checkMethods(r, t.TempDir(), transport.NewMux(), nil)
+	checkMethods(r, t.TempDir(), transport.NewServiceMux("x", "1.0.0"), nil)
 	if len(r.errs) != 1 {
 		t.Fatalf("failures = %q, want one fatal", r.errs)
 	}

@@ -49,7 +49,7 @@ func (c *Client) ChangePassword(ctx context.Context, r ChangePasswordRequest) er
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodRegister, svc.Register)
 	transport.Handle(m, MethodLogin, svc.Login)
 	transport.Handle(m, MethodAuthenticate, func(ctx context.Context, r TokenRequest) (shop.Principal, error) {

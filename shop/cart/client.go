@@ -3,6 +3,7 @@ package cart
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -50,7 +51,7 @@ func (c *Client) Merge(ctx context.Context, r MergeRequest) (Cart, error) {
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodAddItem, svc.AddItem)
 	transport.Handle(m, MethodUpdateItem, svc.UpdateItem)

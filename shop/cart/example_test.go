@@ -7,7 +7,7 @@ import (
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example walks a guest through shopping, logging in and keeping the

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -68,7 +69,7 @@ func (c *Client) GetReservation(ctx context.Context, r OrderRequest) (Reservatio
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodSetStock, svc.SetStock)
 	transport.Handle(m, MethodSetStockMany, svc.SetStockMany)
 	transport.Handle(m, MethodAdjust, svc.Adjust)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/shop/inventory"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example stocks a SKU, holds units of it for an order as checkout does,

@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -59,7 +60,7 @@ func (c *Client) ShippingMethods(ctx context.Context, r ShippingMethodsRequest) 
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodPlace, svc.Place)
 	transport.Handle(m, MethodQuote, svc.Quote)
 	transport.Handle(m, MethodGet, svc.Get)

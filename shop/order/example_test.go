@@ -9,7 +9,7 @@ import (
 	"github.com/shopbus/shopbus/shop/catalog/product"
 	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/order"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 	"github.com/shopbus/shopbus/transport"
 )
 

@@ -3,6 +3,7 @@ package seeder
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -31,7 +32,7 @@ func (c *Client) Runs(ctx context.Context, r RunsRequest) ([]RunRecord, error) {
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodRun, svc.Run)
 	transport.Handle(m, MethodRuns, svc.Runs)
 	return m

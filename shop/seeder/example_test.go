@@ -5,7 +5,7 @@ import (
 	"log"
 
 	"github.com/shopbus/shopbus/shop/seeder"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example asks the seeder, as an admin, to fill a shop with a few

@@ -3,6 +3,7 @@ package attribute
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -75,7 +76,7 @@ func (c *Client) Validate(ctx context.Context, values map[string]any) error {
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodList, svc.List)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example defines an attribute and validates product values against it.

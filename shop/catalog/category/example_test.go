@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/shop/catalog/category"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example builds a small tree through the client as an admin and reads a

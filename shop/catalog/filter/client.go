@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -30,7 +31,7 @@ func (c *Client) Rebuild(ctx context.Context, r RebuildRequest) (RebuildResult, 
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodQuery, svc.Query)
 	transport.Handle(m, MethodRebuild, svc.Rebuild)
 	return m

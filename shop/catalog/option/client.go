@@ -3,6 +3,7 @@ package option
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -84,7 +85,7 @@ func (c *Client) DeleteVariants(ctx context.Context, r ProductRequest) (ProductV
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreateGroup, svc.CreateGroup)
 	transport.Handle(m, MethodGetGroup, svc.GetGroup)
 	transport.Handle(m, MethodListGroups, svc.ListGroups)

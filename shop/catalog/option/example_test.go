@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/shop/catalog/option"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example defines a Size group and generates the variants of a product.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example creates products as an admin and pages through the catalogue,

@@ -56,7 +56,7 @@ func (c *Client) List(ctx context.Context, r ListRequest) (ListResult, error) {
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodUpdate, svc.Update)
 	transport.Handle(m, MethodDelete, svc.Delete)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/shop/content/article"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example writes an article as an admin and reads it back as the

@@ -3,6 +3,7 @@ package seo
 import (
 	"context"
 
+	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -47,7 +48,7 @@ func (c *Client) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, er
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
-	m := transport.NewMux()
+	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodResolve, svc.Resolve)
 	transport.Handle(m, MethodPut, svc.Put)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shopbus/shopbus/shop/content/seo"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // Example gives a page its metadata, resolves its path as the storefront

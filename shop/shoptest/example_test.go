@@ -6,7 +6,7 @@ import (
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 )
 
 // A test of a program that embeds the cart: the shop runs the cart and the

@@ -35,12 +35,16 @@
 // # The bus
 //
 // By default the services talk over the in-process bus. With
-// SHOP_AMQP_URL set (e.g. amqp://guest:guest@127.0.0.1:5672/) they use
-// that RabbitMQ broker instead, each Shop in a namespace of its own so
+// SHOP_AMQP_URL set (e.g. amqp://guest:guest@127.0.0.1:5672/), or
+// Options.AMQPURL, they use that RabbitMQ broker instead, each Shop in a namespace of its own so
 // that tests and test processes sharing a broker never meet; the broker
 // deletes a Shop's queues ten minutes after their last use (its three
 // exchanges, empty, stay). Options.Bus
-// chooses explicitly; NewBus gives a bus without any service.
+// chooses explicitly; NewBus and DialBus give a bus without any service.
+// AMQPURL gives a test a broker of its own, in a RabbitMQ container
+// started with testcontainers-go, where SHOP_AMQP_URL names none:
+//
+//	s := shoptest.Start(t, shoptest.Options{Services: []string{"cart"}, AMQPURL: shoptest.AMQPURL(t)})
 //
 // # What it costs
 //
@@ -55,10 +59,11 @@
 // # Dependencies
 //
 // The embedded FerretDB is pure Go but brings about 60 modules and 25 MB
-// into a binary that links it. Import shoptest only from _test.go files:
-// then it is linked into those test binaries only, never into your
-// program. (Your go.sum lists FerretDB's modules either way, for as long
-// as the shopbus module requires it.)
+// into a binary that links it, and AMQPURL brings testcontainers-go with
+// the Docker client (about 36 modules). Import shoptest only from _test.go
+// files: then it is linked into those test binaries only, never into your
+// program. (Your go.sum lists those modules either way, for as long as the
+// shopbus module requires them.)
 package shoptest
 
 import (
@@ -84,6 +89,7 @@ import (
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
+	"github.com/shopbus/shopbus/transport/rabbit"
 )
 
 // Credentials of the admin account every Shop has, and the password of
@@ -122,9 +128,14 @@ type Options struct {
 	// same node after the built-in ones. One named like a built-in service
 	// replaces it, also where another service depends on it.
 	Extra []host.Service
-	// Bus is InProcess, RabbitMQ, or empty for RabbitMQ when
-	// SHOP_AMQP_URL is set and InProcess otherwise (see NewBus).
+	// Bus is InProcess, RabbitMQ, or empty for RabbitMQ when AMQPURL
+	// or SHOP_AMQP_URL is set and InProcess otherwise (see NewBus).
 	Bus string
+	// AMQPURL, when set, is the broker of the RabbitMQ bus, e.g. what
+	// the function AMQPURL returns (a broker in a container of the
+	// test's own); the shop gets a namespace of its own on it. Unset,
+	// a RabbitMQ bus uses SHOP_AMQP_URL or the local broker (NewBus).
+	AMQPURL string
 	// Settings are passed to every service. AdminEmail, AdminPassword
 	// and BcryptCost, when zero, default to AdminEmail, AdminPassword and
 	// bcrypt.MinCost; changing the admin's credentials breaks Admin.
@@ -137,6 +148,11 @@ type Options struct {
 	SeedProducts int
 	// Logger receives the services' logs. Nil discards them.
 	Logger *slog.Logger
+	// Middleware wraps the handler of every service the shop serves, the
+	// first listed outermost (transport.Chain): to record, delay or fail
+	// requests where they reach the services, those one service makes of
+	// another included. Shop.Bus itself is not wrapped.
+	Middleware []transport.Middleware
 }
 
 // Shop is a running shop for one test.
@@ -184,10 +200,21 @@ func Start(tb testing.TB, opts Options) *Shop {
 	// Cleanups run last first: stop the node, drop its databases,
 	// disconnect, close the bus.
 	s := &Shop{DBPrefix: testenv.UniqueName("shoptest"), settings: settings}
-	s.Bus = NewBus(tb, opts.Bus)
+	if opts.AMQPURL != "" {
+		if opts.Bus != "" && opts.Bus != RabbitMQ {
+			tb.Fatalf("shoptest: Options.AMQPURL is set but Options.Bus is %q", opts.Bus)
+		}
+		s.Bus = DialBus(tb, opts.AMQPURL)
+	} else {
+		s.Bus = NewBus(tb, opts.Bus)
+	}
 	s.Mongo = newClient(tb)
+	nodeBus := s.Bus
+	if len(opts.Middleware) > 0 {
+		nodeBus = &wrappedBus{Bus: s.Bus, mw: opts.Middleware}
+	}
 	s.Node = &host.Node{
-		Bus:      s.Bus,
+		Bus:      nodeBus,
 		Mongo:    s.Mongo,
 		DBPrefix: s.DBPrefix,
 		Services: services,
@@ -210,6 +237,16 @@ func Start(tb testing.TB, opts Options) *Shop {
 		s.Seeded = rep
 	}
 	return s
+}
+
+// wrappedBus serves every handler wrapped in mw (Options.Middleware).
+type wrappedBus struct {
+	transport.Bus
+	mw []transport.Middleware
+}
+
+func (b *wrappedBus) Serve(service string, h transport.Handler, opts ...transport.ConsumerOption) (transport.Subscription, error) {
+	return b.Bus.Serve(service, transport.Chain(h, b.mw...), opts...)
 }
 
 // selectServices returns the services opts asks for, with those they
@@ -365,6 +402,24 @@ func NewBus(tb testing.TB, kind string) transport.Bus {
 		tb.Fatalf("shoptest: unknown bus %q (want %q or %q)", kind, InProcess, RabbitMQ)
 	}
 	return bustest.New(tb, kind)
+}
+
+// DialBus returns a RabbitMQ bus on the broker at amqpURL (e.g. from
+// AMQPURL) in a namespace of its own, closed when tb ends. The broker
+// deletes the namespace's queues ten minutes after their last use.
+func DialBus(tb testing.TB, amqpURL string) transport.Bus {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := rabbit.Dial(ctx, rabbit.Options{
+		URL: amqpURL, Namespace: bustest.Namespace(), Name: tb.Name(),
+		Logger: slog.New(slog.DiscardHandler), ExpireUnused: 10 * time.Minute,
+	})
+	if err != nil {
+		tb.Fatalf("shoptest: connect to RabbitMQ: %v", err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
 }
 
 // MongoURI returns the URI of the store: SHOP_MONGO_URI when set,

@@ -22,7 +22,7 @@ import (
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/cart"
 	"github.com/shopbus/shopbus/shop/catalog/product"
-	"github.com/shopbus/shopbus/shoptest"
+	"github.com/shopbus/shopbus/shop/shoptest"
 	"github.com/shopbus/shopbus/transport"
 	"github.com/shopbus/shopbus/transport/inproc"
 	"github.com/shopbus/shopbus/transport/rabbit"
@@ -413,6 +413,30 @@ func BenchmarkStart(b *testing.B) {
 				}
 				b.ReportMetric(stop.Seconds()/float64(b.N), "s-stop/op")
 			})
+		}
+	}
+}
+
+// Options.Middleware wraps every service's handler: it sees the requests
+// the test makes and those one service makes of another.
+func TestMiddleware(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	record := func(next transport.Handler) transport.Handler {
+		return transport.HandlerFunc(func(ctx context.Context, req *transport.Request) ([]byte, error) {
+			mu.Lock()
+			seen = append(seen, req.Method)
+			mu.Unlock()
+			return next.ServeBus(ctx, req)
+		})
+	}
+	s := shoptest.Start(t, shoptest.Options{Services: []string{"cart"}, Bus: shoptest.InProcess, Middleware: []transport.Middleware{record}})
+	useCart(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range []string{"auth.register", "auth.login", "product.create", "cart.add_item", "auth.authenticate", "product.get"} {
+		if !slices.Contains(seen, m) {
+			t.Errorf("the middleware did not see %s (saw %v)", m, seen)
 		}
 	}
 }

@@ -60,8 +60,8 @@ func TestCallsMatchHost(t *testing.T) {
 	if got, want := slices.Sorted(maps.Keys(calls)), slices.Sorted(slices.Values(host.Names)); !slices.Equal(got, want) {
 		t.Fatalf("calls has entries for %v, host.Names is %v", got, want)
 	}
-	starts := clientCalls(t, "../host/builtin.go", func(name string) bool { return strings.HasPrefix(name, "start") })
-	seedNew := clientCalls(t, "../shop/seeder/server.go", func(name string) bool { return name == "New" })["New"]
+	starts := clientCalls(t, "../../host/builtin.go", func(name string) bool { return strings.HasPrefix(name, "start") })
+	seedNew := clientCalls(t, "../seeder/server.go", func(name string) bool { return name == "New" })["New"]
 	if len(seedNew) == 0 {
 		t.Fatal("seeder.New calls no NewClient: the seeder is wired differently now")
 	}

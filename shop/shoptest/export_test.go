@@ -1,0 +1,4 @@
+package shoptest
+
+// ImagePresent lets the tests ask whether an image is built.
+var ImagePresent = imagePresent
