@@ -1,8 +1,10 @@
 package contract
 
 import (
+	"context"
 	"reflect"
 
+	"github.com/shopbus/shopbus/host/ops"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/cart"
@@ -29,9 +31,14 @@ type service struct {
 	mux  *transport.Mux
 }
 
-// newService describes the service whose bus client is client.
+// newService describes the service whose bus client is client, as a
+// host.Node serves it: its Handler and, on the same queue, the node's
+// operations methods (package host/ops).
 func newService(name string, mux *transport.Mux, client any) service {
-	return service{name: name, pkg: reflect.TypeOf(client).Elem().PkgPath(), mux: mux}
+	both := transport.NewServiceMux(name, mux.Describe().Version)
+	both.Include(mux)
+	both.Include(ops.Handler(name, noOps{}))
+	return service{name: name, pkg: reflect.TypeOf(client).Elem().PkgPath(), mux: both}
 }
 
 // services lists every shopbus service, in the order of host.Names.
@@ -98,4 +105,19 @@ func enums() map[reflect.Type][]string {
 		m[reflect.TypeFor[transport.Code]()] = append(m[reflect.TypeFor[transport.Code]()], string(c))
 	}
 	return m
+}
+
+// noOps stands for a node's operations API: building ops.Handler only
+// takes its method values, which are never called here.
+type noOps struct{}
+
+func (noOps) Operations(context.Context) (ops.Report, error) { return ops.Report{}, nil }
+func (noOps) DeadLetters(context.Context, ops.DeadLettersRequest) (ops.DeadLetters, error) {
+	return ops.DeadLetters{}, nil
+}
+func (noOps) ReplayDeadLetters(context.Context, ops.IDsRequest) (ops.Count, error) {
+	return ops.Count{}, nil
+}
+func (noOps) DiscardDeadLetters(context.Context, ops.IDsRequest) (ops.Count, error) {
+	return ops.Count{}, nil
 }

@@ -53,15 +53,24 @@ func (b *serviceBus) Subscribe(subscriber, pattern string, h transport.EventHand
 }
 
 // withOps returns a handler that sends the operations methods of service
-// to opsH and everything else to own.
-func withOps(service string, own, opsH transport.Handler) transport.Handler {
+// to opsMux and everything else to own. When own is the service's Mux
+// (made by transport.NewServiceMux, as every shopbus service's Handler
+// is), the two are served as one Mux, so that "<service>.describe" lists
+// the operations methods too.
+func withOps(service string, own transport.Handler, opsMux *transport.Mux) transport.Handler {
+	if m, ok := own.(*transport.Mux); ok && m.Service() == service {
+		both := transport.NewServiceMux(service, m.Describe().Version)
+		both.Include(m)
+		both.Include(opsMux)
+		return both
+	}
 	methods := map[string]bool{}
 	for _, name := range ops.Names {
 		methods[ops.Method(service, name)] = true
 	}
 	return transport.HandlerFunc(func(ctx context.Context, req *transport.Request) ([]byte, error) {
 		if methods[req.Method] {
-			return opsH.ServeBus(ctx, req)
+			return opsMux.ServeBus(ctx, req)
 		}
 		return own.ServeBus(ctx, req)
 	})

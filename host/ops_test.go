@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,20 @@ func TestOperationsAdminOnly(t *testing.T) {
 		}
 		if got, err := transport.Invoke[string](context.Background(), bus, "ledger.ping", struct{}{}); err != nil || got != "pong" {
 			t.Errorf("the ledger's own method: %q, %v", got, err)
+		}
+		// A service's describe lists the operations methods served on its
+		// queue next to its own (auth's Handler is a service Mux).
+		d, err := transport.Invoke[transport.Description](context.Background(), bus, "auth."+transport.DescribeMethod, transport.DescribeRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range append([]string{"login", transport.DescribeMethod}, ops.Names...) {
+			if !slices.Contains(d.Methods, "auth."+name) {
+				t.Errorf("auth.describe lists %v: no auth.%s", d.Methods, name)
+			}
+		}
+		if !slices.IsSorted(d.Methods) || d.Version != shop.ContractVersion {
+			t.Errorf("auth.describe: %+v", d)
 		}
 	})
 }

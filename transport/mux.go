@@ -160,6 +160,34 @@ func Handle[Req, Resp any](m *Mux, method string, fn func(ctx context.Context, r
 	m.recordTypes(method, reflect.TypeFor[Req](), reflect.TypeFor[Resp]())
 }
 
+// Include registers in m every method other serves, with its types, so
+// that one queue can serve the methods of several Muxes (a host adds its
+// own to a service's). When m answers "<service>.describe" itself
+// (NewServiceMux), other's describe of that service is left out: m's
+// lists every method, other's included. It panics if another method is
+// registered in both, as Handle does.
+func (m *Mux) Include(other *Mux) {
+	other.mu.RLock()
+	handlers := make(map[string]Handler, len(other.handlers))
+	for method, h := range other.handlers {
+		handlers[method] = h
+	}
+	types := make(map[string]methodTypes, len(other.types))
+	for method, t := range other.types {
+		types[method] = t
+	}
+	other.mu.RUnlock()
+	for method, h := range handlers {
+		if m.service != "" && method == m.service+"."+DescribeMethod {
+			continue
+		}
+		m.Handle(method, h)
+		if t, ok := types[method]; ok {
+			m.recordTypes(method, t.req, t.resp)
+		}
+	}
+}
+
 // recordTypes remembers req and resp as method's types.
 func (m *Mux) recordTypes(method string, req, resp reflect.Type) {
 	m.mu.Lock()

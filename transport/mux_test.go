@@ -179,3 +179,37 @@ func ExampleNewServiceMux() {
 	// Output:
 	// clock [clock.describe clock.now] 1.2.0 <nil>
 }
+
+// TestMuxInclude: a service Mux that includes another serves both Muxes'
+// methods with their types, and its describe lists them all (the other's
+// describe of the same service is left out); a method in both panics.
+func TestMuxInclude(t *testing.T) {
+	own := transport.NewServiceMux("shelf", "2.0.0")
+	transport.Handle(own, "shelf.count", func(context.Context, struct{}) (int, error) { return 7, nil })
+	extra := transport.NewMux()
+	transport.Handle(extra, "shelf.status", func(context.Context, struct{}) (string, error) { return "ok", nil })
+
+	both := transport.NewServiceMux("shelf", "2.0.0")
+	both.Include(own)
+	both.Include(extra)
+	want := []string{"shelf.count", "shelf.describe", "shelf.status"}
+	if got := both.Methods(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("methods %v, want %v", got, want)
+	}
+	if req, resp, ok := both.Types("shelf.status"); !ok || req != reflect.TypeFor[struct{}]() || resp != reflect.TypeFor[string]() {
+		t.Errorf("types of shelf.status: %v %v %v", req, resp, ok)
+	}
+	body, err := both.ServeBus(context.Background(), &transport.Request{Method: "shelf.describe", Body: []byte(`{}`)})
+	if err != nil || string(body) != `{"service":"shelf","methods":["shelf.count","shelf.describe","shelf.status"],"version":"2.0.0"}` {
+		t.Errorf("describe: %s, %v", body, err)
+	}
+	if body, err := both.ServeBus(context.Background(), &transport.Request{Method: "shelf.count", Body: []byte(`{}`)}); err != nil || string(body) != "7" {
+		t.Errorf("count: %s, %v", body, err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("including a method twice did not panic")
+		}
+	}()
+	both.Include(extra)
+}
