@@ -21,7 +21,8 @@ import (
 )
 
 // The console's products: list and search, the product form (create and
-// edit), publish, delete, and the stock of the product's SKUs. See admin.go.
+// edit), publish, delete, and the stock of the product's SKUs. See
+// admin.go; the product's images (upload, reorder, remove) are in media.go.
 
 // DefaultAdminCurrency is the currency the form for a new product offers.
 const DefaultAdminCurrency = "EUR"
@@ -331,6 +332,11 @@ type adminProductView struct {
 	Variants        []variantRow
 	StockShown      bool
 	Stock           []stockRow
+	// Images are the product's images; ImageError says what was wrong
+	// with an upload or an image action; MaxUpload is the upload limit.
+	Images     []adminImage
+	ImageError string
+	MaxUpload  string
 }
 
 // productRefs are what the form offers, asked for at once: the category
@@ -371,11 +377,13 @@ type productPage struct {
 	form      productForm
 	errs      map[string]string
 	stockErrs map[string]string // by SKU
+	imageErr  string            // next to the images
 }
 
 // showProduct renders the product form page.
 func (s *Storefront) showProduct(w http.ResponseWriter, r *http.Request, ctx context.Context, refs productRefs, pg productPage) {
-	v := adminProductView{New: pg.isNew, Action: "/admin/products", Product: pg.p, Form: pg.form, Errors: pg.errs}
+	v := adminProductView{New: pg.isNew, Action: "/admin/products", Product: pg.p, Form: pg.form, Errors: pg.errs,
+		Images: adminImages(pg.p), ImageError: pg.imageErr, MaxUpload: product.FormatBytes(s.opts.MaxImageUpload)}
 	var (
 		stock  *future[map[string]inventory.Stock]
 		labels *future[definitions]

@@ -37,10 +37,13 @@
 // product page does not wait for the category or article service, and a
 // category or article is served at most Grace after it was found even if a
 // service of higher precedence stays silent. A slug nobody has is looked up
-// in the seo service's redirects (an old slug of something renamed), which
-// answer with 301 to the new URL, or among its content pages (kind "page",
-// such as /about), which are rendered from their title and description;
-// otherwise the answer is a 404 page. A query string survives a redirect. If a service that could have the slug
+// in the seo service's redirects: an admin's redirect from the address
+// itself first (301, or 302 for a temporary one; to a path of the shop or
+// an http(s) URL of another site, and nothing else: see redirectOf), then
+// an old slug of something renamed, which answers with 301 to the new
+// URL; or among its content pages (kind "page", such as /about), which
+// are rendered from their title and description; otherwise the answer is
+// a 404 page. A query string survives a redirect whose target has none. If a service that could have the slug
 // does not answer and no other has it, the page is a 503 page, not a 404:
 // a slug is never declared missing on a service's silence.
 //
@@ -137,7 +140,8 @@
 // (code, name, type, unit, an enum's values; a group's attributes),
 // option groups (their values added, relabelled, removed; a group or
 // value variants use is refused by the option service) and SEO (a shop
-// address looked up: its metadata or its permanent redirect; the
+// address looked up: its metadata or its redirect; redirects of the
+// admin's own listed, searched by prefix, added and deleted; the
 // title, description, canonical URL, robots directives and Open Graph
 // fields written over a product's, category's or article's defaults, or
 // dropped again; content pages created, moved, which leaves a 301 from
@@ -147,10 +151,12 @@
 // It owns no data: every page and action calls the services' bus clients
 // with the admin's session token, and the services check the admin role
 // again. A guest is sent to /login?next=…, a customer gets a 403 page. A
-// service's field errors are shown next to their fields. Images, stock
+// service's field errors are shown next to their fields. A product's
+// page uploads, reorders and removes its images (see media.go; the shop
+// serves stored images under /media/ with immutable caching). Stock
 // per SKU beyond a product's, and operations are not in the console yet;
-// nor are a list of the SEO overrides or redirects of an admin's own,
-// which the seo service does not offer.
+// nor is a list of the SEO overrides, which the seo service does not
+// offer.
 //
 // # JSON API
 //

@@ -25,6 +25,7 @@ var funcs = template.FuncMap{
 	"formKey": newFormKey,
 	"amount":  amount,
 	"percent": percent,
+	"media":   mediaVariant,
 }
 
 func (s *Storefront) parseTemplates() error {

@@ -104,6 +104,9 @@ func (s *Storefront) pageMeta(ctx context.Context, f *future[seo.Resolution], se
 	}
 	m.Robots = md.Robots
 	m.OpenGraph = md.OpenGraph
+	if strings.HasPrefix(m.OpenGraph.Image, "/") && !strings.HasPrefix(m.OpenGraph.Image, "//") {
+		m.OpenGraph.Image = s.opts.BaseURL + m.OpenGraph.Image // a stored image's path: og:image is absolute
+	}
 	if m.OpenGraph.URL != "" {
 		m.OpenGraph.URL = move(m.OpenGraph.URL, "og.url")
 	}

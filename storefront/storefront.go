@@ -135,6 +135,18 @@ type Options struct {
 	// ClientIP tells a request's client address for the rate limits
 	// (default RemoteIP; HeaderIP behind a proxy).
 	ClientIP func(*http.Request) string
+	// MaxImageUpload bounds an image file uploaded in the console, in
+	// bytes (default DefaultMaxImageUpload, 10 MB); see media.go.
+	MaxImageUpload int64
+	// MaxImageSide bounds an uploaded image's width and height in pixels
+	// (default DefaultMaxImageSide).
+	MaxImageSide int
+	// MaxImagePixels bounds an uploaded image's width × height (default
+	// DefaultMaxImagePixels).
+	MaxImagePixels int
+	// MediaCacheBytes bounds the image variants kept in memory for
+	// /media (default DefaultMediaCacheBytes; negative keeps none).
+	MediaCacheBytes int64
 	// Logger receives failures (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -169,6 +181,7 @@ type Storefront struct {
 	groupCache cache[map[string]option.Group]
 	navCache   cache[[]category.Category]
 	memo       memo
+	media      mediaState // images: see media.go
 }
 
 //go:embed templates/*.html
@@ -219,6 +232,7 @@ func New(opts Options) (*Storefront, error) {
 			return nil, &ConfigError{Field: p.name, Message: "must start and end with '/'"}
 		}
 	}
+	mediaDefaults(&opts)
 	if opts.Featured.Limit == 0 {
 		opts.Featured.Limit = DefaultFeaturedLimit
 	}
@@ -254,6 +268,7 @@ func New(opts Options) (*Storefront, error) {
 		stockSv: inventory.NewClient(opts.Bus),
 	}
 	s.navCache.ttl = NavTTL
+	s.media = newMediaState(opts)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -299,6 +314,7 @@ func (s *Storefront) routes() {
 	m.HandleFunc("GET /categories/{slug}", s.oldURL)
 	m.HandleFunc("GET /blog/{slug}", s.oldURL)
 	s.adminRoutes(m) // the admin console, see admin.go
+	s.mediaRoutes(m) // images, see media.go
 	m.HandleFunc("/", s.notFound)
 
 	m.HandleFunc("POST /api/register", s.apiRegister)
@@ -339,7 +355,7 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", HSTS)
 	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-	if strings.HasPrefix(r.URL.Path, "/static/") {
+	if strings.HasPrefix(r.URL.Path, "/static/") || mediaPath(r.URL.Path) {
 		s.mux.ServeHTTP(w, r) // no session needed
 		return
 	}
@@ -351,8 +367,15 @@ func (s *Storefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v := s.newVisitor(ctx, r)
 	r = r.WithContext(context.WithValue(ctx, visitorKey{}, v))
+	defer func() {
+		// An upload's files beyond MaxBodyBytes went to temporary files;
+		// the server removes only those of the request it made.
+		if r.MultipartForm != nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+	}()
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(w, r))
 	}
 	if !safeMethod(r.Method) {
 		if !s.sameOrigin(r) {

@@ -314,10 +314,8 @@ func (d *Dataset) Product(i int) ProductSpec {
 		SKU:         skuOf(slug),
 		Price:       price,
 		Attributes:  attrs,
-		Images: []string{
-			"https://picsum.photos/seed/" + slug + "/800/800",
-			"https://picsum.photos/seed/" + slug + "-2/800/800",
-		},
+		// Images are left for the run: it puts the product's picture
+		// (ProductImage) and refers to it by its path.
 	}
 	variants := 0
 	pickSizes := func() []string {
@@ -484,7 +482,8 @@ func (d *Dataset) Article(i int) article.CreateRequest {
 		}
 	}
 	slug := slugify(title) + "-" + strconv.Itoa(i+1)
-	p := d.Product(r.IntN(d.Products))
+	j := r.IntN(d.Products)
+	p := d.Product(j)
 	intro := fmt.Sprintf("%s are among the things we get asked about most, so here is what we have learnt.", line.plural)
 	body := strings.Join([]string{
 		intro,
@@ -504,7 +503,7 @@ func (d *Dataset) Article(i int) article.CreateRequest {
 		Excerpt:     intro,
 		Author:      pick(r, authors),
 		Tags:        tags,
-		CoverImage:  "https://picsum.photos/seed/" + slug + "/1200/630",
+		CoverImage:  d.ProductImagePath(j), // the picture of the product it links to
 		Status:      article.StatusPublished,
 		PublishedAt: articlesEpoch.Add(time.Duration(r.IntN(365*24)) * time.Hour),
 	}
@@ -524,7 +523,7 @@ func (d *Dataset) ProductMetadata(i int) seo.PutRequest {
 		Kind:        seo.KindProduct,
 		Title:       p.Request.Title + " by " + brand,
 		Description: desc,
-		OpenGraph:   seo.OpenGraph{Image: p.Request.Images[0]},
+		OpenGraph:   seo.OpenGraph{Image: d.ProductImagePath(i)},
 	}
 }
 

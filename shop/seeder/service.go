@@ -15,7 +15,10 @@
 //   - a category tree three levels deep (e.g. Clothing > Shirts > Eco
 //     Shirts);
 //   - products, published, filed under a leaf category, with attribute
-//     values, a price in integer minor units (EUR), images, and variants
+//     values, a price in integer minor units (EUR), a picture drawn
+//     locally and stored by the product service (Dataset.ProductImage; no
+//     external URL, so an offline shop shows pictures; Options.NoImages
+//     skips them), and variants
 //     the product service has the option service generate (some with a
 //     price of their own);
 //   - stock for every product's SKU and every variant's, through the

@@ -62,6 +62,16 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
+// PutImage implements Service.
+func (c *Client) PutImage(ctx context.Context, r PutImageRequest) (Image, error) {
+	return transport.Invoke[Image](ctx, c.bus, MethodPutImage, r)
+}
+
+// Image implements Service.
+func (c *Client) Image(ctx context.Context, r ImageRequest) (ImageData, error) {
+	return transport.Invoke[ImageData](ctx, c.bus, MethodImage, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -75,6 +85,8 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodPublish, svc.Publish)
 	transport.Handle(m, MethodUnpublish, svc.Unpublish)
 	transport.Handle(m, MethodList, svc.List)
+	transport.Handle(m, MethodPutImage, svc.PutImage)
+	transport.Handle(m, MethodImage, svc.Image)
 	return m
 }
 

@@ -38,13 +38,14 @@ func TestRequestsApplyOnce(t *testing.T) {
 			{Method: product.MethodPublish, Body: ct.JSON(t, product.GetRequest{ID: published.ID})},
 			{Method: product.MethodUnpublish, Body: ct.JSON(t, product.GetRequest{ID: unpublished.ID})},
 			{Method: product.MethodDelete, Body: ct.JSON(t, product.GetRequest{ID: deleted.ID})},
+			{Method: product.MethodPutImage, Body: ct.JSON(t, product.PutImageRequest{Data: jpegWithExif(t, gradient(300, 200))})},
 		}
 		for _, c := range cases {
 			c.Ctx = func(*testing.T) context.Context { return w.Admin }
 			t.Run(c.Method, func(t *testing.T) { ct.ApplyOnce(t, bus, w.ProductDB, c) })
 		}
 		idemtest.Covered(t, product.Handler(w.ProductServer).Methods(), []string{
-			product.MethodGet, product.MethodGetBySlug, product.MethodHoldsSlug, product.MethodList,
+			product.MethodGet, product.MethodGetBySlug, product.MethodHoldsSlug, product.MethodList, product.MethodImage,
 		}, cases)
 	})
 }

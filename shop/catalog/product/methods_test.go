@@ -21,5 +21,7 @@ func TestMethods(t *testing.T) {
 		product.MethodPublish,
 		product.MethodUnpublish,
 		product.MethodList,
+		product.MethodPutImage,
+		product.MethodImage,
 	)
 }

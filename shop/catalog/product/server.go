@@ -72,7 +72,8 @@ type Options struct {
 
 // Server is the MongoDB implementation of Service. Its collections:
 // products (by id), product_slugs (slug → id, so slugs are unique and
-// found by _id; see kit.Slugs) and requests (the writes handled, so that
+// found by _id; see kit.Slugs), images (image variants by name, see
+// PutImage) and requests (the writes handled, so that
 // a repeated request is answered without applying it again; see
 // internal/idem).
 //
@@ -93,6 +94,10 @@ type Server struct {
 	requests *idem.Store
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
+	// images holds the image variants by name (see media.go); imageSem
+	// bounds the images decoded at once.
+	images   *mongo.Collection
+	imageSem chan struct{}
 }
 
 var _ Service = (*Server)(nil)
@@ -169,6 +174,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		products: db.Collection("products"),
 		slugs:    kit.NewSlugs(db.Collection("product_slugs"), "product_id", "product").Sharing(opts.SharedSlugs),
 		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		images:   db.Collection("images"),
+		imageSem: make(chan struct{}, ImageWorkers),
 		opts:     opts,
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
@@ -299,10 +306,17 @@ func checkLocal(f *kit.Fields, d *productDoc, slug string) {
 	}
 }
 
-// checkImageURL says what is wrong with an image URL, or returns "".
+// checkImageURL says what is wrong with an image URL, or returns "": an
+// http(s) URL, or the path of a stored image (ImagePath).
 func checkImageURL(s string) string {
 	if s == "" || len(s) > MaxImageURLLen {
 		return "must be a URL of 1-" + strconv.Itoa(MaxImageURLLen) + " bytes"
+	}
+	if strings.HasPrefix(s, "/") {
+		if _, _, ok := ParseImagePath(s); !ok {
+			return "must be an http or https URL, or a stored image's path " + MediaPrefix + "<id>-<variant>.<jpg or png>"
+		}
+		return ""
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return "must not contain spaces or control characters"
@@ -520,6 +534,12 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 	if err := f.Err("invalid product"); err != nil {
 		return Product{}, err
 	}
+	if err := s.checkStoredImages(ctx, &f, d.Images, nil); err != nil {
+		return Product{}, err
+	}
+	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
 
 	// At once, as none needs another's answer: whether an earlier run of
 	// this request made the product, the categories and attributes (other
@@ -691,6 +711,9 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Product, error) {
 		}
 	}
 	if err := f.Err("invalid product"); err != nil {
+		return Product{}, err
+	}
+	if err := s.checkStoredImages(ctx, &f, next.Images, cur.Images); err != nil {
 		return Product{}, err
 	}
 	if err := s.checkRemote(ctx, &f, &next, r.CategoryIDs != nil, r.Attributes != nil); err != nil {

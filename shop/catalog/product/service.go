@@ -21,6 +21,41 @@
 //
 // Writes require an admin (shop.RequireAdmin); reads are public and show
 // drafts too: a storefront lists with Status "published".
+//
+// # Images
+//
+// Product pictures are a capability of the product service, not a service
+// of their own: a product owns its pictures, and no other service needs
+// them. PutImage (product.put_image, admin only) stores an image given as
+// JPEG, PNG or WebP bytes; Image (product.image, public) returns one of
+// its variants. The bytes are never trusted: the type is sniffed from
+// them, the pixel size read from the header and checked (ServiceLimits)
+// before decoding, and three variants are made once and kept — thumb
+// (ThumbSide), card (CardSide) and full (FullSide) — each re-encoded as
+// JPEG (PNG when the image has transparency), which drops EXIF and all
+// other metadata. Decoding uses golang.org/x/image/webp for WebP and
+// golang.org/x/image/draw (Catmull-Rom) for scaling.
+//
+// A bus message carries at most 1 MiB of JSON, so an image crosses it
+// base64-encoded in at most MaxImageBytes: a caller with a larger upload
+// (the storefront's console accepts 10 MB) decodes, scales down to
+// FullSide and re-encodes it first (DecodeImage, EncodeImage), and
+// PutImage checks everything again.
+//
+// Images are stored in this service's own database, in the collection
+// "images": one document per variant keyed by _id only, "<id>-<variant>",
+// where id is the hex SHA-256 of the bytes put. So an image is content
+// addressed: putting the same bytes again finds it by _id and makes
+// nothing, and a variant's name always stands for the same bytes. Reads
+// are lookups by _id, the only lookups the embedded store (FerretDB on
+// SQLite) serves from an index: BenchmarkImageRead reads as fast with
+// 10,000 images stored as with 100. A product refers to a stored image by
+// its full variant's path, "/media/<id>-full.jpg" (ImagePath), in
+// Product.Images, beside external http(s) URLs; a create or update that
+// names a stored image that does not exist is invalid. The storefront
+// serves the variants under /media/ (ImageVariantPath derives a variant's
+// path from the reference). Images no product refers to any more are
+// kept (there is no garbage collection yet).
 package product
 
 import (
@@ -46,7 +81,13 @@ const (
 	MethodPublish   = "product.publish"
 	MethodUnpublish = "product.unpublish"
 	MethodList      = "product.list"
+	MethodPutImage  = "product.put_image"
+	MethodImage     = "product.image"
 )
+
+// ImageWorkers is how many images one Server decodes and encodes at once
+// (PutImage): each takes memory in proportion to its pixels.
+const ImageWorkers = 2
 
 // Limits.
 const (
@@ -160,7 +201,8 @@ type CreateRequest struct {
 	OptionValues map[string][]string `json:"option_values,omitempty"`
 	// VariantPrices give some variants a price of their own.
 	VariantPrices []VariantPrice `json:"variant_prices,omitempty"`
-	// Images are http or https URLs.
+	// Images are http or https URLs, or paths of stored images
+	// (Image.Path, "/media/<id>-full.jpg"), which must exist.
 	Images []string `json:"images,omitempty"`
 }
 
@@ -244,4 +286,10 @@ type Service interface {
 	Unpublish(ctx context.Context, r GetRequest) (Product, error)
 	// List returns one page of products.
 	List(ctx context.Context, r ListRequest) (Page, error)
+	// PutImage stores an image and its variants (admin only) and returns
+	// it; the same bytes again return the same image. A body that is not
+	// a JPEG, PNG or WebP image within ServiceLimits is invalid.
+	PutImage(ctx context.Context, r PutImageRequest) (Image, error)
+	// Image returns one variant of a stored image; anyone may ask.
+	Image(ctx context.Context, r ImageRequest) (ImageData, error)
 }
