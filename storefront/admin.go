@@ -170,6 +170,7 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/articles/{id}/delete", s.adminConfirmDeleteArticle)
 	m.HandleFunc("POST /admin/articles/{id}/delete", s.adminDeleteArticle)
 	m.HandleFunc("GET /admin/seo", s.adminSEO)
+	s.adminRedirectRoutes(m) // GET/POST /admin/seo/redirects…: admin_redirects.go
 	m.HandleFunc("GET /admin/seo/find", s.adminSEOFind)
 	m.HandleFunc("GET /admin/seo/{kind}/{id}", s.adminSEOEntry)
 	m.HandleFunc("POST /admin/seo/{kind}/{id}", s.adminPutSEO)

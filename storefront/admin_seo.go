@@ -13,15 +13,16 @@ import (
 )
 
 // The console's SEO: what the seo service knows of a shop address (its
-// metadata, or the permanent redirect it answers with), the metadata
-// written over the defaults of a product, category, article or content
-// page (title, description, canonical URL, robots directives, Open Graph
-// fields), content pages created, moved and deleted, and overrides
-// dropped after a confirmation. The seo service keeps redirects itself:
-// an entity's old paths (a changed slug, a moved page) answer with a 301
-// to its current one. It has no list of its entries and no redirects of
-// an admin's own, so the console finds an entry by its address or by
-// kind and id. See admin.go.
+// metadata, or the redirect it answers with), the metadata written over
+// the defaults of a product, category, article or content page (title,
+// description, canonical URL, robots directives, Open Graph fields),
+// content pages created, moved and deleted, and overrides dropped after
+// a confirmation. The seo service keeps redirects itself: an entity's
+// old paths (a changed slug, a moved page) answer with a 301 to its
+// current one. It has no list of its metadata entries, so the console
+// finds an entry by its address or by kind and id. Redirects of an
+// admin's own are listed, added and removed under /admin/seo/redirects
+// (admin_redirects.go). See admin.go.
 
 // seoKinds are the kinds of entity, in the console's order.
 var seoKinds = []seo.Kind{seo.KindProduct, seo.KindCategory, seo.KindArticle, seo.KindPage}
@@ -31,9 +32,11 @@ type adminSEOView struct {
 	Kinds []seo.Kind
 	Path  string // the address looked up
 	// Found is the entry at Path, Redirect where it redirects to (a shop
-	// address), Missing that the seo service knows neither.
+	// address or, for an admin's redirect, another site's URL) with
+	// Status (301 or 302), Missing that the seo service knows neither.
 	Found    *seo.Metadata
 	Redirect string
+	Status   int
 	Missing  bool
 }
 
@@ -79,7 +82,9 @@ func (s *Storefront) adminSEO(w http.ResponseWriter, r *http.Request) {
 			case res.Metadata != nil && v.Found == nil:
 				v.Found = res.Metadata
 			case res.Redirect != "" && v.Redirect == "":
-				v.Redirect = s.pagePath(res.Redirect)
+				if to := s.redirectOf(&res, ""); to != nil {
+					v.Redirect, v.Status = to.String(), res.Status
+				}
 			}
 		}
 		if v.Found != nil {

@@ -147,14 +147,22 @@ func (s *Storefront) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // pathPage answers a path that is no product, category or article from
-// what the seo service knows of it: a redirect when it is an old path, or
-// a content page (kind "page", such as /about) rendered from its
-// metadata. It reports whether it answered.
+// what the seo service knows of it: a redirect when it is an old path or
+// an admin's redirect (301, or 302 for a temporary one), or a content
+// page (kind "page", such as /about) rendered from its metadata. It
+// reports whether it answered.
 func (s *Storefront) pathPage(w http.ResponseWriter, r *http.Request, path string) bool {
 	ctx := r.Context()
-	res := s.resolution(ctx, s.resolveAsync(ctx, path))
-	if to := s.redirectOf(res, path); to != "" {
-		permanent(w, r, to)
+	return s.pathPageOf(w, r, path, s.resolveAsync(ctx, path))
+}
+
+// pathPageOf is pathPage with the seo service's answer for path asked
+// already (f; nil when it could not be asked).
+func (s *Storefront) pathPageOf(w http.ResponseWriter, r *http.Request, path string, f *future[seo.Resolution]) bool {
+	ctx := r.Context()
+	res := s.resolution(ctx, f)
+	if to := s.redirectOf(res, path); to != nil {
+		redirect(w, r, to, res.Status)
 		return true
 	}
 	if res == nil || res.Metadata == nil || res.Metadata.Kind != seo.KindPage {

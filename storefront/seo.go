@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -128,17 +129,52 @@ func (s *Storefront) pagePath(p string) string {
 	return p
 }
 
-// redirectOf returns where a seo answer redirects to, as a storefront
-// path, or "".
-func (s *Storefront) redirectOf(res *seo.Resolution, from string) string {
+// redirectOf returns where a seo answer redirects to, or nil: a
+// storefront path (an entity's path becomes /{slug}), with the query the
+// answer gives, or an absolute http(s) URL of another site (an admin's
+// redirect, see seo.PutRedirectRequest). Anything else (a scheme other
+// than http(s), a "//host" path, user information) is not followed:
+// only admins write redirects, and the storefront checks again rather
+// than become an open redirect should the seo service answer with one.
+// A redirect back to from itself is not followed either.
+func (s *Storefront) redirectOf(res *seo.Resolution, from string) *url.URL {
 	if res == nil || res.Redirect == "" {
-		return ""
+		return nil
 	}
-	to := s.pagePath(res.Redirect)
-	if to == "" || to == from {
-		return ""
+	if strings.HasPrefix(res.Redirect, "/") {
+		p, q, _ := strings.Cut(res.Redirect, "?")
+		p = s.pagePath(p)
+		if p == "" || p == from || !plainURLText(q) || strings.Contains(q, "#") {
+			return nil
+		}
+		return &url.URL{Path: p, RawQuery: q}
 	}
-	return to
+	u, err := url.Parse(res.Redirect)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil || u.Opaque != "" ||
+		!plainURLText(res.Redirect) {
+		return nil
+	}
+	return u
+}
+
+// plainURLText reports whether s has no control character, space or
+// backslash (which browsers read as a slash).
+func plainURLText(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' })
+}
+
+// redirect answers r with a redirect to to, as redirectOf gives it, with
+// the status of the seo service's answer: 302 for an admin's temporary
+// redirect, else 301. r's query is kept when to has none of its own.
+func redirect(w http.ResponseWriter, r *http.Request, to *url.URL, status int) {
+	u := *to
+	if u.RawQuery == "" {
+		u.RawQuery = r.URL.RawQuery
+	}
+	if status != http.StatusFound {
+		status = http.StatusMovedPermanently
+	}
+	http.Redirect(w, r, u.String(), status) // u.String escapes a UTF-8 path
 }
 
 // localPath reports whether p is a path on this site (and so safe to

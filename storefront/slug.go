@@ -175,17 +175,36 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Nobody has the slug: an old one, or none at all. Ask the seo
-	// service afresh about every path it may know the slug under.
+	// service afresh about every path it may know the slug under, and
+	// about the page's own path (an admin's redirect from it, or a
+	// content page), at once. A redirect from the page's own path comes
+	// first: an admin's redirect of exactly that address wins over the
+	// automatic one of an old slug.
 	s.memo.setKind(slug, noKind)
 	for i, p := range paths {
 		if seoF[i] == nil || cached[i] {
 			seoF[i] = s.resolveAsync(ctx, p)
 		}
 	}
+	var own *future[seo.Resolution]
+	if !slices.Contains(paths[:], r.URL.Path) {
+		own = s.resolveAsync(ctx, r.URL.Path)
+		if res := s.resolution(ctx, own); res != nil {
+			if to := s.redirectOf(res, r.URL.Path); to != nil {
+				redirect(w, r, to, res.Status)
+				return
+			}
+			own = ready(*res)
+		} else {
+			own = nil
+		}
+	}
 	for i := range seoF {
-		if to := s.redirectOf(s.resolution(ctx, seoF[i]), r.URL.Path); to != "" {
-			permanent(w, r, to)
-			return
+		if res := s.resolution(ctx, seoF[i]); res != nil {
+			if to := s.redirectOf(res, r.URL.Path); to != nil {
+				redirect(w, r, to, res.Status)
+				return
+			}
 		}
 	}
 	for k, l := range lookups {
@@ -196,7 +215,7 @@ func (s *Storefront) slugPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !slices.Contains(paths[:], r.URL.Path) && s.pathPage(w, r, r.URL.Path) {
+	if own != nil && s.pathPageOf(w, r, r.URL.Path, own) {
 		return
 	}
 	s.fail(w, r, shop.NotFound("page"))

@@ -45,6 +45,21 @@ func (c *Client) Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, er
 	return transport.Invoke[SitemapFile](ctx, c.bus, MethodSitemap, r)
 }
 
+// ListRedirects implements Service.
+func (c *Client) ListRedirects(ctx context.Context, r ListRedirectsRequest) (RedirectPage, error) {
+	return transport.Invoke[RedirectPage](ctx, c.bus, MethodListRedirects, r)
+}
+
+// PutRedirect implements Service.
+func (c *Client) PutRedirect(ctx context.Context, r PutRedirectRequest) (Redirect, error) {
+	return transport.Invoke[Redirect](ctx, c.bus, MethodPutRedirect, r)
+}
+
+// DeleteRedirect implements Service.
+func (c *Client) DeleteRedirect(ctx context.Context, r DeleteRedirectRequest) (RedirectDeleted, error) {
+	return transport.Invoke[RedirectDeleted](ctx, c.bus, MethodDeleteRedirect, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -54,6 +69,9 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodPut, svc.Put)
 	transport.Handle(m, MethodDelete, svc.Delete)
 	transport.Handle(m, MethodSitemap, svc.Sitemap)
+	transport.Handle(m, MethodListRedirects, svc.ListRedirects)
+	transport.Handle(m, MethodPutRedirect, svc.PutRedirect)
+	transport.Handle(m, MethodDeleteRedirect, svc.DeleteRedirect)
 	return m
 }
 

@@ -20,11 +20,16 @@ func TestRequestsApplyOnce(t *testing.T) {
 		if _, err := f.client.Put(f.Admin, seo.PutRequest{Kind: seo.KindPage, EntityID: "gone", Path: "/gone", Title: "Gone soon"}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := f.client.PutRedirect(f.Admin, seo.PutRedirectRequest{From: "/gone-soon", To: "/about"}); err != nil {
+			t.Fatal(err)
+		}
 		admin := func(*testing.T) context.Context { return f.Admin }
 		cases := []idemtest.Case{
 			{Method: seo.MethodPut, Body: `{"kind":"page","entity_id":"about","path":"/about","title":"About us"}`, Ctx: admin},
 			{Method: seo.MethodPut, Body: `{"kind":"product","entity_id":"p1","title":"Red shoe","robots":"noindex"}`, Ctx: admin},
 			{Method: seo.MethodDelete, Body: `{"kind":"page","entity_id":"gone"}`, Ctx: admin},
+			{Method: seo.MethodPutRedirect, Body: `{"from":"/old-shop/item/12","to":"/about","status":302}`, Ctx: admin},
+			{Method: seo.MethodDeleteRedirect, Body: `{"from":"/gone-soon"}`, Ctx: admin},
 		}
 		for _, c := range cases {
 			t.Run(c.Method, func(t *testing.T) {
@@ -35,6 +40,6 @@ func TestRequestsApplyOnce(t *testing.T) {
 				}
 			})
 		}
-		idemtest.Covered(t, seo.Handler(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap}, cases)
+		idemtest.Covered(t, seo.Handler(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap, seo.MethodListRedirects}, cases)
 	})
 }

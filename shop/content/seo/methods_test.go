@@ -17,5 +17,8 @@ func TestMethods(t *testing.T) {
 		seo.MethodPut,
 		seo.MethodDelete,
 		seo.MethodSitemap,
+		seo.MethodListRedirects,
+		seo.MethodPutRedirect,
+		seo.MethodDeleteRedirect,
 	)
 }

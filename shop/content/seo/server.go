@@ -25,6 +25,7 @@ import (
 const (
 	collEntities = "entities" // _id "<kind>:<entity id>"
 	collPaths    = "paths"    // _id the path; points at an entity
+	// collRedirects (redirects.go) holds the admin's redirects.
 )
 
 // Sitemap defaults.
@@ -355,26 +356,38 @@ func (s *Server) Resolve(ctx context.Context, r ResolveRequest) (Resolution, err
 	if msg := checkPath(p); msg != "" {
 		return Resolution{}, shop.Invalid("invalid request", "path", msg)
 	}
+	// In order: the entity living at p, the admin's redirect from p (see
+	// redirects.go), the automatic redirect of an entity's old path.
 	var pd pathDoc
+	var d *entityDoc
 	err := s.paths.FindOne(ctx, bson.D{{Key: "_id", Value: p}}).Decode(&pd)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Resolution{}, shop.NotFound("path")
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+	case err != nil:
 		return Resolution{}, shop.StorageFailure(ctx, "seo: resolve", err)
+	default:
+		if d, err = s.load(ctx, pd.Entity); err != nil {
+			return Resolution{}, err
+		}
+		if d == nil || d.Deleted || d.Path == "" || !s.visible(d) && !s.isAdmin(ctx) {
+			d = nil
+		}
 	}
-	d, err := s.load(ctx, pd.Entity)
+	if d != nil && d.Path == p {
+		m := s.metadata(d)
+		return Resolution{Metadata: &m}, nil
+	}
+	rd, err := s.redirectAt(ctx, p)
 	if err != nil {
 		return Resolution{}, err
 	}
-	if d == nil || d.Deleted || d.Path == "" || !s.visible(d) && !s.isAdmin(ctx) {
-		return Resolution{}, shop.NotFound("path")
+	if rd != nil {
+		return Resolution{Redirect: rd.To, Status: rd.Status}, nil
 	}
-	if d.Path != p {
+	if d != nil {
 		return Resolution{Redirect: d.Path, Status: StatusMovedPermanently}, nil
 	}
-	m := s.metadata(d)
-	return Resolution{Metadata: &m}, nil
+	return Resolution{}, shop.NotFound("path")
 }
 
 // ---- writes ----

@@ -19,6 +19,14 @@
 // at the entity, and Resolve answers it with a permanent redirect to the
 // current path (chains of renames collapse to one hop).
 //
+// An admin also keeps redirects of their own (PutRedirect,
+// ListRedirects, DeleteRedirect): an address of a previous shop or a
+// campaign path sent to a path of the shop or to an http(s) URL
+// elsewhere, permanently (301) or temporarily (302). See redirects.go
+// for their rules; in short, Resolve answers a path with, in order: the
+// entity living there, the admin's redirect from it, the automatic
+// redirect of an entity's old path, not found.
+//
 // Sitemap produces the sitemap of every published product, category,
 // article and page (except those whose robots directives say noindex) in
 // the sitemaps.org protocol: one urlset while it fits the configured limit
@@ -46,7 +54,7 @@
 // found by this service except for admins, so their metadata does not
 // leak.
 //
-// Put and Delete are applied at most once per request id (see
+// Put, Delete, PutRedirect and DeleteRedirect are applied at most once per request id (see
 // internal/idem): a repeat within ten minutes gets the first outcome.
 package seo
 
@@ -66,6 +74,10 @@ const (
 	MethodPut     = "seo.put"
 	MethodDelete  = "seo.delete"
 	MethodSitemap = "seo.sitemap"
+
+	MethodListRedirects  = "seo.list_redirects"
+	MethodPutRedirect    = "seo.put_redirect"
+	MethodDeleteRedirect = "seo.delete_redirect"
 )
 
 // Kind is the kind of entity metadata describes.
@@ -89,8 +101,26 @@ const (
 	MaxIDLen          = 128  // bytes
 )
 
-// StatusMovedPermanently is Resolution.Status for a redirect (HTTP 301).
-const StatusMovedPermanently = 301
+// Redirect statuses: Resolution.Status and Redirect.Status.
+const (
+	// StatusMovedPermanently is a permanent redirect (HTTP 301): every
+	// automatic redirect, and an admin's by default.
+	StatusMovedPermanently = 301
+	// StatusFound is a temporary redirect (HTTP 302), which browsers and
+	// search engines do not remember: for campaign paths.
+	StatusFound = 302
+)
+
+// Limits on the admin's redirects.
+const (
+	// DefaultRedirectPageSize is ListRedirects' page size when the
+	// request gives none; MaxRedirectPageSize the largest it takes.
+	DefaultRedirectPageSize = 50
+	MaxRedirectPageSize     = 500
+	// MaxRedirectHops bounds how many redirects PutRedirect follows from
+	// its target to collapse a chain (see redirects.go).
+	MaxRedirectHops = 8
+)
 
 // OpenGraph holds the Open Graph fields (og:title, og:description,
 // og:type, og:url, og:image).
@@ -139,13 +169,17 @@ type ResolveRequest struct {
 }
 
 // Resolution is what answers a path: the metadata of the entity living
-// there, or a permanent redirect to the entity's current path.
+// there, or a redirect: an admin's (see PutRedirect), or the permanent one
+// from an entity's old path to its current path.
 type Resolution struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
-	// Redirect is the path to redirect to, with Status 301, when the path
-	// is an old one.
+	// Redirect is where to redirect to: a path ("/products/new"), which an
+	// admin's redirect may give a query ("/search?q=red"), or, for an
+	// admin's redirect, an absolute http(s) URL of another site.
 	Redirect string `json:"redirect,omitempty"`
-	Status   int    `json:"status,omitempty"`
+	// Status is the redirect's HTTP status: StatusMovedPermanently (301)
+	// or, for an admin's temporary redirect, StatusFound (302).
+	Status int `json:"status,omitempty"`
 }
 
 // PutRequest writes explicit metadata for an entity; it replaces what was
@@ -201,13 +235,76 @@ type SitemapFile struct {
 	Body []byte `json:"body"`
 }
 
+// Redirect is an admin's redirect from one path of the shop.
+type Redirect struct {
+	// From is the path redirected, normalised: percent-escapes decoded,
+	// no trailing slash, no "." or ".." segments or doubled slashes.
+	From string `json:"from"`
+	// To is where it goes: a path of the shop, with an optional query,
+	// or an absolute http(s) URL.
+	To string `json:"to"`
+	// Status is StatusMovedPermanently (301) or StatusFound (302).
+	Status    int       `json:"status"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PutRedirectRequest adds an admin's redirect, or replaces the one from
+// the same path.
+type PutRedirectRequest struct {
+	// From is a path of the shop ("/old-shop/item/12"): no query or
+	// fragment, at most MaxPathLen bytes, UTF-8 allowed; not one of the
+	// storefront's own addresses ("/", "/admin…", "/api…", "/static…",
+	// "/media…", "/cart…", "/checkout…", …), which a redirect could never
+	// take over.
+	From string `json:"from"`
+	// To is a path of the shop with an optional query ("/summer?utm=x"),
+	// or an absolute http(s) URL of another site (at most MaxURLLen
+	// bytes); it must lead somewhere other than From.
+	To string `json:"to"`
+	// Status is StatusMovedPermanently (the default when 0) or
+	// StatusFound.
+	Status int `json:"status,omitempty"`
+}
+
+// ListRedirectsRequest asks for a page of the admin's redirects, sorted
+// by From (bytewise).
+type ListRedirectsRequest struct {
+	// Prefix, when set, keeps the redirects whose From starts with it.
+	Prefix string `json:"prefix,omitempty"`
+	// Limit is the page size: DefaultRedirectPageSize when 0, at most
+	// MaxRedirectPageSize.
+	Limit int `json:"limit,omitempty"`
+	// Cursor is the NextCursor of the previous page ("" starts at the
+	// beginning); it is only valid with the same Prefix.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// RedirectPage is a page of redirects.
+type RedirectPage struct {
+	Redirects []Redirect `json:"redirects"`
+	// NextCursor continues with the next page; "" on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// DeleteRedirectRequest removes the admin's redirect from a path.
+type DeleteRedirectRequest struct {
+	From string `json:"from"`
+}
+
+// RedirectDeleted is the answer to DeleteRedirect: the normalised path
+// whose redirect was removed.
+type RedirectDeleted struct {
+	From string `json:"from"`
+}
+
 // Service is the SEO contract. *Server (the MongoDB implementation) and
 // *Client (over the bus) implement it.
 type Service interface {
 	// Get returns an entity's metadata.
 	Get(ctx context.Context, r GetRequest) (Metadata, error)
-	// Resolve returns the metadata of the entity at a path, or a permanent
-	// redirect when the path is an old one.
+	// Resolve returns the metadata of the entity at a path, or a redirect:
+	// an admin's from the path (see PutRedirect), else a permanent one
+	// when the path is an entity's old one.
 	Resolve(ctx context.Context, r ResolveRequest) (Resolution, error)
 	// Put writes explicit metadata. Admin only.
 	Put(ctx context.Context, r PutRequest) (Metadata, error)
@@ -215,4 +312,11 @@ type Service interface {
 	Delete(ctx context.Context, r DeleteRequest) (Deleted, error)
 	// Sitemap returns one file of the sitemap.
 	Sitemap(ctx context.Context, r SitemapRequest) (SitemapFile, error)
+	// ListRedirects returns a page of the admin's redirects. Admin only.
+	ListRedirects(ctx context.Context, r ListRedirectsRequest) (RedirectPage, error)
+	// PutRedirect adds or replaces the admin's redirect from a path. Admin
+	// only.
+	PutRedirect(ctx context.Context, r PutRedirectRequest) (Redirect, error)
+	// DeleteRedirect removes the admin's redirect from a path. Admin only.
+	DeleteRedirect(ctx context.Context, r DeleteRedirectRequest) (RedirectDeleted, error)
 }
