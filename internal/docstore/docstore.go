@@ -15,6 +15,12 @@
 // the server checks the condition atomically. Documents that replicas in
 // several processes write at once (carts) use Versions, whose
 // compare-and-set holds across processes on FerretDB too.
+//
+// Each checked write costs FerretDB two round trips, a find and the write.
+// Two variants take one where their case allows: Swap, for a condition
+// that almost always holds (it writes first, and puts the document back
+// when the condition did not hold), and ReplaceNew, for a document that is
+// probably new (it inserts first).
 package docstore
 
 import (
@@ -72,6 +78,32 @@ func Replace(ctx context.Context, coll *mongo.Collection, id any, doc any, upser
 	})
 }
 
+// ReplaceNew is Replace with upsert for a document that is probably not
+// stored yet, such as the first version of an entity in a read model: it
+// inserts doc (which must carry the id) if there is no document id, else
+// replaces the document if every cond holds, and reports whether it
+// wrote. Where Replace reads the document first (FerretDB), ReplaceNew
+// tries the insert first: one round trip for a new document, and the
+// insert's duplicate-key error, then Replace, for one that exists. Where
+// the server checks conditions itself (MongoDB) it is Replace, one round
+// trip either way.
+func ReplaceNew(ctx context.Context, coll *mongo.Collection, id any, doc any, conds ...Cond) (bool, error) {
+	if err := checkConds(conds, true); err != nil {
+		return false, err
+	}
+	if !scansFilters(ctx, coll.Database().Client()) {
+		return Replace(ctx, coll, id, doc, true, conds...)
+	}
+	_, err := coll.InsertOne(ctx, doc)
+	if err == nil {
+		return true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return false, err
+	}
+	return Replace(ctx, coll, id, doc, true, conds...)
+}
+
 // Update applies update (e.g. a $set) to the document of coll whose _id is
 // id if every cond holds, and reports whether it did. With upsert, a
 // missing document is created from id and update; upsert takes no Equal
@@ -98,19 +130,76 @@ func Delete(ctx context.Context, coll *mongo.Collection, id any, conds ...Cond) 
 	})
 }
 
-// write runs op with the filter the server should see: the whole condition
-// where the server indexes it, else {_id: id} after checking the condition
-// here.
-func write(ctx context.Context, coll *mongo.Collection, id any, upsert bool, conds []Cond, op func(filter bson.D) (bool, error)) (bool, error) {
+// Swap replaces the document of coll whose _id is id with doc if every
+// cond holds, and reports whether it did, like Replace without upsert, in
+// one round trip where Replace takes two (FerretDB). It is for writes
+// whose condition almost always holds, such as settling a record this
+// process created and holds a lease on.
+//
+// Where the server checks conditions itself (MongoDB) it is Replace. On
+// FerretDB it replaces the document by _id first (findAndModify, which
+// returns the document it replaced), then checks the conditions on that
+// document, and puts it back if one failed. Until it is put back (for
+// good, should the process die in between), readers see doc, and a write
+// that another process makes to the document meanwhile is lost; within
+// the process, the document's checked writes wait for each other, as
+// with Replace. Use Swap only where doc, seen for that moment, is
+// harmless.
+func Swap(ctx context.Context, coll *mongo.Collection, id any, doc any, conds ...Cond) (bool, error) {
+	if err := checkConds(conds, false); err != nil {
+		return false, err
+	}
+	if len(conds) == 0 || !scansFilters(ctx, coll.Database().Client()) {
+		return Replace(ctx, coll, id, doc, false, conds...)
+	}
+	unlock := lockDoc(coll, id)
+	defer unlock()
+	byID := bson.D{{Key: "_id", Value: id}}
+	old, err := coll.FindOneAndReplace(ctx, byID, doc, options.FindOneAndReplace().SetReturnDocument(options.Before)).Raw()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	for _, c := range conds {
+		if !c.holds(old) {
+			if _, err := coll.ReplaceOne(ctx, byID, old); err != nil {
+				return false, fmt.Errorf("docstore: put %v back after a write whose condition failed: %w", id, err)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkConds reports a condition write cannot check.
+func checkConds(conds []Cond, upsert bool) error {
 	for _, c := range conds {
 		if c.Op < Eq || c.Op > Lte || c.Field == "" || c.Field == "_id" || (upsert && c.Op == Eq) {
-			return false, fmt.Errorf("docstore: bad condition %+v (upsert %v)", c, upsert)
+			return fmt.Errorf("docstore: bad condition %+v (upsert %v)", c, upsert)
 		}
 		switch c.Value.(type) {
 		case int, int32, int64, string, time.Time:
 		default:
-			return false, fmt.Errorf("docstore: cannot compare with a %T", c.Value)
+			return fmt.Errorf("docstore: cannot compare with a %T", c.Value)
 		}
+	}
+	return nil
+}
+
+// lockDoc takes this process's lock on document id of coll, which the
+// checked writes hold between their read and their write.
+func lockDoc(coll *mongo.Collection, id any) (unlock func()) {
+	return locks.Lock(coll.Database().Name() + "." + coll.Name() + "\x00" + fmt.Sprint(id))
+}
+
+// write runs op with the filter the server should see: the whole condition
+// where the server indexes it, else {_id: id} after checking the condition
+// here.
+func write(ctx context.Context, coll *mongo.Collection, id any, upsert bool, conds []Cond, op func(filter bson.D) (bool, error)) (bool, error) {
+	if err := checkConds(conds, upsert); err != nil {
+		return false, err
 	}
 	byID := bson.D{{Key: "_id", Value: id}}
 	if len(conds) == 0 || !scansFilters(ctx, coll.Database().Client()) {
@@ -121,7 +210,7 @@ func write(ctx context.Context, coll *mongo.Collection, id any, upsert bool, con
 		return ok, err
 	}
 
-	unlock := locks.Lock(coll.Database().Name() + "." + coll.Name() + "\x00" + fmt.Sprint(id))
+	unlock := lockDoc(coll, id)
 	defer unlock()
 	cur, err := coll.FindOne(ctx, byID).Raw()
 	switch {
@@ -235,10 +324,16 @@ func cmp3(less, greater bool) int {
 	return 0
 }
 
-// scansFilters reports whether the server reads the whole collection for
-// a filter with more than _id: FerretDB, which names itself in buildInfo.
-// The answer is kept per client; a server that cannot be asked is treated
-// as MongoDB (always correct, maybe slow).
+// ScansFilters reports whether client's server reads the whole collection
+// for a filter with more than _id (FerretDB, which names itself in
+// buildInfo), so that a write on a condition is best made by _id after a
+// check in this process, as this package does. The answer is kept per
+// client; a server that cannot be asked is treated as MongoDB (always
+// correct, maybe slow).
+func ScansFilters(ctx context.Context, client *mongo.Client) bool {
+	return scansFilters(ctx, client)
+}
+
 func scansFilters(ctx context.Context, client *mongo.Client) bool {
 	return !forceServerFilters && isFerretDB(ctx, client)
 }

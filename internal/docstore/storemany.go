@@ -26,31 +26,54 @@ const storeManyWorkers = 8
 // a zero Prev, exists) is false, as with Store; an error means some items
 // may be stored and others not (load them again to know).
 //
-// On FerretDB it claims every version with one insert of all the log
-// entries: one transaction on the server, where an insert per document
-// costs a transaction each and inserts do not run in parallel. It does not
-// copy the documents onto the collection: each is rolled forward by its
-// next Load (or by Sweep), as after a copy that failed in Store, so the
-// cost of that write falls on the document's next reader, not on the mass
-// change (4 times faster on the test machine: BenchmarkRepriceCarts in
-// shop/cart). Until then a query on the collection's other fields sees the
-// document as it was: use StoreMany for changes that no such query looks
-// at. Elsewhere (MongoDB) it runs Store for each item, a few at a time.
+// New documents (a zero Prev) are inserted with one insert of them all,
+// on any server: each document's insert is atomic, one that exists
+// already fails alone (false), and FerretDB inserts the lot in one
+// transaction where an insert each costs a transaction each.
+//
+// On FerretDB it claims every later version with one insert of all the
+// log entries, likewise. It does not copy the documents onto the
+// collection: each is rolled forward by its next Load (or by Sweep), as
+// after a copy that failed in Store, so the cost of that write falls on
+// the document's next reader, not on the mass change (4 times faster on
+// the test machine: BenchmarkRepriceCarts in shop/cart). Until then a
+// query on the collection's other fields sees the document as it was: use
+// StoreMany for changes that no such query looks at. Elsewhere (MongoDB)
+// it runs Store for each later version, a few at a time.
 func (v *Versions) StoreMany(ctx context.Context, items []StoreItem) ([]bool, error) {
 	stored := make([]bool, len(items))
 	if len(items) == 0 {
 		return stored, nil
 	}
-	var first []int // new documents: an insert each, atomic anyway
-	var rest []int
+	var fresh, each, rest []int
 	for i, it := range items {
-		if it.Prev.Version == 0 || !v.logged(ctx) {
-			first = append(first, i)
-		} else {
+		switch {
+		case it.Prev.Version == 0:
+			fresh = append(fresh, i)
+		case !v.logged(ctx):
+			each = append(each, i)
+		default:
 			rest = append(rest, i)
 		}
 	}
-	err := parallel(ctx, first, func(i int) error {
+	if len(fresh) > 0 {
+		docs := make([]any, len(fresh))
+		for k, i := range fresh {
+			raw, err := v.encode(items[i].ID, items[i].Doc, items[i].Prev)
+			if err != nil {
+				return stored, err
+			}
+			docs[k] = raw
+		}
+		ok, err := insertMany(ctx, v.main, docs)
+		for k, i := range fresh {
+			stored[i] = ok[k]
+		}
+		if err != nil {
+			return stored, err
+		}
+	}
+	err := parallel(ctx, each, func(i int) error {
 		ok, err := v.Store(ctx, items[i].ID, items[i].Doc, items[i].Prev)
 		stored[i] = ok
 		return err
@@ -68,27 +91,40 @@ func (v *Versions) StoreMany(ctx context.Context, items []StoreItem) ([]bool, er
 		}
 		entries = append(entries, logEntry{ID: logKey(it.ID, it.Prev.inc, it.Prev.Version+1), Doc: raw, At: v.now()})
 	}
-	claimed := make([]bool, len(rest))
-	for k := range claimed {
-		claimed[k] = true
-	}
-	_, err = v.log.InsertMany(ctx, entries, options.InsertMany().SetOrdered(false))
-	if err != nil {
-		var bwe mongo.BulkWriteException
-		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-			return stored, err
-		}
-		for _, we := range bwe.WriteErrors {
-			if we.Index < 0 || we.Index >= len(rest) || !mongo.IsDuplicateKeyError(we) {
-				return stored, err
-			}
-			claimed[we.Index] = false // another writer got this version
-		}
-	}
+	claimed, err := insertMany(ctx, v.log, entries)
 	for k, i := range rest {
 		stored[i] = claimed[k]
 	}
-	return stored, nil
+	return stored, err
+}
+
+// insertMany inserts docs, unordered, and reports which were inserted: a
+// document whose _id exists is not (and is no error). On an error, the
+// documents not known to be inserted are reported as not.
+func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) ([]bool, error) {
+	inserted := make([]bool, len(docs))
+	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		for k := range inserted {
+			inserted[k] = true
+		}
+		return inserted, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return inserted, err
+	}
+	failed := make([]bool, len(docs))
+	for _, we := range bwe.WriteErrors {
+		if we.Index < 0 || we.Index >= len(docs) || !mongo.IsDuplicateKeyError(we) {
+			return inserted, err
+		}
+		failed[we.Index] = true
+	}
+	for k := range inserted {
+		inserted[k] = !failed[k]
+	}
+	return inserted, nil
 }
 
 // parallel calls fn for each index in idx, storeManyWorkers at a time, and

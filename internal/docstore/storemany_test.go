@@ -3,9 +3,14 @@ package docstore
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/testenv"
 )
 
 func TestVersionsStoreMany(t *testing.T) {
@@ -59,4 +64,50 @@ func TestVersionsStoreMany(t *testing.T) {
 			t.Errorf("nothing to store: %v, %v", got, err)
 		}
 	})
+}
+
+// New documents are inserted with one command: those that exist (or come
+// twice) are not stored, the others are, and each is loaded as its first
+// version.
+func TestStoreManyInsertsNewDocumentsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	var commands atomic.Int64
+	client, err := mongo.Connect(options.Client().ApplyURI(testenv.MongoURI(t)).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			if e.CommandName != "buildInfo" {
+				commands.Add(1)
+			}
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(ctx) })
+	coll := client.Database(testenv.MongoDB(t, "docstore").Name()).Collection("docs")
+	v := versions(coll)
+	ok, err := v.Store(ctx, "old", doc{ID: "old", Version: 1, Note: "old"}, Rev{})
+	must(t, "create old", ok, err, true)
+	before := commands.Load()
+	got, err := v.StoreMany(ctx, []StoreItem{
+		{ID: "n1", Doc: doc{ID: "n1", Version: 1, Note: "new"}},
+		{ID: "old", Doc: doc{ID: "old", Version: 1, Note: "again"}},
+		{ID: "n2", Doc: doc{ID: "n2", Version: 1, Note: "new"}},
+		{ID: "n2", Doc: doc{ID: "n2", Version: 1, Note: "twice"}},
+	})
+	if err != nil || !slices.Equal(got, []bool{true, false, true, false}) {
+		t.Fatalf("StoreMany: %v, %v", got, err)
+	}
+	if n := commands.Load() - before; n != 1 {
+		t.Errorf("%d commands for the new documents, want 1", n)
+	}
+	for id, want := range map[string]string{"n1": "new", "n2": "new", "old": "old"} {
+		var d doc
+		rev, found, err := v.Load(ctx, id, &d)
+		if err != nil || !found || d.Note != want || rev.Version != 1 {
+			t.Errorf("%s: %+v %+v found %v %v; want note %q at version 1", id, d, rev, found, err, want)
+		}
+		// Its next version stores as after Store.
+		ok, err := v.Store(ctx, id, doc{ID: id, Version: 2, Note: "two"}, rev)
+		must(t, "the next version of "+id, ok, err, true)
+	}
 }

@@ -289,7 +289,12 @@ func (s *Store) settle(ctx context.Context, key, owner, fp string, out any, runE
 	}
 	var stored bool
 	if err == nil {
-		stored, err = docstore.Replace(ctx, s.coll, key, rec, false, docstore.Equal("owner", owner))
+		// This runner holds the claim (its lease is renewed until now), so
+		// the condition almost always holds: Swap writes in one round trip
+		// where Replace reads first (FerretDB). Should the claim have been
+		// taken over, this outcome shows until Swap puts the claim back,
+		// which is harmless: it is an outcome of this very request.
+		stored, err = docstore.Swap(ctx, s.coll, key, rec, docstore.Equal("owner", owner))
 		if err == nil && !stored {
 			err = errors.New("the claim was taken over (its lease ran out)")
 		}

@@ -3,12 +3,16 @@ package idem_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/testenv"
@@ -288,5 +292,71 @@ func TestExpiredOutcomeIsTakenOver(t *testing.T) {
 	wg.Wait()
 	if c.runs.Load() != 2 || got[0].N != 2 || got[1].N != 2 {
 		t.Errorf("after expiry: runs %d, replies %+v; want one new run answering both", c.runs.Load(), got)
+	}
+}
+
+// TestOutcomeOfALostClaimLeavesTheTakeOver: a runner whose claim was taken
+// over while it ran (its lease lapsed) does not overwrite the new owner's
+// claim with its outcome; the new owner's outcome is the one kept.
+func TestOutcomeOfALostClaimLeavesTheTakeOver(t *testing.T) {
+	db := testenv.MongoDB(t, "idem")
+	s := idem.New(db, idem.Options{Logger: slog.New(slog.DiscardHandler)})
+	coll := db.Collection(idem.Collection)
+	ctx := serving("r9")
+	key := "x.create r9"
+	_, err := idem.Do(ctx, s, "x.create", 1, func(ctx context.Context) (reply, error) {
+		// Another runner takes the claim over meanwhile.
+		_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$set", Value: bson.D{
+			{Key: "owner", Value: "taker"}, {Key: "lease", Value: time.Now().Add(time.Hour)}}}})
+		return reply{N: 1}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec bson.M
+	if err := coll.FindOne(context.Background(), bson.D{{Key: "_id", Value: key}}).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["owner"] != "taker" || rec["state"] != "running" || rec["reply"] != nil {
+		t.Fatalf("record after the first runner's outcome: %v; want the taker's claim, untouched", rec)
+	}
+}
+
+// TestDoWritesTwice: a request that runs costs two writes to the store,
+// its claim and its outcome, and nothing else (one round trip each, also
+// on the embedded store, where a conditional replace reads first).
+func TestDoWritesTwice(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		commands []string
+	)
+	client, err := mongo.Connect(options.Client().ApplyURI(testenv.MongoURI(t)).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.CommandName != "buildInfo" {
+				commands = append(commands, e.CommandName)
+			}
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	s := idem.New(client.Database(testenv.MongoDB(t, "idem").Name()), idem.Options{})
+	var c counter
+	for i, id := range []string{"r10", "r11"} {
+		mu.Lock()
+		commands = nil
+		mu.Unlock()
+		if _, err := idem.Do(serving(id), s, "x.create", i, c.work(nil)); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := commands
+		mu.Unlock()
+		if len(got) != 2 || got[0] != "insert" {
+			t.Errorf("request %d sent %v; want its claim (an insert) and its outcome", i, got)
+		}
 	}
 }

@@ -19,7 +19,8 @@
 // Documents using the outbox are stored with these fields: "_id" (a
 // string), "version" (an integer that grows with every write), "deleted"
 // (a tombstone kept until its deleted event is out; the relay removes it),
-// and the fields of Events.
+// and the fields of Events ("outbox" may be left an empty array once its
+// events are out).
 package outbox
 
 import (

@@ -205,7 +205,13 @@ func (s *Server) SetStock(ctx context.Context, r SetStockRequest) (Stock, error)
 
 // setStock sets the units on hand of r.SKU (checked).
 func (s *Server) setStock(ctx context.Context, r SetStockRequest) (Stock, error) {
-	d, err := s.changeStock(ctx, r.SKU, true, func(d *stockDoc, _ time.Time) error {
+	return s.setStockFrom(ctx, r, nil)
+}
+
+// setStockFrom is setStock starting from pre, the stock as loaded before
+// (nil: load it).
+func (s *Server) setStockFrom(ctx context.Context, r SetStockRequest, pre *loadedStock) (Stock, error) {
+	d, err := s.changeStockFrom(ctx, r.SKU, true, pre, func(d *stockDoc, _ time.Time) error {
 		if r.OnHand < d.Reserved {
 			return shop.Conflict(fmt.Sprintf("%d units of %s are reserved: on hand cannot be less", d.Reserved, r.SKU))
 		}
@@ -254,15 +260,24 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 	return idem.Do(ctx, s.requests, MethodSetStockMany, r, func(ctx context.Context) ([]StockResult, error) {
 		out := make([]StockResult, len(r.Items))
 		errs := make([]error, len(r.Items))
+		pre := make([]loadedStock, len(r.Items))
+		s.loadMany(ctx, r.Items, pre)
+		created, err := s.createStock(ctx, r.Items, pre, out)
+		if err != nil {
+			return nil, err
+		}
 		sem := make(chan struct{}, setManyConcurrency)
 		var wg sync.WaitGroup
 		for i, it := range r.Items {
 			out[i].SKU = it.SKU
+			if created[i] {
+				continue
+			}
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				st, err := s.setStock(ctx, it)
+				st, err := s.setStockFrom(ctx, it, &pre[i])
 				if err != nil {
 					errs[i] = err
 					return
@@ -283,6 +298,85 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 		}
 		return out, nil
 	})
+}
+
+// loadedStock is the stock of a SKU as loaded, outside its lock.
+type loadedStock struct {
+	doc   stockDoc
+	rev   docstore.Rev
+	found bool
+	err   error
+}
+
+// loadMany loads the stock of every item into pre, setManyConcurrency at
+// a time.
+func (s *Server) loadMany(ctx context.Context, items []SetStockRequest, pre []loadedStock) {
+	sem := make(chan struct{}, setManyConcurrency)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p := &pre[i]
+			p.rev, p.found, p.err = s.stockV.Load(ctx, it.SKU, &p.doc)
+		}()
+	}
+	wg.Wait()
+}
+
+// createStock creates, as set_stock would, the stock of the items whose
+// SKU pre found without a record, all with one insert (one transaction on
+// FerretDB where an insert each costs one each), publishes their events,
+// and reports which it created, filling in their results. A SKU that
+// another writer created meanwhile is not created: it is left to
+// setStock, as are the SKUs with a record.
+func (s *Server) createStock(ctx context.Context, items []SetStockRequest, pre []loadedStock, out []StockResult) ([]bool, error) {
+	var fresh []int
+	for i, p := range pre {
+		if p.err == nil && !p.found {
+			fresh = append(fresh, i)
+		}
+	}
+	created := make([]bool, len(items))
+	if len(fresh) == 0 {
+		return created, nil
+	}
+	// This process's writers of these SKUs wait until their events are
+	// out (locks taken in order: SKUs are distinct).
+	skus := make([]string, len(fresh))
+	for k, i := range fresh {
+		skus[k] = items[i].SKU
+	}
+	slices.Sort(skus)
+	for _, sku := range skus {
+		defer s.locks.Lock(sku)()
+	}
+	now := s.now()
+	docs := make([]stockDoc, len(fresh))
+	batch := make([]docstore.StoreItem, len(fresh))
+	for k, i := range fresh {
+		d := &docs[k]
+		*d = stockDoc{SKU: items[i].SKU, OnHand: items[i].OnHand, Version: 1, UpdatedAt: now}
+		d.Available = d.OnHand - d.Reserved
+		d.Events.Add(eventID(d.SKU, d.Version), shop.EventStockChanged, shop.StockChanged{
+			SKU: d.SKU, Available: d.Available, OnHand: d.OnHand, Version: d.Version, Occurred: now,
+		}, now)
+		batch[k] = docstore.StoreItem{ID: d.SKU, Doc: *d}
+	}
+	stored, err := s.stockV.StoreMany(ctx, batch)
+	for k, i := range fresh {
+		if k < len(stored) && stored[k] {
+			s.announce(ctx, &docs[k])
+			st := docs[k].public()
+			out[i].Stock = &st
+			created[i] = true
+		}
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "store stock", err)
+	}
+	return created, nil
 }
 
 // Adjust implements Service.
@@ -420,6 +514,12 @@ const maxWriteAttempts = 40
 // same write and published at once (see internal/outbox). It returns the
 // stock as stored, or as read when unchanged.
 func (s *Server) changeStock(ctx context.Context, sku string, create bool, fn func(d *stockDoc, now time.Time) error) (*stockDoc, error) {
+	return s.changeStockFrom(ctx, sku, create, nil, fn)
+}
+
+// changeStockFrom is changeStock starting from pre, the stock as loaded
+// before (nil: load it): a stale one only fails the first compare-and-set.
+func (s *Server) changeStockFrom(ctx context.Context, sku string, create bool, pre *loadedStock, fn func(d *stockDoc, now time.Time) error) (*stockDoc, error) {
 	defer s.locks.Lock(sku)() // this process's writers take turns
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
 		if attempt > 0 {
@@ -429,7 +529,14 @@ func (s *Server) changeStock(ctx context.Context, sku string, create bool, fn fu
 			}
 		}
 		var d stockDoc
-		rev, found, err := s.stockV.Load(ctx, sku, &d)
+		var rev docstore.Rev
+		var found bool
+		var err error
+		if attempt == 0 && pre != nil && pre.err == nil {
+			d, rev, found = pre.doc, pre.rev, pre.found
+		} else {
+			rev, found, err = s.stockV.Load(ctx, sku, &d)
+		}
 		if err != nil {
 			return nil, s.internal(ctx, "load stock", err)
 		}

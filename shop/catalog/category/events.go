@@ -47,8 +47,14 @@ func (s *Server) HandleProductEvent(ctx context.Context, ev transport.Event) err
 	}
 	// Only over an older version: if a newer one is stored, the event is
 	// stale and changes nothing.
-	_, err := docstore.Update(ctx, s.refs, p.ID,
-		bson.D{{Key: "$set", Value: bson.D{{Key: "category_ids", Value: ids}, {Key: "version", Value: p.Version}, {Key: "deleted", Value: deleted}}}},
-		true, docstore.Less("version", p.Version))
+	older := docstore.Less("version", p.Version)
+	fields := bson.D{{Key: "category_ids", Value: ids}, {Key: "version", Value: p.Version}, {Key: "deleted", Value: deleted}}
+	if p.Version == 1 {
+		// A new product, rarely stored yet: one insert, also on FerretDB
+		// (these three fields are the whole document).
+		_, err := docstore.ReplaceNew(ctx, s.refs, p.ID, append(bson.D{{Key: "_id", Value: p.ID}}, fields...), older)
+		return err
+	}
+	_, err := docstore.Update(ctx, s.refs, p.ID, bson.D{{Key: "$set", Value: fields}}, true, older)
 	return err
 }

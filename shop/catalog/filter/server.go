@@ -184,7 +184,15 @@ func storeVersioned[T any](ctx context.Context, coll *mongo.Collection, id strin
 	if deleted {
 		older = docstore.LessOrEqual("version", version)
 	}
-	stored, err := docstore.Replace(ctx, coll, id, doc, true, older)
+	var stored bool
+	var err error
+	if version == 1 && !deleted {
+		// A first version (the entity was just created) is rarely stored
+		// yet: insert it, in one round trip also on FerretDB.
+		stored, err = docstore.ReplaceNew(ctx, coll, id, doc, older)
+	} else {
+		stored, err = docstore.Replace(ctx, coll, id, doc, true, older)
+	}
 	if err != nil || stored {
 		return doc, err
 	}
