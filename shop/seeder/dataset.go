@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopbus/shopbus/shop"
@@ -45,6 +46,10 @@ type Dataset struct {
 	Pages []seo.PutRequest
 
 	leaves []int // indexes into Categories of the level-3 categories
+
+	// images are the drawn sample pictures (ProductImage), by design.
+	images     [ImageDesigns][]byte
+	imagesOnce [ImageDesigns]sync.Once
 }
 
 // CategorySpec is one category of a Dataset.

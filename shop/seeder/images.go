@@ -15,16 +15,33 @@ import (
 // Sample images: each product has one picture, drawn here (no external
 // URL, so an offline shop shows pictures) and stored through
 // product.put_image. A picture is a diagonal gradient between two colours
-// with a few discs and bars, all drawn from the product's own random
-// stream: the same seed draws the same picture, byte for byte, so its
-// stored path (content addressed) is known before it is put.
+// with a few discs and bars, all drawn from a random stream of the seed:
+// the same seed draws the same picture, byte for byte, so its stored path
+// (content addressed) is known before it is put. There are ImageDesigns
+// pictures per seed, product i showing design i mod ImageDesigns: the
+// sample shop's products all look different, and a large shop costs
+// ImageDesigns pictures to draw and store, not one per product.
 
 // ImageSide is the width and height of a sample picture, in pixels.
 const ImageSide = 480
 
-// ProductImage returns the sample picture of product i, a JPEG.
+// ImageDesigns is how many different pictures one seed draws.
+const ImageDesigns = 64
+
+// ProductImage returns the sample picture of product i, a JPEG (design
+// ImageDesign(i), drawn once per Dataset).
 func (d *Dataset) ProductImage(i int) []byte {
-	r := d.rng("image", i)
+	k := ImageDesign(i)
+	d.imagesOnce[k].Do(func() { d.images[k] = d.drawImage(k) })
+	return d.images[k]
+}
+
+// ImageDesign returns which of the ImageDesigns pictures product i shows.
+func ImageDesign(i int) int { return i % ImageDesigns }
+
+// drawImage draws picture design k.
+func (d *Dataset) drawImage(k int) []byte {
+	r := d.rng("image", k)
 	hue := r.Float64() * 360
 	from := hsv(hue, 0.35+r.Float64()*0.3, 0.95)
 	to := hsv(math.Mod(hue+40+r.Float64()*80, 360), 0.55+r.Float64()*0.35, 0.55+r.Float64()*0.25)

@@ -25,6 +25,18 @@ func TestProductImages(t *testing.T) {
 	if bytes.Equal(a, ds.ProductImage(4)) || bytes.Equal(a, mustDataset(t, 6, 20).ProductImage(3)) {
 		t.Error("two products share a picture")
 	}
+	// Designs repeat every ImageDesigns products; within them, each
+	// product of the sample shop looks different.
+	if !bytes.Equal(a, ds.ProductImage(3+seeder.ImageDesigns)) || seeder.ImageDesign(3+seeder.ImageDesigns) != 3 {
+		t.Error("product 3+ImageDesigns does not show design 3")
+	}
+	seen := map[string]int{}
+	for i := range seeder.ImageDesigns {
+		if j, dup := seen[string(ds.ProductImage(i))]; dup {
+			t.Fatalf("designs %d and %d are the same picture", j, i)
+		}
+		seen[string(ds.ProductImage(i))] = i
+	}
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(a))
 	if err != nil || cfg.Width != seeder.ImageSide || cfg.Height != seeder.ImageSide || len(a) > product.MaxImageBytes {
 		t.Fatalf("picture: %+v, %d bytes, %v", cfg, len(a), err)
@@ -88,12 +100,12 @@ func TestRunStoresPictures(t *testing.T) {
 }
 
 // BenchmarkRunImageCost measures what the pictures cost a run, in one
-// shop on the in-process bus: each iteration seeds 30 new products with
-// pictures and 30 without (Options.NoImages), alternating which goes
+// shop on the in-process bus: each iteration seeds 200 new products with
+// pictures and 200 without (Options.NoImages), alternating which goes
 // first, and reports products/s of both and their ratio (x-without-images,
 // below 1 when pictures slow the run down).
 func BenchmarkRunImageCost(b *testing.B) {
-	const n = 30
+	const n = 200
 	bus := bustest.New(b, "inproc")
 	s := startShop(b, bus)
 	with, err := seeder.New(nil, seeder.Options{Bus: bus, Concurrency: 4, Logger: quiet,
