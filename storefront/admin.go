@@ -28,6 +28,8 @@ import (
 //	POST /admin/products/{id}/publish        publish; /unpublish makes it a draft again
 //	GET  /admin/products/{id}/delete         asks to confirm; POST deletes
 //	POST /admin/products/{id}/stock          sets the units on hand of one of the product's SKUs
+//	GET  /admin/products/{id}/variants       option groups, their values, base SKU; POST regenerates the variants (admin_variants.go)
+//	POST /admin/products/{id}/variants/prices  the variants' own prices; /variants/clear removes every variant
 //	GET  /admin/orders                       every order, newest first: ?status=, ?offset=
 //	GET  /admin/orders/{id}                  one order with its actions
 //	POST /admin/orders/{id}/status           status=shipped (a paid order) or delivered (a shipped one)
@@ -85,7 +87,7 @@ var errNotAdmin = shop.Forbidden("This part of the shop is for its staff only. P
 
 // adminPages are the console's page templates (templates/admin_*.html),
 // each executed as "admin" (admin_layout.html).
-var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_delete", "admin_orders", "admin_order",
+var adminPages = []string{"admin_home", "admin_products", "admin_product", "admin_variants", "admin_delete", "admin_orders", "admin_order",
 	"admin_categories", "admin_category", "admin_category_delete", "admin_articles", "admin_article", "admin_article_delete",
 	"admin_seo", "admin_seo_entry", "admin_seo_delete", "admin_attributes", "admin_attribute", "admin_attribute_delete",
 	"admin_attribute_group", "admin_options", "admin_option", "admin_option_delete",
@@ -151,6 +153,10 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/products/{id}/delete", s.adminConfirmDelete)
 	m.HandleFunc("POST /admin/products/{id}/delete", s.adminDeleteProduct)
 	m.HandleFunc("POST /admin/products/{id}/stock", s.adminSetStock)
+	m.HandleFunc("GET /admin/products/{id}/variants", s.adminVariants)
+	m.HandleFunc("POST /admin/products/{id}/variants", s.adminSaveVariants)
+	m.HandleFunc("POST /admin/products/{id}/variants/prices", s.adminVariantPrices)
+	m.HandleFunc("POST /admin/products/{id}/variants/clear", s.adminClearVariants)
 	m.HandleFunc("GET /admin/orders", s.adminOrders)
 	m.HandleFunc("GET /admin/orders/{id}", s.adminOrder)
 	m.HandleFunc("POST /admin/orders/{id}/status", s.adminOrderStatus)
