@@ -249,13 +249,14 @@ type adminData struct {
 	Flash   string // what went wrong, above the content
 	Notice  string // what went right (adminNotices)
 	Data    any
+	Trace   traceRef // the request's trace, shown at the foot of the page
 }
 
 // adminRender renders a console page. flash says what went wrong; the
 // ?done= parameter of r, what an action did.
 func (s *Storefront) adminRender(w http.ResponseWriter, r *http.Request, status int, name, section, title, flash string, data any) {
 	d := adminData{Shop: s.opts.ShopName, Title: title + " | Admin | " + s.opts.ShopName, Section: section,
-		User: visitorOf(r).user, CSRF: s.csrfToken(w, r), Flash: flash, Data: data}
+		User: visitorOf(r).user, CSRF: s.csrfToken(w, r), Flash: flash, Data: data, Trace: s.traceOf(r)}
 	if status < 300 {
 		d.Notice = adminNotices[r.URL.Query().Get("done")]
 	}

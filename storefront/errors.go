@@ -162,13 +162,16 @@ func (s *Storefront) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		title = "We'll be right back"
 	}
-	s.render(w, r, status, "error", meta{Title: title, Robots: "noindex"}, "", errorView{Status: status, Title: title, Message: message(r, err)})
+	s.render(w, r, status, "error", meta{Title: title, Robots: "noindex"}, "", errorView{Status: status, Title: title, Message: message(r, err), Trace: s.traceOf(r)})
 }
 
 type errorView struct {
 	Status  int
 	Title   string
 	Message string
+	// Trace is the request's trace: a reference to quote to the shop,
+	// and the operator's link to it (Options.TraceURL).
+	Trace traceRef
 }
 
 // APIError is the body of every failed API call.

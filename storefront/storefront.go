@@ -147,6 +147,13 @@ type Options struct {
 	// MediaCacheBytes bounds the image variants kept in memory for
 	// /media (default DefaultMediaCacheBytes; negative keeps none).
 	MediaCacheBytes int64
+	// TraceURL, when set, is a trace viewer's address of one trace, with
+	// "{trace_id}" where the trace id goes (for example
+	// "http://localhost:16686/trace/{trace_id}" for Jaeger): the console's
+	// pages and the error pages link the id of their request's trace to
+	// it. Without it they show the id only. Either way only a traced
+	// request (an OpenTelemetry SDK set up, see package host) has an id.
+	TraceURL string
 	// Logger receives failures (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -230,6 +237,12 @@ func New(opts Options) (*Storefront, error) {
 		}
 		if !strings.HasPrefix(*p.p, "/") || !strings.HasSuffix(*p.p, "/") {
 			return nil, &ConfigError{Field: p.name, Message: "must start and end with '/'"}
+		}
+	}
+	if opts.TraceURL != "" {
+		u, err := url.Parse(strings.ReplaceAll(opts.TraceURL, traceIDPlaceholder, "0"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.Contains(opts.TraceURL, traceIDPlaceholder) {
+			return nil, &ConfigError{Field: "TraceURL", Message: "must be an absolute http(s) URL with " + traceIDPlaceholder + " in it"}
 		}
 	}
 	mediaDefaults(&opts)

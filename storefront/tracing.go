@@ -97,3 +97,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// traceIDPlaceholder is where Options.TraceURL takes the trace id.
+const traceIDPlaceholder = "{trace_id}"
+
+// traceRef is the trace of a request as a page shows it: its id, and a
+// link to it in the trace viewer of Options.TraceURL.
+type traceRef struct {
+	ID   string
+	Link string
+}
+
+// traceOf returns the trace of r's request, or a zero traceRef when the
+// request is not traced (no SDK, or not sampled).
+func (s *Storefront) traceOf(r *http.Request) traceRef {
+	sc := trace.SpanContextFromContext(r.Context())
+	if !sc.IsValid() || !sc.IsSampled() {
+		return traceRef{}
+	}
+	id := sc.TraceID().String()
+	ref := traceRef{ID: id}
+	if s.opts.TraceURL != "" {
+		ref.Link = strings.ReplaceAll(s.opts.TraceURL, traceIDPlaceholder, id)
+	}
+	return ref
+}

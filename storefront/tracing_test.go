@@ -3,6 +3,7 @@ package storefront_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,45 @@ func TestRequestSpans(t *testing.T) {
 	}
 	if calls == 0 {
 		t.Error("the search's bus calls are not children of its span")
+	}
+}
+
+// TestTraceReference: a traced request's console page shows its trace id
+// at its foot, linked to Options.TraceURL; an error page gives the id as a
+// reference (never the viewer's address); untraced pages show none; a
+// TraceURL without the placeholder or not http(s) is refused.
+func TestTraceReference(t *testing.T) {
+	for _, bad := range []string{"http://jaeger:16686/trace/", "ftp://x/{trace_id}", "/trace/{trace_id}", "http://%zz/{trace_id}"} {
+		if _, err := storefront.New(storefront.Options{Bus: inproc.New(inproc.Options{Logger: quiet}), TraceURL: bad}); err == nil {
+			t.Errorf("TraceURL %q accepted", bad)
+		}
+	}
+	const viewer = "http://jaeger.test:16686/trace/{trace_id}"
+	f := newShop(t, storefront.Options{TraceURL: viewer})
+	admin := adminBrowser(t, f)
+
+	spantest.Record(t)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	getFlags := func(b *browser, path, flags string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+		req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-"+flags)
+		resp, body := b.doRequest(req)
+		return resp.StatusCode, string(body)
+	}
+	get := func(b *browser, path string) (int, string) { return getFlags(b, path, "01") }
+
+	// Not sampled (the caller's flags say so): no trace on the page.
+	if code, body := getFlags(admin, "/admin", "00"); code != 200 || strings.Contains(body, "admin-trace") {
+		t.Fatalf("untraced /admin: %d, trace footer %v", code, strings.Contains(body, "admin-trace"))
+	}
+	code, body := get(admin, "/admin")
+	if link := `<a class="trace-link" href="http://jaeger.test:16686/trace/` + traceID + `">` + traceID + `</a>`; code != 200 || !strings.Contains(body, link) {
+		t.Errorf("traced /admin: %d, no %s in the page", code, link)
+	}
+	code, body = get(f.browser(t), "/no-such-page-anywhere")
+	if code != http.StatusNotFound || !strings.Contains(body, `Reference: <code class="trace-id">`+traceID+`</code>`) || strings.Contains(body, "jaeger.test") {
+		t.Errorf("traced error page: %d, reference shown %v, viewer address leaked %v", code,
+			strings.Contains(body, traceID), strings.Contains(body, "jaeger.test"))
 	}
 }

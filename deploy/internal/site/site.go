@@ -19,6 +19,7 @@ const (
 	EnvLoginAccountRate = "SHOP_LOGIN_ACCOUNT_RATE" // logins per account (default 10/1m)
 	EnvRegisterRate     = "SHOP_REGISTER_RATE"      // registrations per client (default 10/1m)
 	EnvClientIPHeader   = "SHOP_CLIENT_IP_HEADER"   // header a trusted proxy puts the client's address in (e.g. X-Forwarded-For); unset: the peer address
+	EnvTraceURL         = "SHOP_TRACE_URL"          // a trace viewer's URL of one trace, with {trace_id} (e.g. http://localhost:16686/trace/{trace_id}); see storefront.Options.TraceURL
 )
 
 // Storefront returns the storefront of env, configured from the
@@ -29,7 +30,12 @@ func Storefront(env host.SiteEnv) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return storefront.New(opts)
+	front, err := storefront.New(opts)
+	var cerr *storefront.ConfigError
+	if errors.As(err, &cerr) && cerr.Field == "TraceURL" {
+		return nil, &host.ConfigError{Var: EnvTraceURL, Reason: cerr.Message}
+	}
+	return front, err
 }
 
 // Options returns the storefront options of env and the environment.
@@ -57,6 +63,7 @@ func Options(env host.SiteEnv) (storefront.Options, error) {
 			opts.ClientIP = storefront.HeaderIP(h)
 		}
 	}
+	opts.TraceURL = strings.TrimSpace(os.Getenv(EnvTraceURL))
 	return opts, errors.Join(errs...)
 }
 

@@ -50,3 +50,24 @@ func TestOptionsFromEnv(t *testing.T) {
 		t.Errorf("bad values: %v", err)
 	}
 }
+
+// TestTraceURLFromEnv: SHOP_TRACE_URL becomes Options.TraceURL; a value
+// the storefront refuses is a *host.ConfigError naming the variable.
+func TestTraceURLFromEnv(t *testing.T) {
+	bus := inproc.New(inproc.Options{})
+	defer bus.Close()
+	env := host.SiteEnv{Bus: bus}
+	t.Setenv(site.EnvTraceURL, " http://jaeger:16686/trace/{trace_id} ")
+	if opts, err := site.Options(env); err != nil || opts.TraceURL != "http://jaeger:16686/trace/{trace_id}" {
+		t.Fatalf("TraceURL %q, %v", opts.TraceURL, err)
+	}
+	if _, err := site.Storefront(env); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(site.EnvTraceURL, "http://jaeger:16686/trace/")
+	_, err := site.Storefront(env)
+	var ce *host.ConfigError
+	if !errors.As(err, &ce) || ce.Var != site.EnvTraceURL || !strings.Contains(ce.Reason, "{trace_id}") {
+		t.Errorf("a TraceURL without {trace_id}: %v", err)
+	}
+}
