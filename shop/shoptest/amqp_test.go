@@ -63,7 +63,7 @@ func TestAMQPURLContainer(t *testing.T) {
 	}
 	// Every service describes itself, over RabbitMQ too.
 	d, err := transport.Invoke[transport.Description](ctx, s.Bus, "auth.describe", transport.DescribeRequest{})
-	if want := auth.Handler(auth.NewClient(nil)).Methods(); err != nil || d.Service != "auth" || !slices.Equal(d.Methods, want) || d.Version != shop.ContractVersion {
+	if want := hostedMethods("auth", auth.Handler(auth.NewClient(nil))); err != nil || d.Service != "auth" || !slices.Equal(d.Methods, want) || d.Version != shop.ContractVersion {
 		t.Errorf("auth.describe = %+v, %v; want the methods %v and version %s", d, err, want, shop.ContractVersion)
 	}
 }
@@ -89,11 +89,7 @@ func TestDescribe(t *testing.T) {
 	// The shop runs under host.Node, which serves its operations methods
 	// (package host/ops) on every service's queue, next to the Handler's.
 	d, _ := transport.Invoke[transport.Description](ctx, s.Bus, "cart.describe", nil)
-	want := cart.Handler(cart.NewClient(nil)).Methods()
-	for _, name := range ops.Names {
-		want = append(want, ops.Method("cart", name))
-	}
-	if slices.Sort(want); !slices.Equal(d.Methods, want) {
+	if want := hostedMethods("cart", cart.Handler(cart.NewClient(nil))); !slices.Equal(d.Methods, want) {
 		t.Errorf("cart.describe lists %v, want %v (cart.Handler's and the host's operations)", d.Methods, want)
 	}
 }
@@ -174,4 +170,16 @@ func (f *fakeTB) Errorf(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.res.failed, f.res.msg = true, fmt.Sprintf(format, args...)
+}
+
+// hostedMethods are the methods a host.Node serves on service's queue:
+// its Handler's and the node's operations methods (package host/ops),
+// sorted, as <service>.describe lists them.
+func hostedMethods(service string, handler *transport.Mux) []string {
+	methods := handler.Methods()
+	for _, name := range ops.Names {
+		methods = append(methods, ops.Method(service, name))
+	}
+	slices.Sort(methods)
+	return methods
 }
