@@ -518,6 +518,22 @@ func (s *Storefront) getProduct(ctx context.Context, r *http.Request) (product.P
 	return p, err
 }
 
+// adminProduct checks that r comes from an admin and gets the product of
+// its path ({id}); when either fails it answers r itself and reports
+// false.
+func (s *Storefront) adminProduct(w http.ResponseWriter, r *http.Request) (context.Context, product.Product, bool) {
+	ctx, ok := s.admin(w, r)
+	if !ok {
+		return nil, product.Product{}, false
+	}
+	p, err := s.getProduct(ctx, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, product.Product{}, false
+	}
+	return ctx, p, true
+}
+
 // editPage renders the product of the path as stored, with flash above
 // it and stockErrs next to the stock of their SKUs.
 func (s *Storefront) editPage(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, stockErrs map[string]string) {
@@ -665,13 +681,8 @@ func (s *Storefront) adminPublish(w http.ResponseWriter, r *http.Request) {
 // adminConfirmDelete serves GET /admin/products/{id}/delete: the
 // question, with the form that deletes.
 func (s *Storefront) adminConfirmDelete(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	_, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	s.adminRender(w, r, http.StatusOK, "admin_delete", "products", "Delete "+p.Title, "", p)
@@ -696,16 +707,11 @@ func (s *Storefront) adminDeleteProduct(w http.ResponseWriter, r *http.Request) 
 // adminSetStock serves POST /admin/products/{id}/stock: sets the units
 // on hand of sku, one of the product's SKUs.
 func (s *Storefront) adminSetStock(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
 		return
 	}
 	sku := r.PostFormValue("sku")
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	n, err := formInt(r, "on_hand", -1)
 	switch {
 	case !slices.Contains(productSKUs(p), sku):

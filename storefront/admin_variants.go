@@ -240,13 +240,8 @@ func (s *Storefront) showVariants(w http.ResponseWriter, r *http.Request, ctx co
 
 // adminVariants serves GET /admin/products/{id}/variants.
 func (s *Storefront) adminVariants(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	s.showVariants(w, r, ctx, variantsPage{status: http.StatusOK, p: p})
@@ -280,13 +275,8 @@ func variantErrors(r *http.Request, err error, chosen []string) (map[string]stri
 // option groups, their values and the base SKU go to product.update,
 // which regenerates the variants.
 func (s *Storefront) adminSaveVariants(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	form := readVariantsForm(r)
@@ -367,13 +357,8 @@ func (s *Storefront) adminSaveVariants(w http.ResponseWriter, r *http.Request) {
 // price.{i} is the own price of the i-th variant ("" for none); variants
 // must be the fingerprint of the variants the table showed.
 func (s *Storefront) adminVariantPrices(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	typed := make(map[int]string, len(p.Variants))
@@ -448,13 +433,8 @@ func (s *Storefront) adminVariantPrices(w http.ResponseWriter, r *http.Request) 
 // adminClearVariants serves POST /admin/products/{id}/variants/clear:
 // with confirm=1, the product loses its option groups and variants.
 func (s *Storefront) adminClearVariants(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	if r.PostFormValue("confirm") != "1" {

@@ -290,13 +290,8 @@ func (s *Storefront) imagePage(w http.ResponseWriter, r *http.Request, ctx conte
 
 // adminUploadImage serves POST /admin/products/{id}/images.
 func (s *Storefront) adminUploadImage(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	show := func(status int, msg string) { s.imagePage(w, r, ctx, p, status, msg) }
@@ -380,13 +375,8 @@ func (s *Storefront) prepareImage(ctx context.Context, data []byte) ([]byte, err
 // leaves the product (the stored image is kept: other products may show
 // it, and its address must keep working for pages cached elsewhere).
 func (s *Storefront) adminArrangeImages(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
+	ctx, p, ok := s.adminProduct(w, r)
 	if !ok {
-		return
-	}
-	p, err := s.getProduct(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	show := func(status int, msg string) { s.imagePage(w, r, ctx, p, status, msg) }

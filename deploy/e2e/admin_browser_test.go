@@ -177,6 +177,11 @@ func adminJourney(t *testing.T, base, email, password string) {
 	if label := b.text(navy + ` .variant-label`); label != "Hat size: Large, Hat colour: Navy" {
 		t.Fatalf("the large navy variant is labelled %q", label)
 	}
+	// Open the page afresh (without ?done=saved), so that the redirect
+	// after saving the prices is a change of location to wait for: the
+	// old page must not be read as the new one.
+	b.do("opening the variants again", chromedp.Navigate(b.base+variants))
+	b.waitAt("opening the variants again", is(variants), `tr.variant-row`)
 	b.do("typing a variant's price", chromedp.SetValue(chromedp.CSS(navy+` input[type=text]`), ownPrice))
 	b.follow("saving the prices", `form.variant-prices-form button`, is(variants+"?done=saved"), `tr.variant-row`)
 	if now := b.text(navy + ` .price-now`); !strings.Contains(now, ownPrice) || !strings.Contains(now, "own price") {
