@@ -289,4 +289,14 @@ func TestMediaNames(t *testing.T) {
 	if resp, _ := b.do(http.MethodPost, stored.Path, nil); resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
+
+	// The product service down: an image that could not be looked up is
+	// 503 with Retry-After (never 404, which a cache or crawler keeps), on
+	// a front that has not cached it.
+	f.bus.stop(t, "product")
+	_, srv, _ := f.newFront(t, budgets)
+	resp, _ := newBrowser(t, srv.URL).do(http.MethodGet, stored.Path, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("GET %s without the product service: %d %q %q", stored.Path, resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Cache-Control"))
+	}
 }
