@@ -183,7 +183,9 @@ func (s *opsServer) Operations(ctx context.Context) (ops.Report, error) {
 		bctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 		b, err := backlog(bctx)
 		cancel()
-		if err == nil {
+		if err != nil {
+			r.BacklogError = err.Error()
+		} else {
 			r.Backlog = &ops.Backlog{Pending: b.Pending, Oldest: b.Oldest}
 		}
 	}

@@ -22,9 +22,12 @@ import (
 // subscriber "ledger", failing while broken, and counts the applications
 // of each event id.
 type ledger struct {
-	broken  atomic.Bool
-	mu      sync.Mutex
-	applied map[string]int
+	broken atomic.Bool
+	// backlogErr, when set, is what the ledger's outbox backlog answers
+	// (a store that does not answer); nil: the ledger has no outbox.
+	backlogErr error
+	mu         sync.Mutex
+	applied    map[string]int
 }
 
 func newLedger() *ledger {
@@ -55,8 +58,25 @@ func (l *ledger) service() host.Service {
 			l.mu.Unlock()
 			return nil
 		}), opts...))
-		return a.Started(nil)
+		st, err := a.Started(nil)
+		if err == nil && l.backlogErr != nil {
+			st.Backlog = func(context.Context) (shop.EventBacklog, error) { return shop.EventBacklog{}, l.backlogErr }
+		}
+		return st, err
 	}}
+}
+
+// TestOperationsBacklogUnknown: a backlog that could not be read is
+// reported as unknown, with why, never as an empty outbox.
+func TestOperationsBacklogUnknown(t *testing.T) {
+	bus := bustest.New(t, "inproc")
+	l := newLedger()
+	l.backlogErr = errors.New("ledger store: connection refused")
+	_, admin, _ := opsNode(t, bus, l)
+	rep, err := ops.NewClient(bus).Operations(admin, "ledger")
+	if err != nil || rep.Backlog != nil || !strings.Contains(rep.BacklogError, "connection refused") {
+		t.Fatalf("operations with an unreadable backlog: backlog %+v, error %q, %v", rep.Backlog, rep.BacklogError, err)
+	}
 }
 
 // opsNode runs auth and a ledger on bus and returns the node with an

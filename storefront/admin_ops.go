@@ -57,6 +57,7 @@ type opsService struct {
 	Methods                 []opsMethod
 	Backlog                 *ops.Backlog
 	BacklogAge              string
+	BacklogError            string // why the backlog is unknown
 	Subscribers             []opsSubscriber
 }
 
@@ -123,6 +124,7 @@ func opsServiceOf(name string, rep ops.Report, err error, now time.Time) opsServ
 			P50: seconds(m.P50), P99: seconds(m.P99)}
 		v.Methods = append(v.Methods, om)
 	}
+	v.BacklogError = rep.BacklogError
 	if rep.Backlog != nil {
 		v.Backlog = rep.Backlog
 		if !rep.Backlog.Oldest.IsZero() {

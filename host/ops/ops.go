@@ -71,8 +71,11 @@ type Report struct {
 	Methods []MethodStats `json:"methods"`
 	// Backlog is the service's outbox backlog: events stored with its
 	// changes that the broker has not confirmed yet. Nil for a service
-	// without an outbox (or whose store did not answer).
+	// without an outbox, and when BacklogError says why it is unknown.
 	Backlog *Backlog `json:"backlog,omitempty"`
+	// BacklogError says why the backlog could not be read (its store did
+	// not answer): unknown, not empty.
+	BacklogError string `json:"backlog_error,omitempty"`
 	// Subscribers are the service's event subscribers on that node, with
 	// their dead-letter counts, sorted by name.
 	Subscribers []Subscriber `json:"subscribers"`
