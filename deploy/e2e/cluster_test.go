@@ -80,7 +80,18 @@ func startCluster(t *testing.T) *cluster {
 		if t.Failed() {
 			dumpLogs(t, ctx, stack)
 		}
-		if err := stack.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err != nil {
+		// Docker may still hold an endpoint of a node the test disconnected
+		// and connected again (partition) when compose removes the
+		// network: try again once the endpoint is released.
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if err = stack.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err == nil {
+				break
+			}
+			t.Logf("compose down, attempt %d: %v", attempt+1, err)
+			time.Sleep(3 * time.Second)
+		}
+		if err != nil {
 			t.Errorf("compose down: %v", err)
 		}
 	})
