@@ -91,7 +91,13 @@ func startCluster(t *testing.T) *cluster {
 			t.Logf("compose down, attempt %d: %v", attempt+1, err)
 			time.Sleep(3 * time.Second)
 		}
-		if err != nil {
+		switch {
+		case err != nil && strings.Contains(err.Error(), "has active endpoints"):
+			// Seen once after the partition: Docker kept an endpoint with
+			// no container, which no retry removes. The network's name is
+			// this run's own, so what stays behind harms no other run.
+			t.Logf("compose down left the network behind: %v", err)
+		case err != nil:
 			t.Errorf("compose down: %v", err)
 		}
 	})
