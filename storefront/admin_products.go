@@ -337,6 +337,8 @@ type adminProductView struct {
 	Images     []adminImage
 	ImageError string
 	MaxUpload  string
+	// History is the product's audit log.
+	History historyView
 }
 
 // productRefs are what the form offers, asked for at once: the category
@@ -385,10 +387,14 @@ func (s *Storefront) showProduct(w http.ResponseWriter, r *http.Request, ctx con
 	v := adminProductView{New: pg.isNew, Action: "/admin/products", Product: pg.p, Form: pg.form, Errors: pg.errs,
 		Images: adminImages(pg.p), ImageError: pg.imageErr, MaxUpload: product.FormatBytes(s.opts.MaxImageUpload)}
 	var (
-		stock  *future[map[string]inventory.Stock]
-		labels *future[definitions]
+		stock   *future[map[string]inventory.Stock]
+		labels  *future[definitions]
+		history *future[shop.History]
 	)
 	if !pg.isNew {
+		history = historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.product.History(ctx, shop.HistoryRequest{ID: pg.p.ID})
+		})
 		labels = s.optionLabels(ctx)
 		v.Action += "/" + url.PathEscape(pg.p.ID)
 		if pg.p.Status == shop.StatusPublished {
@@ -432,6 +438,7 @@ func (s *Storefront) showProduct(w http.ResponseWriter, r *http.Request, ctx con
 	title := "New product"
 	if !pg.isNew {
 		title = pg.p.Title
+		v.History = s.historyView(ctx, product.ServiceName, history)
 	}
 	s.adminRender(w, r, pg.status, "admin_product", "products", title, pg.flash, v)
 }

@@ -72,6 +72,11 @@ func (c *Client) Image(ctx context.Context, r ImageRequest) (ImageData, error) {
 	return transport.Invoke[ImageData](ctx, c.bus, MethodImage, r)
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -87,6 +92,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodList, svc.List)
 	transport.Handle(m, MethodPutImage, svc.PutImage)
 	transport.Handle(m, MethodImage, svc.Image)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

@@ -82,7 +82,7 @@ func (s *Server) refile(ctx context.Context, id, from, to string) error {
 	if next.CategoryIDs == nil {
 		next.CategoryIDs = []string{}
 	}
-	next, err = s.save(ctx, cur, next, shop.EventProductUpdated, "")
+	next, err = s.save(ctx, shop.EventCategoryDeleted, cur, next, shop.EventProductUpdated, "")
 	if err != nil {
 		return err
 	}

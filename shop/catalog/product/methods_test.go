@@ -23,5 +23,6 @@ func TestMethods(t *testing.T) {
 		product.MethodList,
 		product.MethodPutImage,
 		product.MethodImage,
+		product.MethodHistory,
 	)
 }

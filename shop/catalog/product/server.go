@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
@@ -73,9 +74,10 @@ type Options struct {
 // Server is the MongoDB implementation of Service. Its collections:
 // products (by id), product_slugs (slug → id, so slugs are unique and
 // found by _id; see kit.Slugs), images (image variants by name, see
-// PutImage) and requests (the writes handled, so that
+// PutImage), requests (the writes handled, so that
 // a repeated request is answered without applying it again; see
-// internal/idem).
+// internal/idem) and audit_deleted (the audit logs of deleted products;
+// a live product's log is in its own document, see History).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -94,6 +96,8 @@ type Server struct {
 	requests *idem.Store
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
+	// retired keeps the audit logs of deleted products.
+	retired audit.Retired
 	// images holds the image variants by name (see media.go); imageSem
 	// bounds the images decoded at once.
 	images   *mongo.Collection
@@ -134,6 +138,9 @@ type productDoc struct {
 	// Events holds the events of changes the broker has not confirmed yet,
 	// stored in the same write as the change (see internal/outbox).
 	outbox.Events `bson:",inline"`
+	// Log is the product's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
 
 func (d *productDoc) product() Product {
@@ -165,6 +172,7 @@ func (d productDoc) clone() productDoc {
 	d.Variants = slices.Clone(d.Variants)
 	d.Images = slices.Clone(d.Images)
 	d.Events.Pending = slices.Clone(d.Events.Pending)
+	d.Entries = slices.Clone(d.Entries)
 	return d
 }
 
@@ -174,6 +182,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		products: db.Collection("products"),
 		slugs:    kit.NewSlugs(db.Collection("product_slugs"), "product_id", "product").Sharing(opts.SharedSlugs),
 		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		retired:  audit.NewRetired(db),
 		images:   db.Collection("images"),
 		imageSem: make(chan struct{}, ImageWorkers),
 		opts:     opts,
@@ -491,9 +500,11 @@ func (s *Server) dropVariants(ctx context.Context, productID string) error {
 // id, so a re-run of a request that stored it but could not remember its
 // outcome returns the product it made.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Product{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Product, error) {
 		return s.create(ctx, r)
 	})
@@ -597,6 +608,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 			return Product{}, err
 		}
 	}
+	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d, derivedFields...))
 	s.addEvent(&d, shop.EventProductCreated, "")
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
@@ -646,9 +658,11 @@ func (s *Server) beginWrite(ctx context.Context, id string) (cur productDoc, unl
 
 // Update implements Service.
 func (s *Server) Update(ctx context.Context, r UpdateRequest) (Product, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Product{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Product, error) {
 		return s.update(ctx, r)
 	})
@@ -769,7 +783,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Product, error) {
 	if explicitSlug != "" {
 		oldSlug = cur.Slug
 	}
-	next, err = s.save(ctx, cur, next, shop.EventProductUpdated, oldSlug)
+	next, err = s.save(ctx, MethodUpdate, cur, next, shop.EventProductUpdated, oldSlug)
 	if err != nil {
 		undo()
 		return Product{}, err
@@ -794,15 +808,17 @@ func (s *Server) Unpublish(ctx context.Context, r GetRequest) (Product, error) {
 // setStatus is the request method (Publish or Unpublish): it sets r's
 // product to status.
 func (s *Server) setStatus(ctx context.Context, method string, r GetRequest, status string) (Product, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Product{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, method, r, func(ctx context.Context) (Product, error) {
-		return s.changeStatus(ctx, r, status)
+		return s.changeStatus(ctx, method, r, status)
 	})
 }
 
-func (s *Server) changeStatus(ctx context.Context, r GetRequest, status string) (Product, error) {
+func (s *Server) changeStatus(ctx context.Context, method string, r GetRequest, status string) (Product, error) {
 	cur, unlock, err := s.beginWrite(ctx, r.ID)
 	if err != nil {
 		return Product{}, err
@@ -816,7 +832,7 @@ func (s *Server) changeStatus(ctx context.Context, r GetRequest, status string) 
 	if status == shop.StatusPublished {
 		next.PublishedAt = s.now()
 	}
-	next, err = s.save(ctx, cur, next, shop.EventProductUpdated, "")
+	next, err = s.save(ctx, method, cur, next, shop.EventProductUpdated, "")
 	if err != nil {
 		return Product{}, err
 	}
@@ -826,9 +842,11 @@ func (s *Server) changeStatus(ctx context.Context, r GetRequest, status string) 
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r GetRequest) (Product, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Product{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Product, error) {
 		return s.delete(ctx, r)
 	})
@@ -849,7 +867,7 @@ func (s *Server) delete(ctx context.Context, r GetRequest) (Product, error) {
 	}
 	next := cur.clone()
 	next.Deleted = true
-	next, err = s.save(ctx, cur, next, shop.EventProductDeleted, "")
+	next, err = s.save(ctx, MethodDelete, cur, next, shop.EventProductDeleted, "")
 	if err != nil {
 		return Product{}, err
 	}
@@ -859,11 +877,21 @@ func (s *Server) delete(ctx context.Context, r GetRequest) (Product, error) {
 }
 
 // save stores next in place of cur if cur is still the stored version,
-// with the version bumped and the change's event (key; oldSlug if the
-// slug changed) in the same write. The caller holds the product's lock.
-func (s *Server) save(ctx context.Context, cur, next productDoc, key, oldSlug string) (productDoc, error) {
+// with the version bumped, the change's audit entry (action, by ctx's
+// actor) and its event (key; oldSlug if the slug changed) in the same
+// write. A delete keeps the product's log first (see audit.Retired). The
+// caller holds the product's lock.
+func (s *Server) save(ctx context.Context, action string, cur, next productDoc, key, oldSlug string) (productDoc, error) {
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
+	if next.Deleted {
+		next.Record(ctx, action, next.UpdatedAt, nil)
+		if err := s.retired.Keep(ctx, ServiceName, next.ID, next.Log); err != nil {
+			return productDoc{}, shop.StorageFailure(ctx, "keep the history of product "+next.ID, err)
+		}
+	} else {
+		next.Record(ctx, action, next.UpdatedAt, audit.Changed(cur, next, derivedFields...))
+	}
 	s.addEvent(&next, key, oldSlug)
 	if err := kit.Replace(ctx, s.products, "product", cur.ID, cur.Version, next); err != nil {
 		return productDoc{}, err
@@ -880,6 +908,26 @@ func (s *Server) cleanup(what string, err error) {
 	if err != nil {
 		s.logger.Error("product: clean-up failed", "what", what, "err", err)
 	}
+}
+
+// derivedFields are stored fields derived from others, left out of the
+// audit log's list of changed fields.
+var derivedFields = []string{"title_key"}
+
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if r.Kind != "" && r.Kind != ServiceName {
+		f.Add("kind", "must be empty or "+ServiceName)
+	}
+	if err := f.Err("invalid history request"); err != nil {
+		return shop.History{}, err
+	}
+	return audit.Read(ctx, s.products, s.retired, ServiceName, r.ID, r.ID)
 }
 
 // ---- events ----

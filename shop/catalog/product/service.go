@@ -83,6 +83,7 @@ const (
 	MethodList      = "product.list"
 	MethodPutImage  = "product.put_image"
 	MethodImage     = "product.image"
+	MethodHistory   = "product.history"
 )
 
 // ImageWorkers is how many images one Server decodes and encodes at once
@@ -292,4 +293,8 @@ type Service interface {
 	PutImage(ctx context.Context, r PutImageRequest) (Image, error)
 	// Image returns one variant of a stored image; anyone may ask.
 	Image(ctx context.Context, r ImageRequest) (ImageData, error)
+	// History returns a product's audit log, newest first (admin only):
+	// who created, changed, published or deleted it, when, and which
+	// fields. It answers for a deleted product too.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }
