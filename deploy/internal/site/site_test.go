@@ -71,3 +71,56 @@ func TestTraceURLFromEnv(t *testing.T) {
 		t.Errorf("a TraceURL without {trace_id}: %v", err)
 	}
 }
+
+// TestImageLimitsFromEnv: SHOP_MAX_IMAGE_UPLOAD and SHOP_MAX_IMAGE_PIXELS
+// set the console's upload limits, with units; malformed or out-of-range
+// values are *host.ConfigErrors naming the variable, never a silent
+// default.
+func TestImageLimitsFromEnv(t *testing.T) {
+	bus := inproc.New(inproc.Options{})
+	defer bus.Close()
+	env := host.SiteEnv{Bus: bus}
+	if opts, err := site.Options(env); err != nil || opts.MaxImageUpload != 0 || opts.MaxImagePixels != 0 {
+		t.Fatalf("unset: %d, %d, %v (want the storefront's defaults)", opts.MaxImageUpload, opts.MaxImagePixels, err)
+	}
+	for _, tc := range []struct {
+		upload, pixels string
+		bytes          int64
+		px             int
+	}{
+		{"10MB", "24M", 10 << 20, 24_000_000},
+		{" 512 kb ", "12000000", 512 << 10, 12_000_000},
+		{"2000000", "64m", 2_000_000, 64_000_000},
+		{"64MB", "10000", 64 << 20, 10_000},
+	} {
+		t.Setenv(site.EnvMaxImageUpload, tc.upload)
+		t.Setenv(site.EnvMaxImagePixels, tc.pixels)
+		opts, err := site.Options(env)
+		if err != nil || opts.MaxImageUpload != tc.bytes || opts.MaxImagePixels != tc.px {
+			t.Errorf("%q, %q: %d, %d, %v; want %d, %d", tc.upload, tc.pixels, opts.MaxImageUpload, opts.MaxImagePixels, err, tc.bytes, tc.px)
+		}
+	}
+	for _, tc := range []struct{ name, value string }{
+		{site.EnvMaxImageUpload, "lots"},
+		{site.EnvMaxImageUpload, "10GB"},
+		{site.EnvMaxImageUpload, "-1"},
+		{site.EnvMaxImageUpload, "65MB"},
+		{site.EnvMaxImageUpload, "1KB"},
+		{site.EnvMaxImageUpload, "99999999999999999999"},
+		{site.EnvMaxImageUpload, "9223372036854775807MB"},
+		{site.EnvMaxImageUpload, "MB"},
+		{site.EnvMaxImagePixels, "1.5M"},
+		{site.EnvMaxImagePixels, "65M"},
+		{site.EnvMaxImagePixels, "9999"},
+		{site.EnvMaxImagePixels, "24MB"},
+	} {
+		t.Setenv(site.EnvMaxImageUpload, "10MB")
+		t.Setenv(site.EnvMaxImagePixels, "24M")
+		t.Setenv(tc.name, tc.value)
+		_, err := site.Storefront(env)
+		var ce *host.ConfigError
+		if !errors.As(err, &ce) || ce.Var != tc.name {
+			t.Errorf("%s=%q: %v, want a ConfigError naming it", tc.name, tc.value, err)
+		}
+	}
+}
