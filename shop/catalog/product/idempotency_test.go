@@ -46,6 +46,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		}
 		idemtest.Covered(t, product.Handler(w.ProductServer).Methods(), []string{
 			product.MethodGet, product.MethodGetBySlug, product.MethodHoldsSlug, product.MethodList, product.MethodImage,
+			product.MethodHistory,
 		}, cases)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 )
@@ -118,7 +119,10 @@ func (s *Server) List(ctx context.Context, r ListRequest) (Page, error) {
 	}
 	cur, err := s.products.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: field, Value: dir}, {Key: "_id", Value: dir}}).
-		SetLimit(int64(r.Limit)+1))
+		SetLimit(int64(r.Limit)+1).
+		// A page shows neither the audit logs nor waiting events: up to 20
+		// entries and a whole product per event, per product listed.
+		SetProjection(bson.D{{Key: audit.Field, Value: 0}, {Key: "outbox", Value: 0}}))
 	if err != nil {
 		return Page{}, kit.Internal("list products", err)
 	}
