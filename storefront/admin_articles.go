@@ -231,6 +231,8 @@ type adminArticleView struct {
 	Errors    map[string]string
 	Preview   template.HTML
 	Previewed bool // Preview is of the posted form, not saved
+	// History is the article's audit log (not on the new form).
+	History historyView
 }
 
 // articlePage is what showArticle renders.
@@ -244,8 +246,15 @@ type articlePage struct {
 	previewed bool
 }
 
-// showArticle renders the article form page.
-func (s *Storefront) showArticle(w http.ResponseWriter, r *http.Request, pg articlePage) {
+// showArticle renders the article form page; an existing article's page
+// shows its history too.
+func (s *Storefront) showArticle(w http.ResponseWriter, r *http.Request, ctx context.Context, pg articlePage) {
+	var history *future[shop.History]
+	if !pg.isNew {
+		history = historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.article.History(ctx, shop.HistoryRequest{ID: pg.a.ID})
+		})
+	}
 	now := s.opts.Now()
 	v := adminArticleView{New: pg.isNew, Action: "/admin/articles", Article: pg.a, Form: pg.form, Errors: pg.errs,
 		Preview: article.RenderHTML(pg.form.Body), Previewed: pg.previewed}
@@ -257,6 +266,7 @@ func (s *Storefront) showArticle(w http.ResponseWriter, r *http.Request, pg arti
 			v.PublicURL = "/" + pg.a.Slug
 		}
 		title = pg.a.Title
+		v.History = s.historyView(ctx, article.ServiceName, history)
 	}
 	s.adminRender(w, r, pg.status, "admin_article", "articles", title, pg.flash, v)
 }
@@ -273,8 +283,8 @@ func (s *Storefront) getArticle(ctx context.Context, r *http.Request) (article.A
 
 // adminNewArticle serves GET /admin/articles/new.
 func (s *Storefront) adminNewArticle(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admin(w, r); ok {
-		s.showArticle(w, r, articlePage{status: http.StatusOK, isNew: true, form: articleForm{Publish: publishDraft}})
+	if ctx, ok := s.admin(w, r); ok {
+		s.showArticle(w, r, ctx, articlePage{status: http.StatusOK, isNew: true, form: articleForm{Publish: publishDraft}})
 	}
 }
 
@@ -289,7 +299,7 @@ func (s *Storefront) adminEditArticle(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.showArticle(w, r, articlePage{status: http.StatusOK, a: a, form: articleFormOf(a, s.opts.Now())})
+	s.showArticle(w, r, ctx, articlePage{status: http.StatusOK, a: a, form: articleFormOf(a, s.opts.Now())})
 }
 
 // adminCreateArticle serves POST /admin/articles: with preview=1 it shows
@@ -301,10 +311,10 @@ func (s *Storefront) adminCreateArticle(w http.ResponseWriter, r *http.Request) 
 	}
 	form := readArticleForm(r)
 	again := func(status int, errs map[string]string, flash string) {
-		s.showArticle(w, r, articlePage{status: status, flash: flash, isNew: true, form: form, errs: errs})
+		s.showArticle(w, r, ctx, articlePage{status: status, flash: flash, isNew: true, form: form, errs: errs})
 	}
 	if r.PostFormValue("preview") == "1" {
-		s.showArticle(w, r, articlePage{status: http.StatusOK, isNew: true, form: form, previewed: true})
+		s.showArticle(w, r, ctx, articlePage{status: http.StatusOK, isNew: true, form: form, previewed: true})
 		return
 	}
 	status, at, errs := form.check()
@@ -339,10 +349,10 @@ func (s *Storefront) adminUpdateArticle(w http.ResponseWriter, r *http.Request) 
 	}
 	form := readArticleForm(r)
 	again := func(status int, errs map[string]string, flash string) {
-		s.showArticle(w, r, articlePage{status: status, flash: flash, a: a, form: form, errs: errs})
+		s.showArticle(w, r, ctx, articlePage{status: status, flash: flash, a: a, form: form, errs: errs})
 	}
 	if r.PostFormValue("preview") == "1" {
-		s.showArticle(w, r, articlePage{status: http.StatusOK, a: a, form: form, previewed: true})
+		s.showArticle(w, r, ctx, articlePage{status: http.StatusOK, a: a, form: form, previewed: true})
 		return
 	}
 	status, at, errs := form.check()

@@ -205,6 +205,8 @@ type adminCategoryView struct {
 	// Parents are the categories it may go under (not itself), the
 	// chosen one Checked.
 	Parents []categoryChoice
+	// History is the category's audit log (not on the new form).
+	History historyView
 }
 
 // categoryPage is what showCategory renders.
@@ -220,6 +222,12 @@ type categoryPage struct {
 // showCategory renders the category form page; the parents it offers
 // come from the category tree, without which it is the error page.
 func (s *Storefront) showCategory(w http.ResponseWriter, r *http.Request, ctx context.Context, pg categoryPage) {
+	var history *future[shop.History]
+	if !pg.isNew {
+		history = historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.cats.History(ctx, shop.HistoryRequest{ID: pg.c.ID})
+		})
+	}
 	tree, err := s.cats.Tree(ctx, category.TreeRequest{})
 	if err != nil {
 		s.fail(w, r, err)
@@ -231,6 +239,7 @@ func (s *Storefront) showCategory(w http.ResponseWriter, r *http.Request, ctx co
 		v.Action += "/" + url.PathEscape(pg.c.ID)
 		v.PublicURL = "/" + pg.c.Slug
 		title = pg.c.Name
+		v.History = s.historyView(ctx, category.ServiceName, history)
 	}
 	v.Parents = slices.DeleteFunc(categoryChoices(tree, []string{pg.form.ParentID}, 0, nil),
 		func(c categoryChoice) bool { return !pg.isNew && c.ID == pg.c.ID })

@@ -67,6 +67,11 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -81,6 +86,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodListChildren, svc.ListChildren)
 	transport.Handle(m, MethodTree, svc.Tree)
 	transport.Handle(m, MethodAncestors, svc.Ancestors)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

@@ -38,7 +38,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		}
 		idemtest.Covered(t, category.Handler(c.CategoryServer).Methods(), []string{
 			category.MethodGet, category.MethodGetBySlug, category.MethodHoldsSlug,
-			category.MethodListChildren, category.MethodTree, category.MethodAncestors,
+			category.MethodListChildren, category.MethodTree, category.MethodAncestors, category.MethodHistory,
 		}, cases)
 	})
 }

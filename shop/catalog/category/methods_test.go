@@ -22,5 +22,6 @@ func TestMethods(t *testing.T) {
 		category.MethodListChildren,
 		category.MethodTree,
 		category.MethodAncestors,
+		category.MethodHistory,
 	)
 }

@@ -11,7 +11,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
@@ -41,9 +43,10 @@ type Options struct {
 // Server is the MongoDB implementation of Service. Its collections:
 // categories (by id), category_slugs (slug → id, so slugs are unique and
 // found by _id), product_refs (product id → category ids, the read
-// model fed by product events) and requests (the writes handled, so that
+// model fed by product events), requests (the writes handled, so that
 // a repeated request is answered without applying it again; see
-// internal/idem).
+// internal/idem) and audit_deleted (the audit logs of deleted categories;
+// a live category's log is in its own document, see History).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -63,6 +66,8 @@ type Server struct {
 	requests *idem.Store
 	// seen holds the ids of the events handled, so that a repeat is dropped.
 	seen outbox.Seen
+	// retired keeps the audit logs of deleted categories.
+	retired audit.Retired
 }
 
 var _ Service = (*Server)(nil)
@@ -84,6 +89,9 @@ type categoryDoc struct {
 	// Events holds the events of changes the broker has not confirmed yet,
 	// stored in the same write as the change (see internal/outbox).
 	outbox.Events `bson:",inline"`
+	// Log is the category's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
 
 func (d *categoryDoc) category() Category {
@@ -101,13 +109,14 @@ func (d *categoryDoc) category() Category {
 // New returns a Server storing its data in db and creates its indexes.
 func New(db *mongo.Database, opts Options) (*Server, error) {
 	s := &Server{
-		cats:   db.Collection("categories"),
-		slugs:  kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category").Sharing(opts.SharedSlugs),
-		refs:   db.Collection("product_refs"),
-		seen:   outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
-		opts:   opts,
-		now:    kit.Clock(opts.Now),
-		logger: kit.Logger(opts.Logger),
+		cats:    db.Collection("categories"),
+		slugs:   kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category").Sharing(opts.SharedSlugs),
+		refs:    db.Collection("product_refs"),
+		seen:    outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
+		retired: audit.NewRetired(db),
+		opts:    opts,
+		now:     kit.Clock(opts.Now),
+		logger:  kit.Logger(opts.Logger),
 	}
 	s.requests = idem.New(db, idem.Options{Logger: s.logger})
 	if err := kit.EnsureIndexes(
@@ -189,7 +198,7 @@ func (s *Server) ListChildren(ctx context.Context, r ListChildrenRequest) ([]Cat
 			return nil, err
 		}
 	}
-	docs, err := s.find(ctx, bson.D{{Key: "parent_id", Value: r.ParentID}})
+	docs, err := s.find(ctx, bson.D{{Key: "parent_id", Value: r.ParentID}}, withoutLog)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +219,7 @@ func (s *Server) Tree(ctx context.Context, r TreeRequest) ([]Node, error) {
 	}
 	var docs, roots []categoryDoc
 	if r.RootID == "" {
-		all, err := s.find(ctx, bson.D{})
+		all, err := s.find(ctx, bson.D{}, withoutLog)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +229,7 @@ func (s *Server) Tree(ctx context.Context, r TreeRequest) ([]Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		sub, err := s.find(ctx, bson.D{{Key: "ancestors", Value: r.RootID}})
+		sub, err := s.find(ctx, bson.D{{Key: "ancestors", Value: r.RootID}}, withoutLog)
 		if err != nil {
 			return nil, err
 		}
@@ -286,9 +295,14 @@ func (s *Server) load(ctx context.Context, id string) (categoryDoc, error) {
 	return d, err
 }
 
+// withoutLog leaves the audit logs out of the categories find reads, for
+// reads that never store them again (a write replaces the whole
+// document, so it must read the log).
+var withoutLog = options.Find().SetProjection(bson.D{{Key: audit.Field, Value: 0}})
+
 // find returns the live categories matching filter.
-func (s *Server) find(ctx context.Context, filter bson.D) ([]categoryDoc, error) {
-	cur, err := s.cats.Find(ctx, filter)
+func (s *Server) find(ctx context.Context, filter bson.D, opts ...options.Lister[options.FindOptions]) ([]categoryDoc, error) {
+	cur, err := s.cats.Find(ctx, filter, opts...)
 	if err != nil {
 		return nil, kit.Internal("find categories", err)
 	}
@@ -315,9 +329,11 @@ func sortDocs(docs []categoryDoc) {
 // id, so a re-run of a request that stored it but could not remember its
 // outcome returns the category it made.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Category{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Category, error) {
 		return s.create(ctx, r)
 	})
@@ -375,6 +391,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) 
 		return Category{}, err
 	}
 	d.Slug = slug
+	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d))
 	s.addEvent(&d, shop.EventCategoryCreated, "")
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
@@ -398,9 +415,11 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) 
 
 // Update implements Service.
 func (s *Server) Update(ctx context.Context, r UpdateRequest) (Category, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Category{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Category, error) {
 		return s.update(ctx, r)
 	})
@@ -453,7 +472,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Category, error) 
 	if newSlug != "" {
 		oldSlug = d.Slug
 	}
-	next, err = s.save(ctx, d, next, shop.EventCategoryUpdated, oldSlug)
+	next, err = s.save(ctx, MethodUpdate, d, next, shop.EventCategoryUpdated, oldSlug)
 	if err != nil {
 		if newSlug != "" {
 			s.releaseSlug(ctx, newSlug, d.ID)
@@ -468,9 +487,11 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Category, error) 
 
 // Move implements Service.
 func (s *Server) Move(ctx context.Context, r MoveRequest) (Category, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Category{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodMove, r, func(ctx context.Context) (Category, error) {
 		return s.moveRequest(ctx, r)
 	})
@@ -489,16 +510,18 @@ func (s *Server) moveRequest(ctx context.Context, r MoveRequest) (Category, erro
 	if err != nil {
 		return Category{}, err
 	}
-	moved, err := s.move(ctx, d, r.ParentID)
+	moved, err := s.move(ctx, MethodMove, d, r.ParentID)
 	if err != nil {
 		return Category{}, err
 	}
 	return moved.category(), nil
 }
 
-// move puts d under parentID and rewrites the ancestors of its subtree.
-// The caller holds s.mu.
-func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (categoryDoc, error) {
+// move puts d under parentID and rewrites the ancestors of its subtree,
+// recording action (the request's method: a move, or the delete that
+// moves a category's children up) in the log of each category it
+// changes. The caller holds s.mu.
+func (s *Server) move(ctx context.Context, action string, d categoryDoc, parentID string) (categoryDoc, error) {
 	if parentID == d.ParentID {
 		return d, nil
 	}
@@ -537,7 +560,7 @@ func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (cate
 	next := d
 	next.ParentID = parentID
 	next.Ancestors = ancestors
-	next, err = s.save(ctx, d, next, shop.EventCategoryUpdated, "")
+	next, err = s.save(ctx, action, d, next, shop.EventCategoryUpdated, "")
 	if err != nil {
 		return categoryDoc{}, err
 	}
@@ -554,7 +577,7 @@ func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (cate
 		}
 		cn := c
 		cn.Ancestors = append(append(slices.Clone(ancestors), d.ID), c.Ancestors[i+1:]...)
-		if _, err = s.save(ctx, c, cn, shop.EventCategoryUpdated, ""); err != nil {
+		if _, err = s.save(ctx, action, c, cn, shop.EventCategoryUpdated, ""); err != nil {
 			return categoryDoc{}, err
 		}
 	}
@@ -563,9 +586,11 @@ func (s *Server) move(ctx context.Context, d categoryDoc, parentID string) (cate
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Category, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Category{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Category, error) {
 		return s.delete(ctx, r)
 	})
@@ -600,7 +625,7 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Category, error) 
 		}
 	}
 	for _, c := range children {
-		if _, err := s.move(ctx, c, d.ParentID); err != nil {
+		if _, err := s.move(ctx, MethodDelete, c, d.ParentID); err != nil {
 			return Category{}, err
 		}
 	}
@@ -610,7 +635,7 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Category, error) 
 	}
 	next := d
 	next.Deleted = true
-	next, err = s.save(ctx, d, next, shop.EventCategoryDeleted, "")
+	next, err = s.save(ctx, MethodDelete, d, next, shop.EventCategoryDeleted, "")
 	if err != nil {
 		return Category{}, err
 	}
@@ -619,21 +644,46 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Category, error) 
 }
 
 // save stores next in place of cur if cur is still the stored version,
-// with the version bumped and the change's event (key; oldSlug if the
-// slug changed) in the same write, then publishes the event. A
-// concurrent change is a conflict.
-func (s *Server) save(ctx context.Context, cur, next categoryDoc, key, oldSlug string) (categoryDoc, error) {
+// with the version bumped, the change's audit entry (action, by ctx's
+// actor) and its event (key; oldSlug if the slug changed) in the same
+// write, then publishes the event. A delete keeps the category's log
+// first (see audit.Retired). A concurrent change is a conflict.
+func (s *Server) save(ctx context.Context, action string, cur, next categoryDoc, key, oldSlug string) (categoryDoc, error) {
 	unlock := s.locks.Lock(cur.ID)
 	defer unlock()
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
 	next.Events.Pending = slices.Clone(cur.Events.Pending)
+	if next.Deleted {
+		next.Record(ctx, action, next.UpdatedAt, nil)
+		if err := s.retired.Keep(ctx, ServiceName, next.ID, next.Log); err != nil {
+			return categoryDoc{}, shop.StorageFailure(ctx, "keep the history of category "+next.ID, err)
+		}
+	} else {
+		next.Record(ctx, action, next.UpdatedAt, audit.Changed(cur, next))
+	}
 	s.addEvent(&next, key, oldSlug)
 	if err := kit.Replace(ctx, s.cats, "category", cur.ID, cur.Version, next); err != nil {
 		return categoryDoc{}, err
 	}
 	s.announce(ctx, next)
 	return next, nil
+}
+
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	var f kit.Fields
+	f.ID("id", r.ID, true)
+	if r.Kind != "" && r.Kind != ServiceName {
+		f.Add("kind", "must be empty or "+ServiceName)
+	}
+	if err := f.Err("invalid history request"); err != nil {
+		return shop.History{}, err
+	}
+	return audit.Read(ctx, s.cats, s.retired, ServiceName, r.ID, r.ID)
 }
 
 // releaseSlug frees slug if id holds it.

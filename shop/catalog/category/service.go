@@ -41,6 +41,7 @@ const (
 	MethodListChildren = "category.list_children"
 	MethodTree         = "category.tree"
 	MethodAncestors    = "category.ancestors"
+	MethodHistory      = "category.history"
 )
 
 // MaxDepth is the deepest a category may sit: a root has depth 1.
@@ -181,4 +182,9 @@ type Service interface {
 	// Ancestors returns the breadcrumbs of a category: its ancestors from
 	// the root down to its parent (empty for a root).
 	Ancestors(ctx context.Context, r AncestorsRequest) ([]Category, error)
+	// History returns a category's audit log, newest first (admin only):
+	// who created, changed, moved or deleted it, when, and which fields.
+	// A subcategory whose ancestors a move or a delete rewrote shows that
+	// method too. It answers for a deleted category as well.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }

@@ -53,6 +53,11 @@ func (c *Client) List(ctx context.Context, r ListRequest) (ListResult, error) {
 	return transport.Invoke[ListResult](ctx, c.bus, MethodList, r)
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -64,6 +69,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
 	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
 	transport.Handle(m, MethodList, svc.List)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

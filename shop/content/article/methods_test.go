@@ -19,5 +19,6 @@ func TestMethods(t *testing.T) {
 		article.MethodGetBySlug,
 		article.MethodHoldsSlug,
 		article.MethodList,
+		article.MethodHistory,
 	)
 }

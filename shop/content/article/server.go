@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
@@ -60,14 +61,18 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Server is the MongoDB implementation of Service.
+// Server is the MongoDB implementation of Service. Its collections:
+// articles (by id, each with its audit log), slugs (slug → article),
+// requests (the writes handled, see package idem) and audit_deleted (the
+// audit logs of deleted articles, see History).
 type Server struct {
 	articles *mongo.Collection
 	slugs    *mongo.Collection
 	opts     Options
 	locks    keylock.Map
 	relay    *outbox.Relay
-	requests *idem.Store // the requests handled (see package idem)
+	requests *idem.Store   // the requests handled (see package idem)
+	retired  audit.Retired // the audit logs of deleted articles
 }
 
 var _ Service = (*Server)(nil)
@@ -85,7 +90,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{articles: db.Collection(collArticles), slugs: db.Collection(collSlugs), opts: opts,
-		requests: idem.New(db, idem.Options{Logger: opts.Logger})}
+		requests: idem.New(db, idem.Options{Logger: opts.Logger}), retired: audit.NewRetired(db)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// One at a time: FerretDB v1 drops the connection when CreateMany
@@ -128,7 +133,14 @@ type articleDoc struct {
 	// Events holds the events of changes the broker has not confirmed yet,
 	// stored in the same write as the change (see internal/outbox).
 	outbox.Events `bson:",inline"`
+	// Log is the article's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
+
+// derivedFields are stored fields derived from others, left out of the
+// audit log's list of changed fields.
+var derivedFields = []string{"sort_at"}
 
 // slugDoc reserves a slug for an article.
 type slugDoc struct {
@@ -163,9 +175,11 @@ func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Milli
 
 // Create implements Service.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Article, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Article{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Article, error) {
 		return s.create(ctx, r)
 	})
@@ -208,6 +222,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Article, error) {
 	}
 	d.Slug = slug
 	s.settle(d, now)
+	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d, derivedFields...))
 	s.addEvent(d, shop.EventArticleCreated, "", now)
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
@@ -238,9 +253,11 @@ func (s *Server) created(ctx context.Context, id, slug string) (Article, error) 
 
 // Update implements Service.
 func (s *Server) Update(ctx context.Context, r UpdateRequest) (Article, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Article{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Article, error) {
 		return s.update(ctx, r)
 	})
@@ -315,6 +332,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Article, error) {
 		if d.Slug != old.Slug {
 			oldSlug = old.Slug
 		}
+		d.Record(ctx, MethodUpdate, now, audit.Changed(old, &d, derivedFields...))
 		s.addEvent(&d, shop.EventArticleUpdated, oldSlug, now)
 		replaced, err := docstore.Replace(ctx, s.articles, d.ID, &d, false, docstore.Equal("version", old.Version))
 		if err != nil || !replaced {
@@ -340,9 +358,11 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Article, error) {
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Article, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Article{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Article, error) {
 		return s.delete(ctx, r)
 	})
@@ -367,6 +387,11 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Article, error) {
 		d.Version = old.Version + 1
 		d.UpdatedAt = now
 		s.addEvent(&d, shop.EventArticleDeleted, "", now)
+		// The log, with the delete on top, is kept before the article goes.
+		d.Record(ctx, MethodDelete, now, nil)
+		if err := s.retired.Keep(ctx, ServiceName, d.ID, d.Log); err != nil {
+			return Article{}, shop.StorageFailure(ctx, "article: keep the history", err)
+		}
 		atVersion := docstore.Equal("version", old.Version)
 		var done bool
 		if s.opts.Events == nil {
@@ -391,6 +416,20 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Article, error) {
 	return Article{}, shop.Conflict("article is being changed concurrently; try again")
 }
 
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	if err := checkID(r.ID); err != nil {
+		return shop.History{}, err
+	}
+	if r.Kind != "" && r.Kind != ServiceName {
+		return shop.History{}, shop.Invalid("invalid history request", "kind", "must be empty or "+ServiceName)
+	}
+	return audit.Read(ctx, s.articles, s.retired, ServiceName, r.ID, r.ID)
+}
+
 // loadVersion returns the live article id if it is at version (0: any
 // version); at another version it is a conflict.
 func (s *Server) loadVersion(ctx context.Context, id string, version int64) (*articleDoc, error) {
@@ -409,6 +448,7 @@ func (d *articleDoc) clone() articleDoc {
 	c := *d
 	c.Tags = slices.Clone(d.Tags)
 	c.Events.Pending = slices.Clone(d.Events.Pending)
+	c.Entries = slices.Clone(d.Entries)
 	return c
 }
 
@@ -750,7 +790,7 @@ func (s *Server) List(ctx context.Context, r ListRequest) (ListResult, error) {
 	opts := options.Find().
 		SetSort(bson.D{{Key: "sort_at", Value: -1}, {Key: "_id", Value: -1}}).
 		SetLimit(int64(limit + 1)).
-		SetProjection(bson.D{{Key: "pending", Value: 0}})
+		SetProjection(bson.D{{Key: "pending", Value: 0}, {Key: audit.Field, Value: 0}})
 	cur, err := s.articles.Find(ctx, bson.D{{Key: "$and", Value: conds}}, opts)
 	if err != nil {
 		return ListResult{}, shop.StorageFailure(ctx, "article: list", err)

@@ -46,6 +46,7 @@ const (
 	MethodGetBySlug = "article.get_by_slug"
 	MethodHoldsSlug = "article.holds_slug"
 	MethodList      = "article.list"
+	MethodHistory   = "article.history"
 )
 
 // Article statuses (the same values as shop.StatusDraft and shop.StatusPublished).
@@ -191,4 +192,10 @@ type Service interface {
 	GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, error)
 	// List returns a page of articles, newest first.
 	List(ctx context.Context, r ListRequest) (ListResult, error)
+	// History returns an article's audit log, newest first (admin only):
+	// who created, changed, published, scheduled or deleted it, when, and
+	// which fields (publishing is an update of status and published_at).
+	// A scheduled article reaching its time is no change. It answers for
+	// a deleted article too.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }
