@@ -125,16 +125,23 @@ type adminAttributeView struct {
 	Form      attributeForm
 	Errors    map[string]string
 	Types     []string
+	// History is the attribute's audit log (not on the "new" page).
+	History historyView
 }
 
-// showAttribute renders the attribute form page.
-func (s *Storefront) showAttribute(w http.ResponseWriter, r *http.Request, status int, flash string, isNew bool, a attribute.Attribute, form attributeForm, errs map[string]string) {
+// showAttribute renders the attribute form page; for an attribute that
+// exists, with its history.
+func (s *Storefront) showAttribute(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, isNew bool, a attribute.Attribute, form attributeForm, errs map[string]string) {
 	v := adminAttributeView{New: isNew, Action: "/admin/attributes", Attribute: a, Form: form, Errors: errs,
 		Types: []string{attribute.TypeText, attribute.TypeNumber, attribute.TypeBoolean, attribute.TypeEnum}}
 	title := "New attribute"
 	if !isNew {
+		history := historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.attrs.History(ctx, shop.HistoryRequest{ID: a.Code, Kind: attribute.KindAttribute})
+		})
 		v.Action += "/" + url.PathEscape(a.Code)
 		title = a.Name
+		v.History = s.historyView(ctx, attribute.ServiceName, history)
 	}
 	s.adminRender(w, r, status, "admin_attribute", "attributes", title, flash, v)
 }
@@ -151,8 +158,8 @@ func (s *Storefront) getAttribute(ctx context.Context, r *http.Request) (attribu
 
 // adminNewAttribute serves GET /admin/attributes/new.
 func (s *Storefront) adminNewAttribute(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admin(w, r); ok {
-		s.showAttribute(w, r, http.StatusOK, "", true, attribute.Attribute{}, attributeForm{Type: attribute.TypeText}, nil)
+	if ctx, ok := s.admin(w, r); ok {
+		s.showAttribute(w, r, ctx, http.StatusOK, "", true, attribute.Attribute{}, attributeForm{Type: attribute.TypeText}, nil)
 	}
 }
 
@@ -167,7 +174,7 @@ func (s *Storefront) adminEditAttribute(w http.ResponseWriter, r *http.Request) 
 		s.fail(w, r, err)
 		return
 	}
-	s.showAttribute(w, r, http.StatusOK, "", false, a, attributeFormOf(a), nil)
+	s.showAttribute(w, r, ctx, http.StatusOK, "", false, a, attributeFormOf(a), nil)
 }
 
 // adminCreateAttribute serves POST /admin/attributes.
@@ -185,7 +192,7 @@ func (s *Storefront) adminCreateAttribute(w http.ResponseWriter, r *http.Request
 			if e := transport.AsError(err); errs == nil && e != nil && e.Code == transport.CodeConflict {
 				errs, flash = map[string]string{"code": e.Message}, "Please check the fields marked below."
 			}
-			s.showAttribute(w, r, status, flash, true, attribute.Attribute{}, form, errs)
+			s.showAttribute(w, r, ctx, status, flash, true, attribute.Attribute{}, form, errs)
 		})
 		return
 	}
@@ -221,7 +228,7 @@ func (s *Storefront) adminUpdateAttribute(w http.ResponseWriter, r *http.Request
 		if _, err := s.attrs.Update(ctx, req); err != nil {
 			s.adminFail(w, r, err, func(status int, _ string) {
 				errs, flash := formErrors(r, err, attributeFormField)
-				s.showAttribute(w, r, status, flash, false, a, form, errs)
+				s.showAttribute(w, r, ctx, status, flash, false, a, form, errs)
 			})
 			return
 		}
@@ -301,12 +308,20 @@ type adminAttributeGroupView struct {
 	Form    attributeGroupForm
 	Errors  map[string]string
 	Choices []attributeChoice
+	// History is the group's audit log (not on the "new" page).
+	History historyView
 }
 
-// showAttributeGroup renders the attribute group form; the attributes it
-// offers come from the attribute list, without which it is the error
-// page.
+// showAttributeGroup renders the attribute group form, for a group that
+// exists with its history; the attributes it offers come from the
+// attribute list, without which it is the error page.
 func (s *Storefront) showAttributeGroup(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, isNew bool, g attribute.Group, form attributeGroupForm, errs map[string]string) {
+	var history *future[shop.History]
+	if !isNew {
+		history = historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.attrs.History(ctx, shop.HistoryRequest{ID: g.Code, Kind: attribute.KindGroup})
+		})
+	}
 	list, err := s.attrs.List(ctx, attribute.ListRequest{})
 	if err != nil {
 		s.fail(w, r, err)
@@ -320,6 +335,7 @@ func (s *Storefront) showAttributeGroup(w http.ResponseWriter, r *http.Request, 
 	if !isNew {
 		v.Action += "/" + url.PathEscape(g.Code)
 		title = g.Name
+		v.History = s.historyView(ctx, attribute.ServiceName, history)
 	}
 	s.adminRender(w, r, status, "admin_attribute_group", "attributes", title, flash, v)
 }

@@ -84,15 +84,22 @@ type adminOptionView struct {
 	Group  option.Group
 	Form   optionForm
 	Errors map[string]string
+	// History is the group's audit log (not on the "new" page).
+	History historyView
 }
 
-// showOption renders the option group page.
-func (s *Storefront) showOption(w http.ResponseWriter, r *http.Request, status int, flash string, isNew bool, g option.Group, form optionForm, errs map[string]string) {
+// showOption renders the option group page; for a group that exists,
+// with its history.
+func (s *Storefront) showOption(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, isNew bool, g option.Group, form optionForm, errs map[string]string) {
 	v := adminOptionView{New: isNew, Action: "/admin/options", Group: g, Form: form, Errors: errs}
 	title := "New option group"
 	if !isNew {
+		history := historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+			return s.options.History(ctx, shop.HistoryRequest{ID: g.Code, Kind: option.KindGroup})
+		})
 		v.Action += "/" + url.PathEscape(g.Code)
 		title = g.Name
+		v.History = s.historyView(ctx, option.ServiceName, history)
 	}
 	s.adminRender(w, r, status, "admin_option", "options", title, flash, v)
 }
@@ -114,8 +121,8 @@ func optionFormOf(g option.Group) optionForm {
 
 // adminNewOption serves GET /admin/options/new.
 func (s *Storefront) adminNewOption(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.admin(w, r); ok {
-		s.showOption(w, r, http.StatusOK, "", true, option.Group{}, optionForm{}, nil)
+	if ctx, ok := s.admin(w, r); ok {
+		s.showOption(w, r, ctx, http.StatusOK, "", true, option.Group{}, optionForm{}, nil)
 	}
 }
 
@@ -130,7 +137,7 @@ func (s *Storefront) adminEditOption(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.showOption(w, r, http.StatusOK, "", false, g, optionFormOf(g), nil)
+	s.showOption(w, r, ctx, http.StatusOK, "", false, g, optionFormOf(g), nil)
 }
 
 // optionErrors is formErrors for the option service, with a conflict
@@ -152,14 +159,14 @@ func (s *Storefront) adminCreateOption(w http.ResponseWriter, r *http.Request) {
 	form := readOptionForm(r)
 	pos, errs := form.position()
 	if len(errs) > 0 {
-		s.showOption(w, r, http.StatusBadRequest, "Please check the fields marked below.", true, option.Group{}, form, errs)
+		s.showOption(w, r, ctx, http.StatusBadRequest, "Please check the fields marked below.", true, option.Group{}, form, errs)
 		return
 	}
 	g, err := s.options.CreateGroup(ctx, option.CreateGroupRequest{Code: form.Code, Name: form.Name, Position: pos, Values: form.values()})
 	if err != nil {
 		s.adminFail(w, r, err, func(status int, _ string) {
 			errs, flash := optionErrors(r, err, "code")
-			s.showOption(w, r, status, flash, true, option.Group{}, form, errs)
+			s.showOption(w, r, ctx, status, flash, true, option.Group{}, form, errs)
 		})
 		return
 	}
@@ -182,7 +189,7 @@ func (s *Storefront) adminUpdateOption(w http.ResponseWriter, r *http.Request) {
 	form.Code = g.Code
 	pos, errs := form.position()
 	if len(errs) > 0 {
-		s.showOption(w, r, http.StatusBadRequest, "Please check the fields marked below.", false, g, form, errs)
+		s.showOption(w, r, ctx, http.StatusBadRequest, "Please check the fields marked below.", false, g, form, errs)
 		return
 	}
 	req := option.UpdateGroupRequest{Code: g.Code}
@@ -196,7 +203,7 @@ func (s *Storefront) adminUpdateOption(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.options.UpdateGroup(ctx, req); err != nil {
 			s.adminFail(w, r, err, func(status int, _ string) {
 				errs, flash := optionErrors(r, err, "code")
-				s.showOption(w, r, status, flash, false, g, form, errs)
+				s.showOption(w, r, ctx, status, flash, false, g, form, errs)
 			})
 			return
 		}
@@ -243,7 +250,7 @@ func (s *Storefront) adminOptionValue(w http.ResponseWriter, r *http.Request) {
 			}
 			again := optionFormOf(g)
 			again.Value, again.Label = form.Value, form.Label
-			s.showOption(w, r, status, flash, false, g, again, errs)
+			s.showOption(w, r, ctx, status, flash, false, g, again, errs)
 		})
 		return
 	}

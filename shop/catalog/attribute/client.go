@@ -73,6 +73,11 @@ func (c *Client) Validate(ctx context.Context, values map[string]any) error {
 	return err
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -87,6 +92,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodListGroups, svc.ListGroups)
 	transport.Handle(m, MethodUpdateGroup, svc.UpdateGroup)
 	transport.Handle(m, MethodDeleteGroup, svc.DeleteGroup)
+	transport.Handle(m, MethodHistory, svc.History)
 	transport.Handle(m, MethodValidate, func(ctx context.Context, r ValidateRequest) (ValidateResult, error) {
 		if err := svc.Validate(ctx, r.Values); err != nil {
 			return ValidateResult{}, err

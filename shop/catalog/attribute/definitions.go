@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 )
 
@@ -59,7 +60,8 @@ func (s *Server) definitions(ctx context.Context) (map[string]attributeDoc, erro
 	// between the two, the copy is labelled older than it is and is
 	// loaded again next time, never the reverse.
 	loadedAt := time.Now()
-	docs, err := kit.List[attributeDoc](ctx, s.attrs, "attributes", bson.D{})
+	docs, err := kit.List[attributeDoc](ctx, s.attrs, "attributes", bson.D{},
+		options.Find().SetProjection(bson.D{{Key: audit.Field, Value: 0}})) // the logs are not needed here
 	if err != nil {
 		return nil, err
 	}

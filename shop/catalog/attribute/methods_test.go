@@ -23,5 +23,6 @@ func TestMethods(t *testing.T) {
 		attribute.MethodUpdateGroup,
 		attribute.MethodDeleteGroup,
 		attribute.MethodValidate,
+		attribute.MethodHistory,
 	)
 }

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
@@ -37,16 +38,20 @@ type Options struct {
 // requests remembers the writes handled, so that a repeated request is
 // answered without applying it again (see internal/idem); attribute_stamp
 // holds one counter raised by every write of an attribute, which tells
-// Validate when its in-memory copy of the definitions is out of date.
+// Validate when its in-memory copy of the definitions is out of date;
+// audit_deleted keeps the audit logs of deleted attributes and groups (a
+// live one's log is in its own document, see History).
 type Server struct {
 	attrs    *mongo.Collection
 	groups   *mongo.Collection
 	stamps   *mongo.Collection
 	requests *idem.Store
-	opts     Options
-	now      func() time.Time
-	logger   *slog.Logger
-	defs     definitions
+	// retired keeps the audit logs of deleted attributes and groups.
+	retired audit.Retired
+	opts    Options
+	now     func() time.Time
+	logger  *slog.Logger
+	defs    definitions
 }
 
 var _ Service = (*Server)(nil)
@@ -60,6 +65,9 @@ type attributeDoc struct {
 	Version   int64     `bson:"version"`
 	CreatedAt time.Time `bson:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at"`
+	// Log is the attribute's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
 
 func (d *attributeDoc) attribute() Attribute {
@@ -75,6 +83,9 @@ type groupDoc struct {
 	Version    int64     `bson:"version"`
 	CreatedAt  time.Time `bson:"created_at"`
 	UpdatedAt  time.Time `bson:"updated_at"`
+	// Log is the group's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
 
 func (d *groupDoc) group() Group {
@@ -93,6 +104,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		groups:   db.Collection("attribute_groups"),
 		stamps:   db.Collection("attribute_stamp"),
 		requests: idem.New(db, idem.Options{Logger: kit.Logger(opts.Logger)}),
+		retired:  audit.NewRetired(db),
 		opts:     opts,
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
@@ -145,9 +157,11 @@ func checkDefinition(f *kit.Fields, typ, unit string, values []string) {
 
 // Create implements Service.
 func (s *Server) Create(ctx context.Context, r CreateRequest) (Attribute, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Attribute{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreate, r, func(ctx context.Context) (Attribute, error) {
 		return s.create(ctx, r)
 	})
@@ -164,6 +178,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Attribute, error)
 	now := s.now()
 	d := attributeDoc{Code: r.Code, Name: strings.TrimSpace(r.Name), Type: r.Type, Unit: r.Unit,
 		Values: r.Values, Version: 1, CreatedAt: now, UpdatedAt: now}
+	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.attrs, "attribute", r.Code, d); err != nil {
 		return Attribute{}, err
 	}
@@ -204,9 +219,11 @@ func (s *Server) List(ctx context.Context, _ ListRequest) ([]Attribute, error) {
 
 // Update implements Service.
 func (s *Server) Update(ctx context.Context, r UpdateRequest) (Attribute, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Attribute{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdate, r, func(ctx context.Context) (Attribute, error) {
 		return s.update(ctx, r)
 	})
@@ -239,8 +256,13 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Attribute, error)
 	if err := f.Err("invalid attribute"); err != nil {
 		return Attribute{}, err
 	}
+	changed := audit.Changed(d, next)
+	if len(changed) == 0 {
+		return d.attribute(), nil // nothing changed: no new version, no entry
+	}
 	next.Version = d.Version + 1
 	next.UpdatedAt = s.now()
+	next.Record(ctx, MethodUpdate, next.UpdatedAt, changed)
 	if err := kit.Replace(ctx, s.attrs, "attribute", d.Code, d.Version, next); err != nil {
 		return Attribute{}, err
 	}
@@ -250,9 +272,11 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Attribute, error)
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r CodeRequest) (Attribute, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Attribute{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Attribute, error) {
 		return s.delete(ctx, r)
 	})
@@ -270,28 +294,55 @@ func (s *Server) delete(ctx context.Context, r CodeRequest) (Attribute, error) {
 	}
 	// Take it out of the groups first, so that a failure leaves the
 	// attribute in place and the delete can be retried.
-	cur, err := s.groups.Find(ctx, bson.D{{Key: "attributes", Value: r.Code}})
+	groups, err := kit.List[groupDoc](ctx, s.groups, "groups", bson.D{{Key: "attributes", Value: r.Code}})
 	if err != nil {
-		return Attribute{}, kit.Internal("find groups", err)
-	}
-	var groups []groupDoc
-	if err := cur.All(ctx, &groups); err != nil {
-		return Attribute{}, kit.Internal("read groups", err)
+		return Attribute{}, err
 	}
 	for _, g := range groups {
-		if _, err := s.groups.UpdateOne(ctx, bson.D{{Key: "_id", Value: g.Code}}, bson.D{
-			{Key: "$pull", Value: bson.D{{Key: "attributes", Value: r.Code}}},
-			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
-			{Key: "$set", Value: bson.D{{Key: "updated_at", Value: s.now()}}},
-		}); err != nil {
-			return Attribute{}, kit.Internal("update group", err)
+		if err := s.leaveGroup(ctx, g, r.Code); err != nil {
+			return Attribute{}, err
 		}
+	}
+	// Keep the log, the delete on top, before the attribute goes.
+	d.Record(ctx, MethodDelete, s.now(), nil)
+	if err := s.retired.Keep(ctx, KindAttribute, d.Code, d.Log); err != nil {
+		return Attribute{}, shop.StorageFailure(ctx, "keep the history of attribute "+d.Code, err)
 	}
 	if _, err := s.attrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
 		return Attribute{}, kit.Internal("delete attribute", err)
 	}
 	s.changed(ctx)
 	return d.attribute(), nil
+}
+
+// leaveGroupTries is how often leaveGroup tries again when the group
+// changed between its read and its write.
+const leaveGroupTries = 5
+
+// leaveGroup takes the attribute code out of group g (as read), with an
+// entry in the group's log naming the attribute's delete. A group changed
+// concurrently is read again; one that no longer holds code, or is gone,
+// is left alone.
+func (s *Server) leaveGroup(ctx context.Context, g groupDoc, code string) error {
+	for try := 1; ; try++ {
+		if !slices.Contains(g.Attributes, code) {
+			return nil
+		}
+		next := g
+		next.Attributes = slices.DeleteFunc(slices.Clone(g.Attributes), func(c string) bool { return c == code })
+		next.Version = g.Version + 1
+		next.UpdatedAt = s.now()
+		next.Record(ctx, MethodDelete, next.UpdatedAt, audit.Changed(g, next))
+		err := kit.Replace(ctx, s.groups, "attribute group", g.Code, g.Version, next)
+		if err == nil || !errors.Is(err, shop.ErrConflict) || try == leaveGroupTries {
+			return err
+		}
+		if g, err = s.loadGroup(ctx, g.Code); errors.Is(err, shop.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 // ---- groups ----
@@ -327,9 +378,11 @@ func (s *Server) checkMembers(ctx context.Context, f *kit.Fields, codes []string
 
 // CreateGroup implements Service.
 func (s *Server) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreateGroup, r, func(ctx context.Context) (Group, error) {
 		return s.createGroup(ctx, r)
 	})
@@ -353,6 +406,7 @@ func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 	if d.Attributes == nil {
 		d.Attributes = []string{}
 	}
+	d.Record(ctx, MethodCreateGroup, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.groups, "attribute group", r.Code, d); err != nil {
 		return Group{}, err
 	}
@@ -393,9 +447,11 @@ func (s *Server) ListGroups(ctx context.Context, _ ListRequest) ([]Group, error)
 
 // UpdateGroup implements Service.
 func (s *Server) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdateGroup, r, func(ctx context.Context) (Group, error) {
 		return s.updateGroup(ctx, r)
 	})
@@ -429,8 +485,13 @@ func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 	if r.Position != nil {
 		next.Position = *r.Position
 	}
+	changed := audit.Changed(d, next)
+	if len(changed) == 0 {
+		return d.group(), nil // nothing changed: no new version, no entry
+	}
 	next.Version = d.Version + 1
 	next.UpdatedAt = s.now()
+	next.Record(ctx, MethodUpdateGroup, next.UpdatedAt, changed)
 	if err := kit.Replace(ctx, s.groups, "attribute group", d.Code, d.Version, next); err != nil {
 		return Group{}, err
 	}
@@ -439,9 +500,11 @@ func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 
 // DeleteGroup implements Service.
 func (s *Server) DeleteGroup(ctx context.Context, r CodeRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDeleteGroup, r, func(ctx context.Context) (Group, error) {
 		return s.deleteGroup(ctx, r)
 	})
@@ -457,10 +520,40 @@ func (s *Server) deleteGroup(ctx context.Context, r CodeRequest) (Group, error) 
 	if err != nil {
 		return Group{}, err
 	}
+	// Keep the log, the delete on top, before the group goes.
+	d.Record(ctx, MethodDeleteGroup, s.now(), nil)
+	if err := s.retired.Keep(ctx, KindGroup, d.Code, d.Log); err != nil {
+		return Group{}, shop.StorageFailure(ctx, "keep the history of attribute group "+d.Code, err)
+	}
 	if _, err := s.groups.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
 		return Group{}, kit.Internal("delete attribute group", err)
 	}
 	return d.group(), nil
+}
+
+// ---- history ----
+
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	var f kit.Fields
+	f.Code("id", r.ID)
+	coll := s.attrs
+	kind := r.Kind
+	switch kind {
+	case "", KindAttribute:
+		kind = KindAttribute
+	case KindGroup:
+		coll = s.groups
+	default:
+		f.Add("kind", "must be empty, "+KindAttribute+" or "+KindGroup)
+	}
+	if err := f.Err("invalid history request"); err != nil {
+		return shop.History{}, err
+	}
+	return audit.Read(ctx, coll, s.retired, kind, r.ID, r.ID)
 }
 
 // ---- validation ----

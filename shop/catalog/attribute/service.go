@@ -14,11 +14,15 @@
 // product's attributes change.
 //
 // Writes require an admin (shop.RequireAdmin); reads and Validate are public.
+// Each attribute and group keeps its audit log (see History), which only
+// admins may read.
 package attribute
 
 import (
 	"context"
 	"time"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // ServiceName is the service's name on the bus: the prefix of its methods.
@@ -37,6 +41,14 @@ const (
 	MethodUpdateGroup = "attribute.update_group"
 	MethodDeleteGroup = "attribute.delete_group"
 	MethodValidate    = "attribute.validate"
+	MethodHistory     = "attribute.history"
+)
+
+// The kinds of entity whose audit log History reads (shop.HistoryRequest's
+// Kind; empty is KindAttribute).
+const (
+	KindAttribute = "attribute"
+	KindGroup     = "group"
 )
 
 // Attribute types.
@@ -172,4 +184,12 @@ type Service interface {
 	// valid and otherwise an invalid error with one field error
 	// "attributes.<code>" per bad value.
 	Validate(ctx context.Context, values map[string]any) error
+
+	// History returns the audit log of an attribute (Kind empty or
+	// KindAttribute) or of a group (KindGroup), by code, newest first
+	// (admin only): who created, changed or deleted it, when, and which
+	// fields. Taking a deleted attribute out of a group is a change of the
+	// group, recorded as the attribute's delete. It answers for a deleted
+	// attribute or group too.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }

@@ -82,6 +82,11 @@ func (c *Client) DeleteVariants(ctx context.Context, r ProductRequest) (ProductV
 	return transport.Invoke[ProductVariants](ctx, c.bus, MethodDeleteVariants, r)
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -99,6 +104,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodRemoveVariant, svc.RemoveVariant)
 	transport.Handle(m, MethodGetVariants, svc.GetVariants)
 	transport.Handle(m, MethodDeleteVariants, svc.DeleteVariants)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

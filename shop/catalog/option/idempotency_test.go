@@ -44,7 +44,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 			t.Run(cs.Method, func(t *testing.T) { ct.ApplyOnce(t, bus, c.OptionDB, cs) })
 		}
 		idemtest.Covered(t, option.Handler(c.OptionServer).Methods(), []string{
-			option.MethodGetGroup, option.MethodListGroups, option.MethodGetVariants,
+			option.MethodGetGroup, option.MethodListGroups, option.MethodGetVariants, option.MethodHistory,
 		}, cases)
 	})
 }

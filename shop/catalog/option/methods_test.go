@@ -25,5 +25,6 @@ func TestMethods(t *testing.T) {
 		option.MethodRemoveVariant,
 		option.MethodGetVariants,
 		option.MethodDeleteVariants,
+		option.MethodHistory,
 	)
 }

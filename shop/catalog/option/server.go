@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
@@ -40,8 +41,10 @@ type Options struct {
 // option_groups (by code), product_variants (one document per product, by
 // product id, holding its variants and the "group" and "group=value"
 // markers of what they use), variant_skus (SKU → product, which makes
-// SKUs unique) and requests (the writes handled, so that a repeated
-// request is answered without applying it again; see internal/idem).
+// SKUs unique), requests (the writes handled, so that a repeated
+// request is answered without applying it again; see internal/idem) and
+// audit_deleted (the audit logs of deleted option groups; a live group's
+// log is in its own document, see History).
 // Writes are serialised within one Server, which keeps "is this value in
 // use" checks and generation from interleaving.
 type Server struct {
@@ -49,10 +52,12 @@ type Server struct {
 	variants *mongo.Collection
 	skus     *mongo.Collection
 	requests *idem.Store
-	opts     Options
-	now      func() time.Time
-	logger   *slog.Logger
-	mu       sync.Mutex
+	// retired keeps the audit logs of deleted option groups.
+	retired audit.Retired
+	opts    Options
+	now     func() time.Time
+	logger  *slog.Logger
+	mu      sync.Mutex
 }
 
 var _ Service = (*Server)(nil)
@@ -65,6 +70,9 @@ type groupDoc struct {
 	Version   int64     `bson:"version"`
 	CreatedAt time.Time `bson:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at"`
+	// Log is the group's audit log, written with each change (see
+	// internal/audit).
+	audit.Log `bson:",inline"`
 }
 
 func (d *groupDoc) group() Group {
@@ -123,6 +131,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		groups:   db.Collection("option_groups"),
 		variants: db.Collection("product_variants"),
 		skus:     db.Collection("variant_skus"),
+		retired:  audit.NewRetired(db),
 		opts:     opts,
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
@@ -158,9 +167,11 @@ func checkValues(f *kit.Fields, values []Value) {
 
 // CreateGroup implements Service.
 func (s *Server) CreateGroup(ctx context.Context, r CreateGroupRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodCreateGroup, r, func(ctx context.Context) (Group, error) {
 		return s.createGroup(ctx, r)
 	})
@@ -183,6 +194,7 @@ func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 	if d.Values == nil {
 		d.Values = []Value{}
 	}
+	d.Record(ctx, MethodCreateGroup, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.groups, "option group", r.Code, d); err != nil {
 		return Group{}, err
 	}
@@ -222,8 +234,9 @@ func (s *Server) ListGroups(ctx context.Context, _ ListGroupsRequest) ([]Group, 
 }
 
 // changeGroup applies change to the stored group and saves it, with the
-// version bumped. The caller holds s.mu.
-func (s *Server) changeGroup(ctx context.Context, code string, change func(d *groupDoc) error) (Group, error) {
+// version bumped and an entry naming action in its log. A change that
+// changes nothing is not stored. The caller holds s.mu.
+func (s *Server) changeGroup(ctx context.Context, action, code string, change func(d *groupDoc) error) (Group, error) {
 	d, err := s.loadGroup(ctx, code)
 	if err != nil {
 		return Group{}, err
@@ -233,8 +246,13 @@ func (s *Server) changeGroup(ctx context.Context, code string, change func(d *gr
 	if err := change(&next); err != nil {
 		return Group{}, err
 	}
+	changed := audit.Changed(d, next)
+	if len(changed) == 0 {
+		return d.group(), nil // nothing changed: no new version, no entry
+	}
 	next.Version = d.Version + 1
 	next.UpdatedAt = s.now()
+	next.Record(ctx, action, next.UpdatedAt, changed)
 	if err := kit.Replace(ctx, s.groups, "option group", d.Code, d.Version, next); err != nil {
 		return Group{}, err
 	}
@@ -243,9 +261,11 @@ func (s *Server) changeGroup(ctx context.Context, code string, change func(d *gr
 
 // UpdateGroup implements Service.
 func (s *Server) UpdateGroup(ctx context.Context, r UpdateGroupRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodUpdateGroup, r, func(ctx context.Context) (Group, error) {
 		return s.updateGroup(ctx, r)
 	})
@@ -262,7 +282,7 @@ func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changeGroup(ctx, r.Code, func(d *groupDoc) error {
+	return s.changeGroup(ctx, MethodUpdateGroup, r.Code, func(d *groupDoc) error {
 		if r.Name != nil {
 			d.Name = strings.TrimSpace(*r.Name)
 		}
@@ -275,9 +295,11 @@ func (s *Server) updateGroup(ctx context.Context, r UpdateGroupRequest) (Group, 
 
 // DeleteGroup implements Service.
 func (s *Server) DeleteGroup(ctx context.Context, r GroupRequest) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDeleteGroup, r, func(ctx context.Context) (Group, error) {
 		return s.deleteGroup(ctx, r)
 	})
@@ -297,6 +319,11 @@ func (s *Server) deleteGroup(ctx context.Context, r GroupRequest) (Group, error)
 	}
 	if err := s.checkUnused(ctx, r.Code, "option group "+kit.Quote(r.Code)); err != nil {
 		return Group{}, err
+	}
+	// Keep the log, the delete on top, before the group goes.
+	d.Record(ctx, MethodDeleteGroup, s.now(), nil)
+	if err := s.retired.Keep(ctx, KindGroup, d.Code, d.Log); err != nil {
+		return Group{}, shop.StorageFailure(ctx, "keep the history of option group "+d.Code, err)
 	}
 	if _, err := s.groups.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
 		return Group{}, kit.Internal("delete option group", err)
@@ -321,15 +348,17 @@ func (s *Server) checkUnused(ctx context.Context, marker, what string) error {
 // changeValue is the request method on a value: it checks r (with its
 // label when label is set) and applies change to r's group, holding s.mu.
 func (s *Server) changeValue(ctx context.Context, method string, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Group{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, method, r, func(ctx context.Context) (Group, error) {
-		return s.changeValueOnce(ctx, r, label, change)
+		return s.changeValueOnce(ctx, method, r, label, change)
 	})
 }
 
-func (s *Server) changeValueOnce(ctx context.Context, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
+func (s *Server) changeValueOnce(ctx context.Context, method string, r ValueRequest, label bool, change func(d *groupDoc) error) (Group, error) {
 	var f kit.Fields
 	f.Code("group", r.Group)
 	f.Code("code", r.Code)
@@ -341,7 +370,7 @@ func (s *Server) changeValueOnce(ctx context.Context, r ValueRequest, label bool
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changeGroup(ctx, r.Group, change)
+	return s.changeGroup(ctx, method, r.Group, change)
 }
 
 // AddValue implements Service.
@@ -383,6 +412,22 @@ func (s *Server) RemoveValue(ctx context.Context, r ValueRequest) (Group, error)
 		d.Values = slices.DeleteFunc(d.Values, func(v Value) bool { return v.Code == r.Code })
 		return nil
 	})
+}
+
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	var f kit.Fields
+	f.Code("id", r.ID)
+	if r.Kind != "" && r.Kind != KindGroup {
+		f.Add("kind", "must be empty or "+KindGroup)
+	}
+	if err := f.Err("invalid history request"); err != nil {
+		return shop.History{}, err
+	}
+	return audit.Read(ctx, s.groups, s.retired, KindGroup, r.ID, r.ID)
 }
 
 // ---- variants ----

@@ -11,14 +11,17 @@
 // across all products; regenerating keeps the id of every variant whose
 // combination survives.
 //
-// Writes require an admin (shop.RequireAdmin); reads are public. The
-// product service calls GenerateVariants and DeleteVariants on behalf of
-// the admin editing a product: the admin's token travels with the call.
+// Writes require an admin (shop.RequireAdmin); reads are public, except
+// an option group's audit log (see History), which only admins may read.
+// The product service calls GenerateVariants and DeleteVariants on behalf
+// of the admin editing a product: the admin's token travels with the call.
 package option
 
 import (
 	"context"
 	"time"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // ServiceName is the service's name on the bus: the prefix of its methods.
@@ -39,7 +42,14 @@ const (
 	MethodRemoveVariant    = "option.remove_variant"
 	MethodGetVariants      = "option.get_variants"
 	MethodDeleteVariants   = "option.delete_variants"
+	MethodHistory          = "option.history"
 )
+
+// KindGroup is the kind of entity whose audit log History reads: option
+// groups (shop.HistoryRequest's Kind, empty or KindGroup). A product's
+// variant set has no log here: the product service stores the variants
+// with the product, whose own log records their changes.
+const KindGroup = "group"
 
 // Limits.
 const (
@@ -198,4 +208,10 @@ type Service interface {
 	// SKUs (admin only). It returns the set as it was; deleting a set that
 	// does not exist returns an empty set, so it can be retried.
 	DeleteVariants(ctx context.Context, r ProductRequest) (ProductVariants, error)
+
+	// History returns an option group's audit log, by code, newest first
+	// (admin only): who created, renamed, moved or deleted it, or added,
+	// relabelled or removed a value, when, and which fields. It answers for
+	// a deleted group too.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }
