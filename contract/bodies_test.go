@@ -276,6 +276,25 @@ func drive(t *testing.T, s *shoptest.Shop) {
 	_, err = inv.GetReservation(admin, inventory.OrderRequest{OrderID: o.ID})
 	try("inventory.get_reservation", err)
 
+	// Audit logs: every service's history method, an entity each (an
+	// unknown one answers not_found, an error body that is checked too).
+	for _, h := range []struct {
+		method string
+		req    shop.HistoryRequest
+	}{
+		{product.MethodHistory, shop.HistoryRequest{ID: mug.ID}},
+		{category.MethodHistory, shop.HistoryRequest{ID: mugs.ID}},
+		{attribute.MethodHistory, shop.HistoryRequest{ID: "no-such-attribute", Kind: attribute.KindGroup}},
+		{option.MethodHistory, shop.HistoryRequest{ID: "no-such-group"}},
+		{article.MethodHistory, shop.HistoryRequest{ID: a.ID}},
+		{seo.MethodHistory, shop.HistoryRequest{ID: "/no-such-redirect", Kind: seo.HistoryRedirect}},
+		{inventory.MethodHistory, shop.HistoryRequest{ID: mug.SKU}},
+		{order.MethodHistory, shop.HistoryRequest{ID: o.ID}},
+	} {
+		_, err := transport.Invoke[shop.History](admin, s.Bus, h.method, h.req)
+		try(h.method, err)
+	}
+
 	// Clean-up calls change more state.
 	_, err = carts.RemoveItem(ada, cart.RemoveItemRequest{ProductID: mug.ID})
 	try("cart.remove_item", err)

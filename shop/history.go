@@ -39,8 +39,10 @@ type Change struct {
 	Time time.Time `json:"time"`
 	// Action is the method that made it, e.g. "product.update".
 	Action string `json:"action"`
-	// UserID and Email name the admin who asked for it; both are empty for
-	// a change the shop made itself (an event handler, a saga step).
+	// UserID and Email name the user who asked for it: an admin (a
+	// customer only where customers change the entity themselves, e.g.
+	// cancelling their own order); both are empty for a change the shop
+	// made itself (an event handler, a saga step).
 	UserID string `json:"user_id,omitempty"`
 	Email  string `json:"email,omitempty"`
 	// Fields lists the stored fields the change set or altered (none for

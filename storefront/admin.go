@@ -157,6 +157,7 @@ func (s *Storefront) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /admin/products/{id}/variants", s.adminSaveVariants)
 	m.HandleFunc("POST /admin/products/{id}/variants/prices", s.adminVariantPrices)
 	m.HandleFunc("POST /admin/products/{id}/variants/clear", s.adminClearVariants)
+	m.HandleFunc("GET /admin/stock/{sku}", s.adminStock) // admin_stock.go
 	m.HandleFunc("GET /admin/orders", s.adminOrders)
 	m.HandleFunc("GET /admin/orders/{id}", s.adminOrder)
 	m.HandleFunc("POST /admin/orders/{id}/status", s.adminOrderStatus)

@@ -1,6 +1,7 @@
 package storefront
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,7 +14,8 @@ import (
 )
 
 // The console's orders: every order by status, one order with its
-// actions (ship, deliver, cancel). See admin.go.
+// actions (ship, deliver, cancel) and its History (who cancelled or moved
+// it on, and the checkout's own steps). See admin.go.
 
 // orderStatuses are the statuses the order list filters by, in the
 // order of an order's life.
@@ -87,6 +89,8 @@ type adminOrderView struct {
 	Country string
 	// CanShip and CanCancel: the order is paid; CanDeliver: it is shipped.
 	CanShip, CanDeliver, CanCancel bool
+	// History is the order's audit log.
+	History historyView
 }
 
 // adminOrder serves GET /admin/orders/{id}.
@@ -101,7 +105,11 @@ func (s *Storefront) showAdminOrder(w http.ResponseWriter, r *http.Request, stat
 		return
 	}
 	groups := s.optionLabels(ctx)
-	o, err := s.order.Get(ctx, order.GetRequest{ID: r.PathValue("id")})
+	id := r.PathValue("id")
+	history := historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+		return s.order.History(ctx, shop.HistoryRequest{ID: id})
+	})
+	o, err := s.order.Get(ctx, order.GetRequest{ID: id})
 	if err != nil {
 		if StatusOf(err) == http.StatusBadRequest {
 			err = shop.NotFound("order")
@@ -115,6 +123,7 @@ func (s *Storefront) showAdminOrder(w http.ResponseWriter, r *http.Request, stat
 	for _, l := range o.Lines {
 		v.Lines = append(v.Lines, orderLine{Line: l, Label: d.optionsLabel(l.Options)})
 	}
+	v.History = s.historyView(ctx, order.ServiceName, history)
 	s.adminRender(w, r, status, "admin_order", "orders", "Order "+o.ID, flash, v)
 }
 

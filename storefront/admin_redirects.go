@@ -2,6 +2,7 @@ package storefront
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 //	GET  /admin/seo/redirects          the list, by address: ?prefix= (addresses starting so), ?cursor= (the next page); the form to add one
 //	POST /admin/seo/redirects          adds a redirect (from, to, status), or replaces the one from that address
 //	GET  /admin/seo/redirects/delete   ?from= asks to confirm; POST deletes it
+//	GET  /admin/seo/redirects/history  ?from= the list from that address, with the History of its redirect (also once deleted)
 //
 // The seo service checks the addresses (see package seo: the storefront's
 // own addresses cannot be redirected, a redirect to a redirect is stored
@@ -42,6 +44,7 @@ func (s *Storefront) adminRedirectRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /admin/seo/redirects", s.adminPutRedirect)
 	m.HandleFunc("GET /admin/seo/redirects/delete", s.adminConfirmDeleteRedirect)
 	m.HandleFunc("POST /admin/seo/redirects/delete", s.adminDeleteRedirect)
+	m.HandleFunc("GET /admin/seo/redirects/history", s.adminRedirectHistory)
 }
 
 // redirectForm is the form to add a redirect, as filled in.
@@ -56,6 +59,10 @@ type adminRedirectsView struct {
 	First, Next string
 	Form        redirectForm
 	Errors      map[string]string
+	// HistoryOf is the address whose redirect's History is shown ("" for
+	// none); History is that redirect's audit log.
+	HistoryOf string
+	History   historyView
 }
 
 // redirectField is the form field a seo service field error names.
@@ -70,6 +77,15 @@ func redirectField(field string) string {
 // showRedirects renders a page of the list (the prefix and cursor of r's
 // query) with the form.
 func (s *Storefront) showRedirects(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, form redirectForm, errs map[string]string) {
+	s.showRedirectList(w, r, ctx, status, flash, form, errs, "", nil)
+}
+
+// showRedirectList is showRedirects with, when historyOf is not "", the
+// History of the redirect from that address (history, asked for already).
+// An address the seo service knows no redirect from, now or before, is a
+// page not found.
+func (s *Storefront) showRedirectList(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, form redirectForm, errs map[string]string,
+	historyOf string, history *future[shop.History]) {
 	q := r.URL.Query()
 	prefix, cursor := strings.TrimSpace(q.Get("prefix")), q.Get("cursor")
 	if prefix != "" && !strings.HasPrefix(prefix, "/") {
@@ -80,7 +96,16 @@ func (s *Storefront) showRedirects(w http.ResponseWriter, r *http.Request, ctx c
 		s.fail(w, r, err)
 		return
 	}
-	v := adminRedirectsView{Prefix: prefix, Redirects: page.Redirects, Form: form, Errors: errs}
+	v := adminRedirectsView{Prefix: prefix, Redirects: page.Redirects, Form: form, Errors: errs, HistoryOf: historyOf}
+	title := "Redirects"
+	if historyOf != "" {
+		if _, err := history.wait(); errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
+			s.fail(w, r, shop.NotFound("redirect"))
+			return
+		}
+		v.History = s.historyView(ctx, seo.ServiceName, history)
+		title = "History of the redirect from " + historyOf
+	}
 	if cursor != "" {
 		v.First = adminLink("/admin/seo/redirects", "prefix", prefix)
 	}
@@ -90,7 +115,32 @@ func (s *Storefront) showRedirects(w http.ResponseWriter, r *http.Request, ctx c
 	if v.Form.Status == "" {
 		v.Form.Status = strconv.Itoa(seo.StatusMovedPermanently)
 	}
-	s.adminRender(w, r, status, "admin_redirects", "seo", "Redirects", flash, v)
+	s.adminRender(w, r, status, "admin_redirects", "seo", title, flash, v)
+}
+
+// adminRedirectHistory serves GET /admin/seo/redirects/history: ?from=
+// names the address; the list shows the redirects from it (and under
+// it), and the History section its redirect's audit log, a deleted
+// redirect's too.
+func (s *Storefront) adminRedirectHistory(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := s.admin(w, r)
+	if !ok {
+		return
+	}
+	from := strings.TrimSpace(r.URL.Query().Get("from"))
+	if !strings.HasPrefix(from, "/") {
+		s.fail(w, r, shop.NotFound("redirect"))
+		return
+	}
+	history := historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+		return s.seo.History(ctx, shop.HistoryRequest{ID: from, Kind: seo.HistoryRedirect})
+	})
+	// The list is the list from that address.
+	q := r.URL.Query()
+	q.Set("prefix", from)
+	q.Del("cursor")
+	r.URL.RawQuery = q.Encode()
+	s.showRedirectList(w, r, ctx, http.StatusOK, "", redirectForm{}, nil, from, history)
 }
 
 // adminRedirects serves GET /admin/seo/redirects.

@@ -152,6 +152,9 @@ type adminSEOEntryView struct {
 	Errors   map[string]string
 	IsPage   bool
 	ShopPath string // the entity's address in the shop, "" when unknown
+	// History is the audit log of the entity's overrides (not for a new
+	// page).
+	History historyView
 }
 
 // seoKind reads the kind of the path; an unknown kind is a page not
@@ -185,13 +188,26 @@ func (s *Storefront) getSEO(ctx context.Context, r *http.Request) (seo.Metadata,
 	return seo.Metadata{}, false, err
 }
 
-// showSEO renders the metadata form page.
-func (s *Storefront) showSEO(w http.ResponseWriter, r *http.Request, status int, flash string, md seo.Metadata, isNew bool, form seoForm, errs map[string]string) {
+// seoHistoryOf starts asking for the audit log of the overrides of the
+// entity kind/id (see historyOf).
+func (s *Storefront) seoHistoryOf(ctx context.Context, kind seo.Kind, id string) *future[shop.History] {
+	return historyOf(ctx, func(ctx context.Context) (shop.History, error) {
+		return s.seo.History(ctx, shop.HistoryRequest{ID: string(kind) + ":" + id, Kind: seo.HistoryOverride})
+	})
+}
+
+// showSEO renders the metadata form page; history is the entity's log as
+// asked for already (nil: ask now), shown unless the page is new.
+func (s *Storefront) showSEO(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string, md seo.Metadata, isNew bool, form seoForm, errs map[string]string, history *future[shop.History]) {
 	v := adminSEOEntryView{Kind: md.Kind, ID: md.EntityID, New: isNew, Action: "/admin/seo/" + url.PathEscape(string(md.Kind)) + "/" + url.PathEscape(md.EntityID),
 		Form: form, Errors: errs, IsPage: md.Kind == seo.KindPage}
 	if !isNew {
+		if history == nil {
+			history = s.seoHistoryOf(ctx, md.Kind, md.EntityID)
+		}
 		v.Current = &md
 		v.ShopPath = s.pagePath(md.Path)
+		v.History = s.historyView(ctx, seo.ServiceName, history)
 	}
 	title := "SEO of " + string(md.Kind) + " " + md.EntityID
 	if isNew {
@@ -206,12 +222,16 @@ func (s *Storefront) adminSEOEntry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var history *future[shop.History] // asked for at once, with the metadata
+	if kind, err := seoKind(r); err == nil {
+		history = s.seoHistoryOf(ctx, kind, r.PathValue("id"))
+	}
 	md, isNew, err := s.getSEO(ctx, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.showSEO(w, r, http.StatusOK, "", md, isNew, seoFormOf(md), nil)
+	s.showSEO(w, r, ctx, http.StatusOK, "", md, isNew, seoFormOf(md), nil, history)
 }
 
 // adminSEOFind serves GET /admin/seo/find: ?kind= and ?id= open that
@@ -252,7 +272,7 @@ func (s *Storefront) adminPutSEO(w http.ResponseWriter, r *http.Request) {
 			if errs == nil && StatusOf(err) == http.StatusConflict {
 				errs, flash = map[string]string{"path": message(r, err)}, "Please check the fields marked below."
 			}
-			s.showSEO(w, r, status, flash, md, isNew, form, errs)
+			s.showSEO(w, r, ctx, status, flash, md, isNew, form, errs, nil)
 		})
 		return
 	}

@@ -238,8 +238,11 @@ func (r Retired) Keep(ctx context.Context, kind, id string, l Log) error {
 	return nil
 }
 
-// find returns the kept log of the deleted entity kind/id.
-func (r Retired) find(ctx context.Context, kind, id string) (Log, bool, error) {
+// Find returns the kept log of the deleted entity kind/id, and whether
+// there is one. A service that lets an id be used again after a delete
+// (a code, a path) starts the new entity's log from it, so that the id's
+// history reads on.
+func (r Retired) Find(ctx context.Context, kind, id string) (Log, bool, error) {
 	var d retiredDoc
 	err := r.coll.FindOne(ctx, bson.D{{Key: "_id", Value: kind + "/" + id}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -269,7 +272,7 @@ func Read(ctx context.Context, coll *mongo.Collection, retired Retired, kind, id
 	case err != nil && !errors.Is(err, mongo.ErrNoDocuments):
 		return shop.History{}, shop.StorageFailure(ctx, "read the history of "+kind+" "+id, err)
 	}
-	l, ok, err := retired.find(ctx, kind, id)
+	l, ok, err := retired.Find(ctx, kind, id)
 	if err != nil {
 		return shop.History{}, shop.StorageFailure(ctx, "read the history of "+kind+" "+id, err)
 	}

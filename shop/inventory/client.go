@@ -66,6 +66,11 @@ func (c *Client) GetReservation(ctx context.Context, r OrderRequest) (Reservatio
 	return transport.Invoke[Reservation](ctx, c.bus, MethodGetReservation, r)
 }
 
+// History calls inventory.history.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -79,6 +84,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodCommit, svc.Commit)
 	transport.Handle(m, MethodRelease, svc.Release)
 	transport.Handle(m, MethodGetReservation, svc.GetReservation)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

@@ -39,7 +39,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 			})
 		}
 		idemtest.Covered(t, inventory.Handler(e.srv).Methods(), []string{
-			inventory.MethodGet, inventory.MethodGetMany, inventory.MethodGetReservation,
+			inventory.MethodGet, inventory.MethodGetMany, inventory.MethodGetReservation, inventory.MethodHistory,
 		}, cases)
 	})
 }

@@ -21,5 +21,6 @@ func TestMethods(t *testing.T) {
 		inventory.MethodCommit,
 		inventory.MethodRelease,
 		inventory.MethodGetReservation,
+		inventory.MethodHistory,
 	)
 }

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
@@ -100,6 +101,9 @@ type stockDoc struct {
 	Version       int64     `bson:"version"`
 	UpdatedAt     time.Time `bson:"updated_at"`
 	outbox.Events `bson:",inline"`
+	// Log is the audit log of the admins' changes (see History), written
+	// in the same write as each.
+	audit.Log `bson:",inline"`
 }
 
 // hold is the units one order holds of a SKU.
@@ -192,9 +196,11 @@ func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Milli
 
 // SetStock implements Service.
 func (s *Server) SetStock(ctx context.Context, r SetStockRequest) (Stock, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Stock{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	if err := fieldErrors("invalid stock", "sku", checkSKU(r.SKU), "on_hand", checkUnits(r.OnHand)); err != nil {
 		return Stock{}, err
 	}
@@ -205,13 +211,18 @@ func (s *Server) SetStock(ctx context.Context, r SetStockRequest) (Stock, error)
 
 // setStock sets the units on hand of r.SKU (checked).
 func (s *Server) setStock(ctx context.Context, r SetStockRequest) (Stock, error) {
-	return s.setStockFrom(ctx, r, nil)
+	return s.setStockFrom(ctx, MethodSetStock, r, nil)
 }
 
-// setStockFrom is setStock starting from pre, the stock as loaded before
-// (nil: load it).
-func (s *Server) setStockFrom(ctx context.Context, r SetStockRequest, pre *loadedStock) (Stock, error) {
-	d, err := s.changeStockFrom(ctx, r.SKU, true, pre, func(d *stockDoc, _ time.Time) error {
+// onHandChanged is the audit log's list of fields of an admin's change:
+// the units on hand (available follows them).
+var onHandChanged = []string{"on_hand"}
+
+// setStockFrom is setStock, for the request method (recorded in the
+// audit log), starting from pre, the stock as loaded before (nil: load
+// it).
+func (s *Server) setStockFrom(ctx context.Context, method string, r SetStockRequest, pre *loadedStock) (Stock, error) {
+	d, err := s.changeStockFrom(ctx, r.SKU, true, pre, func(d *stockDoc, now time.Time) error {
 		if r.OnHand < d.Reserved {
 			return shop.Conflict(fmt.Sprintf("%d units of %s are reserved: on hand cannot be less", d.Reserved, r.SKU))
 		}
@@ -219,6 +230,7 @@ func (s *Server) setStockFrom(ctx context.Context, r SetStockRequest, pre *loade
 			return errUnchanged
 		}
 		d.OnHand = r.OnHand
+		d.Record(ctx, method, now, onHandChanged)
 		return nil
 	})
 	if err != nil {
@@ -233,9 +245,11 @@ const setManyConcurrency = 8
 
 // SetStockMany implements Service.
 func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]StockResult, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return nil, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	var fields []string
 	switch {
 	case len(r.Items) == 0:
@@ -277,7 +291,7 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				st, err := s.setStockFrom(ctx, it, &pre[i])
+				st, err := s.setStockFrom(ctx, MethodSetStockMany, it, &pre[i])
 				if err != nil {
 					errs[i] = err
 					return
@@ -359,6 +373,7 @@ func (s *Server) createStock(ctx context.Context, items []SetStockRequest, pre [
 		d := &docs[k]
 		*d = stockDoc{SKU: items[i].SKU, OnHand: items[i].OnHand, Version: 1, UpdatedAt: now}
 		d.Available = d.OnHand - d.Reserved
+		d.Record(ctx, MethodSetStockMany, now, onHandChanged)
 		d.Events.Add(eventID(d.SKU, d.Version), shop.EventStockChanged, shop.StockChanged{
 			SKU: d.SKU, Available: d.Available, OnHand: d.OnHand, Version: d.Version, Occurred: now,
 		}, now)
@@ -381,9 +396,11 @@ func (s *Server) createStock(ctx context.Context, items []SetStockRequest, pre [
 
 // Adjust implements Service.
 func (s *Server) Adjust(ctx context.Context, r AdjustRequest) (Stock, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Stock{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	delta := ""
 	if r.Delta == 0 || r.Delta > MaxUnits || r.Delta < -MaxUnits {
 		delta = fmt.Sprintf("must be from -%d to %d, not 0", MaxUnits, MaxUnits)
@@ -413,6 +430,7 @@ func (s *Server) Adjust(ctx context.Context, r AdjustRequest) (Stock, error) {
 			if key != "" {
 				d.remember(key, now)
 			}
+			d.Record(ctx, MethodAdjust, now, onHandChanged)
 			return nil
 		})
 		if err != nil {
@@ -486,6 +504,30 @@ func (s *Server) GetMany(ctx context.Context, r GetManyRequest) ([]Stock, error)
 		}
 	}
 	return out, nil
+}
+
+// History implements Service. It reads the stock document as its
+// versions say (on FerretDB the document may lag behind its log), so the
+// history is that of the stock Get shows.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	kind := ""
+	if r.Kind != "" && r.Kind != HistoryKind {
+		kind = "must be empty or " + HistoryKind
+	}
+	if err := fieldErrors("invalid history request", "id", checkSKU(r.ID), "kind", kind); err != nil {
+		return shop.History{}, err
+	}
+	d, found, err := s.loadStock(ctx, r.ID)
+	if err != nil {
+		return shop.History{}, err
+	}
+	if !found {
+		return shop.History{}, shop.NotFound("stock of " + quote(r.ID))
+	}
+	return d.Log.History(HistoryKind, r.ID, false), nil
 }
 
 func (s *Server) loadStock(ctx context.Context, sku string) (stockDoc, bool, error) {

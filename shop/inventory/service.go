@@ -47,9 +47,17 @@
 // The body is a snapshot with a version: only the newest one matters, so
 // a document keeps at most one unpublished event, the newest.
 //
+// # History
+//
+// History (admin only) is a SKU's audit log: which admin set or adjusted
+// its units on hand, and when, kept in the stock document and written
+// in the same write as the change. Reservations, commits and releases
+// are not recorded: checkout makes them by the thousand, and they would
+// push the admins' entries out of the shop.MaxHistory kept.
+//
 // # Who may call
 //
-// SetStock, SetStockMany and Adjust need an admin. Get and GetMany are public. Reserve,
+// SetStock, SetStockMany, Adjust and History need an admin. Get and GetMany are public. Reserve,
 // Commit, Release and GetReservation need an authenticated caller; a
 // reservation belongs to the user who made it, and only that user or an
 // admin may see, commit or release it.
@@ -76,7 +84,12 @@ const (
 	MethodCommit         = "inventory.commit"
 	MethodRelease        = "inventory.release"
 	MethodGetReservation = "inventory.get_reservation"
+	MethodHistory        = "inventory.history"
 )
+
+// HistoryKind is the kind of entity History knows: a SKU's stock
+// (shop.HistoryRequest.Kind empty or "stock", ID the SKU).
+const HistoryKind = "stock"
 
 // Limits.
 const (
@@ -254,4 +267,11 @@ type Service interface {
 	Release(ctx context.Context, r OrderRequest) (Reservation, error)
 	// GetReservation returns an order's reservation.
 	GetReservation(ctx context.Context, r OrderRequest) (Reservation, error)
+	// History returns a SKU's audit log (ID the SKU, Kind empty or
+	// HistoryKind), newest first: the admin writes only (SetStock,
+	// SetStockMany, Adjust, each with its admin and "on_hand"), not the
+	// reservations, commits and releases of checkout, which are many and
+	// would push the admins' entries out of the shop.MaxHistory kept.
+	// Admin only; a SKU without a stock record is not_found.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }

@@ -57,6 +57,11 @@ func (c *Client) ShippingMethods(ctx context.Context, r ShippingMethodsRequest) 
 	return transport.Invoke[[]ShippingMethod](ctx, c.bus, MethodShippingMethods, r)
 }
 
+// History calls order.history.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that
 // add middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -68,6 +73,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodCancel, svc.Cancel)
 	transport.Handle(m, MethodSetStatus, svc.SetStatus)
 	transport.Handle(m, MethodShippingMethods, svc.ShippingMethods)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

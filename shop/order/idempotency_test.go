@@ -59,6 +59,6 @@ func TestRequestsApplyOnce(t *testing.T) {
 			t.Fatalf("%d authorisations, want 1", n)
 		}
 		e.wantStock(t, mug.SKU, 100-1-2, 0) // shipped 1, placed 2, the cancelled 1 restocked
-		idemtest.Covered(t, order.Handler(e.srv).Methods(), []string{order.MethodQuote, order.MethodGet, order.MethodList, order.MethodShippingMethods}, cases)
+		idemtest.Covered(t, order.Handler(e.srv).Methods(), []string{order.MethodQuote, order.MethodGet, order.MethodList, order.MethodShippingMethods, order.MethodHistory}, cases)
 	})
 }

@@ -19,5 +19,6 @@ func TestMethods(t *testing.T) {
 		order.MethodCancel,
 		order.MethodSetStatus,
 		order.MethodShippingMethods,
+		order.MethodHistory,
 	)
 }

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
@@ -67,7 +68,7 @@ func lineOf(p product.Product, cl cart.Line) (lineDoc, bool) {
 func (s *Server) claim(ctx context.Context, d *orderDoc, rev *docstore.Rev) (bool, error) {
 	next := *d
 	next.Owner, next.Lease = uuid.NewString(), s.now().Add(s.opts.Lease)
-	ok, err := s.store(ctx, &next, rev, "")
+	ok, err := s.store(ctx, "", d, &next, rev, "")
 	if ok {
 		*d = next
 	}
@@ -88,7 +89,10 @@ func (s *Server) runDetached(ctx context.Context, d *orderDoc, rev docstore.Rev)
 // a compare-and-set that also renews the lease, until the order is
 // settled, a step fails transiently (recovery retries it), or another
 // runner has taken the order over. It returns the order as it knows it.
+// Each step done is recorded in the order's audit log as the saga's own
+// (SagaAction+step), naming no one, whoever started the run.
 func (s *Server) run(ctx context.Context, d *orderDoc, rev docstore.Rev) *orderDoc {
+	ctx = audit.WithActor(ctx, shop.Principal{})
 	for d.Step != "" {
 		if ctx.Err() != nil {
 			return d
@@ -103,7 +107,7 @@ func (s *Server) run(ctx context.Context, d *orderDoc, rev docstore.Rev) *orderD
 		if err != nil {
 			next, event = s.failedAttempt(ctx, d, err)
 		}
-		ok, serr := s.store(context.WithoutCancel(ctx), next, &rev, event)
+		ok, serr := s.store(context.WithoutCancel(ctx), SagaAction+d.Step, d, next, &rev, event)
 		if serr != nil {
 			return d // the lease runs out; recovery carries on
 		}

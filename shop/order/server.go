@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/keylock"
@@ -182,7 +183,14 @@ type orderDoc struct {
 	CreatedAt     time.Time `bson:"created_at"`
 	UpdatedAt     time.Time `bson:"updated_at"`
 	outbox.Events `bson:",inline"`
+	// Log is the order's audit log, written with each change (see
+	// History and internal/audit).
+	audit.Log `bson:",inline"`
 }
+
+// sagaBookkeeping are the fields of the saga's lease and retries, which
+// the audit log leaves out: a write changing only them records nothing.
+var sagaBookkeeping = []string{"open", "attempts", "owner", "lease"}
 
 type lineDoc struct {
 	ProductID string            `bson:"product_id"`
@@ -340,14 +348,25 @@ func (s *Server) load(ctx context.Context, id string) (*orderDoc, docstore.Rev, 
 // store writes d as the next version after *rev, with the event named
 // key (if any) in its outbox, and reports whether it did (false: someone
 // else changed the order first). On success *rev is d's revision and the
-// event is published at once (or left to the relay).
-func (s *Server) store(ctx context.Context, d *orderDoc, rev *docstore.Rev, event string) (bool, error) {
+// event is published at once (or left to the relay). The change from prev
+// (nil: d is new) is recorded in the audit log as action, by ctx's actor,
+// unless action is "" or only the saga's bookkeeping changed.
+func (s *Server) store(ctx context.Context, action string, prev, d *orderDoc, rev *docstore.Rev, event string) (bool, error) {
 	now := s.now()
 	d.Version = rev.Version + 1
 	d.UpdatedAt = now
 	d.Open = d.Step != ""
 	if !d.Open {
 		d.Owner, d.Lease, d.Attempts = "", time.Time{}, 0
+	}
+	if action != "" {
+		var before any
+		if prev != nil {
+			before = prev
+		}
+		if fields := audit.Changed(before, d, sagaBookkeeping...); prev == nil || len(fields) > 0 {
+			d.Record(ctx, action, now, fields)
+		}
 	}
 	if event != "" {
 		d.Events.Add(eventID(d.ID, event, d.Version), event, d.changed(now), now)
@@ -454,7 +473,7 @@ func (s *Server) place(ctx context.Context, p shop.Principal, r PlaceRequest) (O
 	now := s.now()
 	d.ID, d.Status, d.Step, d.CreatedAt = id, StatusPending, stepReserve, now
 	d.Owner, d.Lease = uuid.NewString(), now.Add(s.opts.Lease)
-	if ok, err := s.store(ctx, d, &rev, shop.EventOrderPlaced); err != nil {
+	if ok, err := s.store(ctx, SagaAction+"place", nil, d, &rev, shop.EventOrderPlaced); err != nil {
 		return Order{}, err
 	} else if !ok {
 		// Another replica made it meanwhile (a redelivery): show that one.
@@ -655,6 +674,7 @@ func (s *Server) Cancel(ctx context.Context, r CancelRequest) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
+	ctx = audit.WithActor(ctx, p) // the customer or the admin who asks
 	if err := fieldErrors("invalid cancel request", "id", checkOrderID(r.ID), "reason", checkText(r.Reason, false, maxReasonLen)); err != nil {
 		return Order{}, err
 	}
@@ -701,7 +721,7 @@ func (s *Server) Cancel(ctx context.Context, r CancelRequest) (Order, error) {
 					next.Reason = "cancelled by the shop"
 				}
 			}
-			ok, err := s.store(ctx, &next, &rev, "")
+			ok, err := s.store(ctx, MethodCancel, d, &next, &rev, "")
 			if err != nil {
 				return Order{}, err
 			}
@@ -714,9 +734,11 @@ func (s *Server) Cancel(ctx context.Context, r CancelRequest) (Order, error) {
 
 // SetStatus implements Service.
 func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Order{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	status := checkStatus(r.Status, true)
 	if status == "" && r.Status != StatusShipped && r.Status != StatusDelivered {
 		status = "must be shipped or delivered"
@@ -753,7 +775,7 @@ func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, erro
 			if r.Status == StatusShipped {
 				event = shop.EventOrderShipped
 			}
-			ok, err := s.store(ctx, &next, &rev, event)
+			ok, err := s.store(ctx, MethodSetStatus, d, &next, &rev, event)
 			if err != nil {
 				return Order{}, err
 			}
@@ -762,6 +784,29 @@ func (s *Server) SetStatus(ctx context.Context, r SetStatusRequest) (Order, erro
 			}
 		}
 	})
+}
+
+// History implements Service. It reads the order as its versions say
+// (on FerretDB the document may lag behind its log), as Get does.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	kind := ""
+	if r.Kind != "" && r.Kind != ServiceName {
+		kind = "must be empty or " + ServiceName
+	}
+	if err := fieldErrors("invalid history request", "id", checkOrderID(r.ID), "kind", kind); err != nil {
+		return shop.History{}, err
+	}
+	d, _, found, err := s.load(ctx, r.ID)
+	if err != nil {
+		return shop.History{}, err
+	}
+	if !found {
+		return shop.History{}, shop.NotFound("order " + r.ID)
+	}
+	return d.Log.History(ServiceName, r.ID, false), nil
 }
 
 // ---- helpers ----

@@ -66,6 +66,18 @@
 // Events order.order.placed, confirmed, failed, cancelled and shipped
 // (shop.OrderChanged) leave through the order document's outbox
 // (internal/outbox): never lost, at least once, with stable ids.
+//
+// # History
+//
+// History (admin only) is an order's audit log, kept in the order's
+// document and written in the same write as each change: who cancelled
+// it or moved it on (order.cancel with the customer or admin who asked,
+// order.set_status with the admin), and what the checkout did by itself,
+// with no one named: "order.saga.place" when the order is stored, then
+// "order.saga.<step>" for each step done (reserve, authorize, commit,
+// capture, compensate, cancel), with the fields each changed. Leases,
+// claims and retried attempts are the saga's bookkeeping and are not
+// recorded.
 package order
 
 import (
@@ -87,7 +99,13 @@ const (
 	MethodCancel          = "order.cancel"
 	MethodSetStatus       = "order.set_status"
 	MethodShippingMethods = "order.shipping_methods"
+	MethodHistory         = "order.history"
 )
+
+// SagaAction is the prefix of the actions the checkout saga records in an
+// order's audit log (see History): SagaAction+"place" when the order is
+// stored, SagaAction+step for each step done.
+const SagaAction = "order.saga."
 
 // Order statuses.
 const (
@@ -283,4 +301,10 @@ type Service interface {
 	// ShippingMethods lists the configured shipping methods and the
 	// countries each ships to (public).
 	ShippingMethods(ctx context.Context, r ShippingMethodsRequest) ([]ShippingMethod, error)
+	// History returns an order's audit log (ID the order id, Kind empty
+	// or "order"), newest first: the cancel and status changes with who
+	// asked for them, and the checkout saga's own steps with no one named
+	// (actions SagaAction+step), each with the fields it changed. Admin
+	// only.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }

@@ -88,6 +88,14 @@ func TestHistory(t *testing.T) {
 			change{attribute.MethodDelete, nil},
 			change{attribute.MethodCreate, []string{"name", "type"}},
 		)
+		// Created again at the same code: the code's history reads on.
+		ct.Must(attrs.Create(c.Admin, attribute.CreateRequest{Code: "height", Name: "Height", Type: attribute.TypeText}))(t)
+		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "height"}))(t)
+		wantLog(t, h, attribute.KindAttribute, "height", false,
+			change{attribute.MethodCreate, []string{"name", "type"}},
+			change{attribute.MethodDelete, nil},
+			change{attribute.MethodCreate, []string{"name", "type"}},
+		)
 		ct.Must(attrs.DeleteGroup(c.Admin, attribute.CodeRequest{Code: "dims"}))(t)
 		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "dims", Kind: attribute.KindGroup}))(t)
 		if !h.Deleted || len(h.Changes) != 4 || h.Changes[0].Action != attribute.MethodDeleteGroup || h.Changes[0].Email != shoptest.AdminEmail {

@@ -178,6 +178,9 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Attribute, error)
 	now := s.now()
 	d := attributeDoc{Code: r.Code, Name: strings.TrimSpace(r.Name), Type: r.Type, Unit: r.Unit,
 		Values: r.Values, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.carryOn(ctx, KindAttribute, r.Code, &d.Log); err != nil {
+		return Attribute{}, err
+	}
 	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.attrs, "attribute", r.Code, d); err != nil {
 		return Attribute{}, err
@@ -405,6 +408,9 @@ func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 		Version: 1, CreatedAt: now, UpdatedAt: now}
 	if d.Attributes == nil {
 		d.Attributes = []string{}
+	}
+	if err := s.carryOn(ctx, KindGroup, r.Code, &d.Log); err != nil {
+		return Group{}, err
 	}
 	d.Record(ctx, MethodCreateGroup, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.groups, "attribute group", r.Code, d); err != nil {
@@ -682,4 +688,16 @@ func quoteAll(ss []string, max int) []string {
 		out = append(out, kit.Quote(s))
 	}
 	return out
+}
+
+// carryOn starts the log of an entity created at a code deleted before
+// with that code's kept log (see audit.Retired.Find), so that the code's
+// history reads on across the delete.
+func (s *Server) carryOn(ctx context.Context, kind, code string, l *audit.Log) error {
+	kept, _, err := s.retired.Find(ctx, kind, code)
+	if err != nil {
+		return shop.StorageFailure(ctx, "read the history of deleted "+kind+" "+code, err)
+	}
+	*l = kept
+	return nil
 }

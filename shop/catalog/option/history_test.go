@@ -81,6 +81,12 @@ func TestHistory(t *testing.T) {
 			h.Changes[0].Email != shoptest.AdminEmail || h.Changes[1].Action != option.MethodCreateGroup {
 			t.Fatalf("history after delete = %+v", h)
 		}
+		// Created again at the same code: the code's history reads on.
+		ct.Must(opts.CreateGroup(c.Admin, option.CreateGroupRequest{Code: "colour", Name: "Colour", Values: []option.Value{{Code: "red", Label: "Red"}}}))(t)
+		h = ct.Must(opts.History(c.Admin, shop.HistoryRequest{ID: "colour"}))(t)
+		if h.Deleted || len(h.Changes) != 3 || h.Changes[0].Action != option.MethodCreateGroup || h.Changes[1].Action != option.MethodDeleteGroup {
+			t.Fatalf("history after a delete and a new create = %+v", h)
+		}
 
 		for _, tc := range []struct {
 			ctx  context.Context

@@ -194,6 +194,9 @@ func (s *Server) createGroup(ctx context.Context, r CreateGroupRequest) (Group, 
 	if d.Values == nil {
 		d.Values = []Value{}
 	}
+	if err := s.carryOn(ctx, KindGroup, r.Code, &d.Log); err != nil {
+		return Group{}, err
+	}
 	d.Record(ctx, MethodCreateGroup, now, audit.Changed(nil, d))
 	if err := kit.Insert(ctx, s.groups, "option group", r.Code, d); err != nil {
 		return Group{}, err
@@ -927,4 +930,16 @@ func (s *Server) deleteVariants(ctx context.Context, r ProductRequest) (ProductV
 	}
 	s.freeSKUs(ctx, r.ProductID, free)
 	return d.set(), nil
+}
+
+// carryOn starts the log of an entity created at a code deleted before
+// with that code's kept log (see audit.Retired.Find), so that the code's
+// history reads on across the delete.
+func (s *Server) carryOn(ctx context.Context, kind, code string, l *audit.Log) error {
+	kept, _, err := s.retired.Find(ctx, kind, code)
+	if err != nil {
+		return shop.StorageFailure(ctx, "read the history of deleted "+kind+" "+code, err)
+	}
+	*l = kept
+	return nil
 }

@@ -60,6 +60,11 @@ func (c *Client) DeleteRedirect(ctx context.Context, r DeleteRedirectRequest) (R
 	return transport.Invoke[RedirectDeleted](ctx, c.bus, MethodDeleteRedirect, r)
 }
 
+// History implements Service.
+func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
+}
+
 // Handler returns a transport.Mux serving svc's methods, for hosts that add
 // middleware before serving it themselves.
 func Handler(svc Service) *transport.Mux {
@@ -72,6 +77,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodListRedirects, svc.ListRedirects)
 	transport.Handle(m, MethodPutRedirect, svc.PutRedirect)
 	transport.Handle(m, MethodDeleteRedirect, svc.DeleteRedirect)
+	transport.Handle(m, MethodHistory, svc.History)
 	return m
 }
 

@@ -40,6 +40,6 @@ func TestRequestsApplyOnce(t *testing.T) {
 				}
 			})
 		}
-		idemtest.Covered(t, seo.Handler(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap, seo.MethodListRedirects}, cases)
+		idemtest.Covered(t, seo.Handler(f.srv).Methods(), []string{seo.MethodGet, seo.MethodResolve, seo.MethodSitemap, seo.MethodListRedirects, seo.MethodHistory}, cases)
 	})
 }

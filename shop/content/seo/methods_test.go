@@ -20,5 +20,6 @@ func TestMethods(t *testing.T) {
 		seo.MethodListRedirects,
 		seo.MethodPutRedirect,
 		seo.MethodDeleteRedirect,
+		seo.MethodHistory,
 	)
 }

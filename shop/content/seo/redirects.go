@@ -53,7 +53,10 @@ package seo
 //     so the public follows the redirect from a draft's path.
 //
 // PutRedirect and DeleteRedirect are applied at most once per request id
-// (internal/idem), like Put and Delete.
+// (internal/idem), like Put and Delete. Each records its admin and the
+// fields it changed ("to", "status") in the redirect's audit log, in the
+// same write; a delete keeps the log (audit.Retired) before the redirect
+// goes, and a redirect written again from that path carries on with it.
 
 import (
 	"context"
@@ -69,6 +72,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/shop"
@@ -83,6 +87,8 @@ type redirectDoc struct {
 	To        string    `bson:"to"`
 	Status    int       `bson:"status"`
 	UpdatedAt time.Time `bson:"updated_at"`
+	// Log is the redirect's audit log, written with each change.
+	audit.Log `bson:",inline"`
 }
 
 func (d *redirectDoc) redirect() Redirect {
@@ -408,9 +414,11 @@ func (s *Server) ListRedirects(ctx context.Context, r ListRedirectsRequest) (Red
 
 // PutRedirect implements Service.
 func (s *Server) PutRedirect(ctx context.Context, r PutRedirectRequest) (Redirect, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Redirect{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodPutRedirect, r, func(ctx context.Context) (Redirect, error) {
 		d, err := checkRedirect(r)
 		if err != nil {
@@ -419,31 +427,89 @@ func (s *Server) PutRedirect(ctx context.Context, r PutRedirectRequest) (Redirec
 		if err := s.collapse(ctx, &d); err != nil {
 			return Redirect{}, err
 		}
-		d.UpdatedAt = s.now()
-		if _, err := docstore.Replace(ctx, s.redirectColl(), d.From, d, true); err != nil {
-			return Redirect{}, shop.StorageFailure(ctx, "seo: put redirect", err)
+		for range maxWriteAttempts {
+			prev, err := s.redirectAt(ctx, d.From)
+			if err != nil {
+				return Redirect{}, err
+			}
+			next := d
+			next.UpdatedAt = s.now()
+			var stored bool
+			if prev == nil {
+				// A redirect deleted before carries on with its log.
+				if next.Log, err = s.retiredLog(ctx, HistoryRedirect, d.From); err != nil {
+					return Redirect{}, err
+				}
+				next.Record(ctx, MethodPutRedirect, next.UpdatedAt, audit.Changed(nil, next))
+				_, err = s.redirectColl().InsertOne(ctx, next)
+				stored = err == nil
+				if mongo.IsDuplicateKeyError(err) {
+					err = nil // written meanwhile: again, as a change of that one
+				}
+			} else {
+				next.Log = prev.Log
+				if fields := audit.Changed(prev, next); len(fields) > 0 {
+					next.Record(ctx, MethodPutRedirect, next.UpdatedAt, fields)
+				}
+				stored, err = docstore.Replace(ctx, s.redirectColl(), d.From, next, false, docstore.Equal("updated_at", prev.UpdatedAt))
+			}
+			if err != nil {
+				return Redirect{}, shop.StorageFailure(ctx, "seo: put redirect", err)
+			}
+			if stored {
+				return next.redirect(), nil
+			}
 		}
-		return d.redirect(), nil
+		return Redirect{}, shop.Conflict("the redirect is being changed concurrently; try again")
 	})
 }
 
 // DeleteRedirect implements Service.
 func (s *Server) DeleteRedirect(ctx context.Context, r DeleteRedirectRequest) (RedirectDeleted, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return RedirectDeleted{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDeleteRedirect, r, func(ctx context.Context) (RedirectDeleted, error) {
 		from, msg := normalizePath(r.From)
 		if msg != "" {
 			return RedirectDeleted{}, shop.Invalid("invalid request", "from", msg)
 		}
-		res, err := s.redirectColl().DeleteOne(ctx, bson.D{{Key: "_id", Value: from}})
-		if err != nil {
-			return RedirectDeleted{}, shop.StorageFailure(ctx, "seo: delete redirect", err)
+		for range maxWriteAttempts {
+			prev, err := s.redirectAt(ctx, from)
+			if err != nil {
+				return RedirectDeleted{}, err
+			}
+			if prev == nil {
+				return RedirectDeleted{}, shop.NotFound("redirect")
+			}
+			// The log, with the delete on top, is kept before the
+			// redirect goes (see audit.Retired).
+			l := prev.Log
+			l.Record(ctx, MethodDeleteRedirect, s.now(), nil)
+			if err := s.retired.Keep(ctx, HistoryRedirect, from, l); err != nil {
+				return RedirectDeleted{}, shop.StorageFailure(ctx, "seo: keep the history of redirect "+from, err)
+			}
+			deleted, err := docstore.Delete(ctx, s.redirectColl(), from, docstore.Equal("updated_at", prev.UpdatedAt))
+			if err != nil {
+				return RedirectDeleted{}, shop.StorageFailure(ctx, "seo: delete redirect", err)
+			}
+			if deleted {
+				return RedirectDeleted{From: from}, nil
+			}
 		}
-		if res.DeletedCount == 0 {
-			return RedirectDeleted{}, shop.NotFound("redirect")
-		}
-		return RedirectDeleted{From: from}, nil
+		return RedirectDeleted{}, shop.Conflict("the redirect is being changed concurrently; try again")
 	})
+}
+
+// retiredLog returns the audit log kept of the deleted entity kind/id
+// (none if there is none), so that an entity written again at the same
+// id carries on with it.
+func (s *Server) retiredLog(ctx context.Context, kind, id string) (audit.Log, error) {
+	l, _, err := s.retired.Find(ctx, kind, id)
+	if err != nil {
+		return audit.Log{}, shop.StorageFailure(ctx, "seo: read the history of deleted "+kind+" "+id, err)
+	}
+	return l, nil
 }

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/outbox"
@@ -90,6 +91,9 @@ type Server struct {
 	requests *idem.Store
 	// sitemap is the sitemap, kept in memory.
 	sitemap *sitemapCache
+	// retired keeps the audit logs of deleted pages and redirects (see
+	// History).
+	retired audit.Retired
 }
 
 var _ Service = (*Server)(nil)
@@ -147,7 +151,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	}
 	s := &Server{entities: db.Collection(collEntities), paths: db.Collection(collPaths), opts: opts,
 		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
-		requests: idem.New(db, idem.Options{Logger: opts.Logger})}
+		requests: idem.New(db, idem.Options{Logger: opts.Logger}), retired: audit.NewRetired(db)}
 	s.sitemap = &sitemapCache{s: s, items: map[string]*sitemapItem{}, dirty: map[string]*sitemapItem{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,6 +182,9 @@ type entityDoc struct {
 	UpdatedAt time.Time `bson:"updated_at"`
 	// Rev grows with every write of this document (optimistic locking).
 	Rev int64 `bson:"rev"`
+	// Log is the audit log of the admin's writes of the overrides,
+	// written with each of them (see internal/audit and History).
+	audit.Log `bson:",inline"`
 }
 
 // fieldsDoc holds metadata fields; "" means unset.
@@ -394,9 +401,11 @@ func (s *Server) Resolve(ctx context.Context, r ResolveRequest) (Resolution, err
 
 // Put implements Service.
 func (s *Server) Put(ctx context.Context, r PutRequest) (Metadata, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Metadata{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodPut, r, func(ctx context.Context) (Metadata, error) {
 		return s.put(ctx, r)
 	})
@@ -446,6 +455,9 @@ func (s *Server) put(ctx context.Context, r PutRequest) (Metadata, error) {
 			d.Published, d.Deleted = true, false
 			d.LastMod = now
 		}
+		if fields := overrideChanges(prev, d); len(fields) > 0 {
+			d.Record(ctx, MethodPut, now, fields)
+		}
 		ok, err := s.save(ctx, prev, d)
 		if err != nil {
 			return Metadata{}, err
@@ -459,9 +471,11 @@ func (s *Server) put(ctx context.Context, r PutRequest) (Metadata, error) {
 
 // Delete implements Service.
 func (s *Server) Delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
-	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
 		return Deleted{}, err
 	}
+	ctx = audit.WithActor(ctx, p)
 	return idem.Do(ctx, s.requests, MethodDelete, r, func(ctx context.Context) (Deleted, error) {
 		return s.delete(ctx, r)
 	})
@@ -485,8 +499,15 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
 		d.UpdatedAt = s.now()
 		if r.Kind == KindPage {
 			// A tombstone: its paths answer not found, and its id and
-			// paths can be written again.
+			// paths can be written again. Its log is kept first, with
+			// the delete on top (see audit.Retired).
 			d.Deleted, d.Published = true, false
+			d.Record(ctx, MethodDelete, d.UpdatedAt, nil)
+			if err := s.retired.Keep(ctx, HistoryOverride, key, d.Log); err != nil {
+				return Deleted{}, shop.StorageFailure(ctx, "seo: keep the history of "+key, err)
+			}
+		} else {
+			d.Record(ctx, MethodDelete, d.UpdatedAt, overrideChanges(prev, &d))
 		}
 		ok, err := s.save(ctx, prev, &d)
 		if err != nil {
@@ -497,6 +518,52 @@ func (s *Server) delete(ctx context.Context, r DeleteRequest) (Deleted, error) {
 		}
 	}
 	return Deleted{}, shop.Conflict("metadata is being changed concurrently; try again")
+}
+
+// overrideView is what the audit log compares of an entity's overrides:
+// the explicit fields and, for a page, its path.
+type overrideView struct {
+	Path     string    `bson:"path,omitempty"`
+	Explicit fieldsDoc `bson:",inline"`
+}
+
+// overrideChanges returns the fields of the overrides that next changes
+// from prev (nil, or a deleted page: nothing): the explicit fields by
+// their stored names ("title", "og_title", ...) and a page's "path".
+func overrideChanges(prev, next *entityDoc) []string {
+	view := func(d *entityDoc) any {
+		if d == nil || d.Kind == KindPage && d.Deleted {
+			return nil
+		}
+		v := overrideView{Explicit: d.Explicit}
+		if d.Kind == KindPage {
+			v.Path = d.Path
+		}
+		return v
+	}
+	return audit.Changed(view(prev), view(next))
+}
+
+// History implements Service.
+func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
+	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
+		return shop.History{}, err
+	}
+	switch r.Kind {
+	case "", HistoryOverride:
+		kind, id, _ := strings.Cut(r.ID, ":")
+		if checkKey(Kind(kind), id) != nil {
+			return shop.History{}, shop.Invalid("invalid history request", "id", `must be "<kind>:<entity id>", e.g. "page:about"`)
+		}
+		return audit.Read(ctx, s.entities, s.retired, HistoryOverride, r.ID, r.ID)
+	case HistoryRedirect:
+		from, msg := normalizePath(r.ID)
+		if msg != "" {
+			return shop.History{}, shop.Invalid("invalid history request", "id", msg)
+		}
+		return audit.Read(ctx, s.redirectColl(), s.retired, HistoryRedirect, from, from)
+	}
+	return shop.History{}, shop.Invalid("invalid history request", "kind", `must be empty, "`+HistoryOverride+`" or "`+HistoryRedirect+`"`)
 }
 
 // claimPath points path at the entity key. With takeover, it takes the

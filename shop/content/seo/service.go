@@ -56,11 +56,25 @@
 //
 // Put, Delete, PutRedirect and DeleteRedirect are applied at most once per request id (see
 // internal/idem): a repeat within ten minutes gets the first outcome.
+//
+// # History
+//
+// History (admin only) answers who wrote what and when: the audit log of
+// an entity's overrides (Kind HistoryOverride, id "<kind>:<entity id>",
+// e.g. "page:about") or of an admin's redirect (Kind HistoryRedirect, id
+// its From path). The log records the admin's writes (Put, Delete,
+// PutRedirect, DeleteRedirect), each with its admin and the fields it
+// changed, in the same write; the defaults that events bring are not
+// overrides and record nothing. A deleted page's or redirect's log is
+// kept, and a redirect written again from the same path carries on with
+// it.
 package seo
 
 import (
 	"context"
 	"time"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // ServiceName is the name the service answers to on the bus, and the name
@@ -78,6 +92,18 @@ const (
 	MethodListRedirects  = "seo.list_redirects"
 	MethodPutRedirect    = "seo.put_redirect"
 	MethodDeleteRedirect = "seo.delete_redirect"
+
+	MethodHistory = "seo.history"
+)
+
+// The kinds of entity History knows (shop.HistoryRequest.Kind).
+const (
+	// HistoryOverride is the explicit metadata of an entity (Put and
+	// Delete), the default kind: its id is "<kind>:<entity id>", e.g.
+	// "product:42" or "page:about".
+	HistoryOverride = "override"
+	// HistoryRedirect is an admin's redirect: its id is its From path.
+	HistoryRedirect = "redirect"
 )
 
 // Kind is the kind of entity metadata describes.
@@ -319,4 +345,13 @@ type Service interface {
 	PutRedirect(ctx context.Context, r PutRedirectRequest) (Redirect, error)
 	// DeleteRedirect removes the admin's redirect from a path. Admin only.
 	DeleteRedirect(ctx context.Context, r DeleteRedirectRequest) (RedirectDeleted, error)
+	// History returns the audit log of an entity's overrides (Kind
+	// HistoryOverride or empty, ID "<kind>:<entity id>") or of an admin's
+	// redirect (Kind HistoryRedirect, ID its From path), newest first:
+	// which admin wrote or dropped them, when, and which fields ("title",
+	// "description", "canonical", "robots", "og_title", ..., a page's
+	// "path"; a redirect's "to" and "status"). Admin only. It answers for
+	// a deleted page or redirect too (Deleted set); changes the defaults
+	// take from events are not recorded.
+	History(ctx context.Context, r shop.HistoryRequest) (shop.History, error)
 }

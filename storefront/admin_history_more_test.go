@@ -1,0 +1,220 @@
+package storefront_test
+
+import (
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
+	"github.com/shopbus/shopbus/shop/order"
+	"github.com/shopbus/shopbus/storefront"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// historyDownBrowser is an admin's browser on another storefront of f
+// whose calls of method fail (see failMethod).
+func historyDownBrowser(t *testing.T, f *fixture, method string) *browser {
+	t.Helper()
+	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{b, method} })
+	b := newBrowser(t, srv.URL)
+	b.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
+	return b
+}
+
+// wantHistoryDown fails t unless page is a 200 that still shows want and
+// says the history cannot be shown, with no rows.
+func wantHistoryDown(t *testing.T, code int, page, want string) {
+	t.Helper()
+	if code != 200 || !strings.Contains(page, "The history cannot be shown right now") || !strings.Contains(page, want) {
+		t.Fatalf("page without history: %d\n%s", code, page)
+	}
+	if rows, _ := historyRows(page); len(rows) != 0 {
+		t.Fatalf("rows shown without an answer: %v", rows)
+	}
+}
+
+// automatic is who a History row names for a change the shop made itself.
+const automatic = "the shop (automatic)"
+
+// TestAdminHistoryMore: the History sections of the SEO entry page, the
+// redirects (a history page per redirect), the order page and the stock
+// page of a SKU, each showing the changes made through the console, and
+// each page still working (saying so) when its service cannot give the
+// log. The history pages are the console's: a guest is sent to log in, a
+// customer gets 403.
+func TestAdminHistoryMore(t *testing.T) {
+	f := newShop(t, storefront.Options{})
+	admin := adminBrowser(t, f)
+
+	t.Run("seo", func(t *testing.T) {
+		if _, page := admin.page("/admin/seo/page/about"); strings.Contains(page, `id="history"`) {
+			t.Errorf("the new-page form has a History section")
+		}
+		entry := "/admin/seo/page/about"
+		if code, loc, body := admin.submit(entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About"}}); code != 303 || loc != entry+"?done=page_created" {
+			t.Fatalf("create the page: %d %q\n%s", code, loc, body)
+		}
+		if code, _, body := admin.submit(entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About us"}, "description": {"Who we are."}}); code != 303 {
+			t.Fatalf("save the page: %d\n%s", code, body)
+		}
+		_, page := admin.page(entry)
+		wantHistory(t, page,
+			historyRow{adminEmail, seo.MethodPut, "description, title"},
+			historyRow{adminEmail, seo.MethodPut, "path, title"},
+		)
+
+		// A product's overrides: written, then dropped.
+		red := "/admin/seo/product/" + f.products["red-runner"].ID
+		if code, _, body := admin.submit(red, red, nil, url.Values{"title": {"Red Runner, the light one"}, "robots": {"noindex"}}); code != 303 {
+			t.Fatalf("override: %d\n%s", code, body)
+		}
+		if code, loc, body := admin.submit(red+"/delete", red+"/delete", nil, nil); code != 303 || loc != "/admin/seo?done=seo_deleted" {
+			t.Fatalf("drop the overrides: %d %q\n%s", code, loc, body)
+		}
+		_, page = admin.page(red)
+		wantHistory(t, page,
+			historyRow{adminEmail, seo.MethodDelete, "robots, title"},
+			historyRow{adminEmail, seo.MethodPut, "robots, title"},
+		)
+
+		code, page := historyDownBrowser(t, f, seo.MethodHistory).page(entry)
+		wantHistoryDown(t, code, page, `name="title" value="About us"`)
+	})
+
+	t.Run("redirects", func(t *testing.T) {
+		list := "/admin/seo/redirects"
+		for _, to := range []struct{ to, status string }{{"/red-runner", "301"}, {"/blue-runner", "302"}} {
+			if code, _, body := admin.submit(list, list, nil, url.Values{"from": {"/old-shop/item/12"}, "to": {to.to}, "status": {to.status}}); code != 303 {
+				t.Fatalf("save the redirect to %s: %d\n%s", to.to, code, body)
+			}
+		}
+		_, page := admin.page(list)
+		m := regexp.MustCompile(`<a class="redirect-history" href="([^"]+)">`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("the list has no History link:\n%s", page)
+		}
+		history := html.UnescapeString(m[1])
+		if u, err := url.Parse(history); err != nil || u.Path != "/admin/seo/redirects/history" || u.Query().Get("from") != "/old-shop/item/12" {
+			t.Fatalf("History link %q", history)
+		}
+		code, page := admin.page(history)
+		if code != 200 || !strings.Contains(page, `<td class="redirect-from">/old-shop/item/12</td>`) {
+			t.Fatalf("history page: %d\n%s", code, page)
+		}
+		saved := []historyRow{
+			{adminEmail, seo.MethodPutRedirect, "status, to"},
+			{adminEmail, seo.MethodPutRedirect, "status, to"},
+		}
+		wantHistory(t, page, saved...)
+
+		// Deleted: its history page still shows the log, the delete on top.
+		del := "/admin/seo/redirects/delete?from=" + url.QueryEscape("/old-shop/item/12")
+		if code, loc, body := admin.submit(del, del, nil, nil); code != 303 || loc != list+"?done=redirect_deleted" {
+			t.Fatalf("delete: %d %q\n%s", code, loc, body)
+		}
+		code, page = admin.page(history)
+		if code != 200 || strings.Contains(page, `class="redirect-from"`) {
+			t.Fatalf("history of a deleted redirect: %d\n%s", code, page)
+		}
+		wantHistory(t, page, append([]historyRow{{adminEmail, seo.MethodDeleteRedirect, ""}}, saved...)...)
+
+		for _, p := range []string{"/admin/seo/redirects/history?from=/never-redirected", "/admin/seo/redirects/history", "/admin/seo/redirects/history?from=nowhere"} {
+			if code, _ := admin.page(p); code != 404 {
+				t.Errorf("GET %s: %d, want 404", p, code)
+			}
+		}
+		code, page = historyDownBrowser(t, f, seo.MethodHistory).page(history)
+		wantHistoryDown(t, code, page, "/old-shop/item/12")
+	})
+
+	checkout := []historyRow{
+		{automatic, order.SagaAction + "capture", "payment, step"},
+		{automatic, order.SagaAction + "commit", "committed, status, step"},
+		{automatic, order.SagaAction + "authorize", "auth_id, payment, step"},
+		{automatic, order.SagaAction + "reserve", "payment_tried, step"},
+		{automatic, order.SagaAction + "place", "address, email, lines, shipping, status, step, totals, user_id"},
+	}
+	cust := customer(t, f, "hanna@front.test")
+	buy := func(t *testing.T, slug, key string) order.Order {
+		t.Helper()
+		p := f.products[slug]
+		cust.json("POST", "/api/cart/items", storefront.CartItem{ProductID: p.ID, Quantity: 1}, 200, nil)
+		o, _ := cust.checkout(checkoutBody("hanna@front.test"), key, 201)
+		if o.Status != order.StatusPaid {
+			t.Fatalf("order %+v", o)
+		}
+		waitCartWithout(t, cust, p.ID)
+		return o
+	}
+
+	t.Run("orders", func(t *testing.T) {
+		shipped := buy(t, "red-runner", "history-order-1")
+		detail := "/admin/orders/" + shipped.ID
+		_, page := admin.page(detail)
+		wantHistory(t, page, checkout...)
+		if code, _, body := admin.submit(detail, detail+"/status", url.Values{"status": {"shipped"}}, nil); code != 303 {
+			t.Fatalf("ship: %d\n%s", code, body)
+		}
+		_, page = admin.page(detail)
+		wantHistory(t, page, append([]historyRow{{adminEmail, order.MethodSetStatus, "status"}}, checkout...)...)
+
+		cancelled := buy(t, "red-runner", "history-order-2")
+		detail = "/admin/orders/" + cancelled.ID
+		if code, _, body := admin.submit(detail, detail+"/cancel", nil, url.Values{"reason": {"Out of laces"}}); code != 303 {
+			t.Fatalf("cancel: %d\n%s", code, body)
+		}
+		_, page = admin.page(detail)
+		wantHistory(t, page, append([]historyRow{
+			{automatic, order.SagaAction + "cancel", "payment, restocked, status, step"},
+			{adminEmail, order.MethodCancel, "reason, step"},
+		}, checkout...)...)
+
+		code, page := historyDownBrowser(t, f, order.MethodHistory).page(detail)
+		wantHistoryDown(t, code, page, "Out of laces")
+	})
+
+	t.Run("stock", func(t *testing.T) {
+		blue := f.products["blue-runner"]
+		edit := "/admin/products/" + blue.ID
+		stock := "/admin/stock/" + blue.SKU
+		_, page := admin.page(edit)
+		if !strings.Contains(page, `<a class="stock-link" href="`+stock+`?product=`+blue.ID+`">`+blue.SKU+`</a>`) {
+			t.Fatalf("the product's stock row has no link to %s:\n%s", stock, page)
+		}
+		if code, _, body := admin.submit(edit, edit+"/stock", url.Values{"sku": {blue.SKU}}, url.Values{"on_hand": {"7"}}); code != 303 {
+			t.Fatalf("set the stock: %d\n%s", code, body)
+		}
+		buy(t, "blue-runner", "history-order-3") // checkout's reservation and commit: no entries
+		code, page := admin.page(stock + "?product=" + blue.ID)
+		if code != 200 || !strings.Contains(page, `<dd class="on-hand">6</dd>`) || !strings.Contains(page, `href="/admin/products/`+blue.ID+`#stock"`) {
+			t.Fatalf("stock page: %d\n%s", code, page)
+		}
+		set := historyRow{adminEmail, inventory.MethodSetStock, "on_hand"}
+		wantHistory(t, page, set, set) // the console's, then the fixture's
+		for _, p := range []string{"/admin/stock/NO-SUCH-SKU", "/admin/stock/-bad"} {
+			if code, _ := admin.page(p); code != 404 {
+				t.Errorf("GET %s: %d, want 404", p, code)
+			}
+		}
+		code, page = historyDownBrowser(t, f, inventory.MethodHistory).page(stock)
+		wantHistoryDown(t, code, page, `<dd class="on-hand">6</dd>`)
+	})
+
+	t.Run("access", func(t *testing.T) {
+		pages := []string{"/admin/stock/" + f.products["red-runner"].SKU, "/admin/seo/redirects/history?from=/old-shop/item/12"}
+		guest := f.browser(t)
+		for _, p := range pages {
+			if code, loc := guest.redirect(p); code != 303 || loc != "/login?next="+strings.ReplaceAll(url.QueryEscape(p), "%2F", "/") {
+				t.Errorf("guest GET %s: %d %q", p, code, loc)
+			}
+		}
+		for _, p := range pages {
+			if code, page := cust.page(p); code != 403 || !strings.Contains(page, "for its staff only") {
+				t.Errorf("customer GET %s: %d", p, code)
+			}
+		}
+	})
+}
