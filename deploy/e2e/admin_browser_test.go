@@ -202,6 +202,20 @@ func adminJourney(t *testing.T, base, email, password string) {
 	b.follow("setting the stock", navyStock+` button`, is(productPath+"?done=stock"), `tr.stock-row`)
 	b.follow("publishing", `.admin-actions form[action$="/publish"] button`, is(productPath+"?done=published"), `a.view`)
 	b.screenshot("admin-product.png")
+	// Its History: the publish on top, by this admin; the create at the
+	// bottom; the variants, prices and picture in between.
+	if got := b.text(`section.history tr.change td.action`); got != "product.publish" {
+		t.Fatalf("the newest change in the product's History is %q, want product.publish: %s", got, b.text(`section.history`))
+	}
+	if who := b.text(`section.history tr.change td.who`); who != email {
+		t.Fatalf("the History names %q, want %s", who, email)
+	}
+	if n := b.count(`section.history tr.change`); n < 5 {
+		t.Fatalf("the History lists %d changes, want at least 5 (create, variants, prices, picture, publish): %s", n, b.text(`section.history`))
+	}
+	if last := b.text(`section.history tr.change:last-child td.action`); last != "product.create" {
+		t.Fatalf("the oldest change in the History is %q, want product.create", last)
+	}
 	t.Logf("browser: admin created category %s, option groups e2e_size and e2e_colour, product %s (/%s) with 4 variants, one at %s, a picture; published",
 		categorySlug, productPath, slug, ownPrice)
 
