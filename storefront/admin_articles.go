@@ -11,7 +11,6 @@ import (
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/content/article"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // The console's articles: the list by status, the article form (create,
@@ -374,13 +373,6 @@ func (s *Storefront) adminUpdateArticle(w http.ResponseWriter, r *http.Request) 
 
 // ---- delete ----
 
-// adminConfirmDeleteArticle serves GET /admin/articles/{id}/delete.
-func (s *Storefront) adminConfirmDeleteArticle(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showArticleDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
 // showArticleDelete renders the delete confirmation of the article of
 // the path, with flash above it.
 func (s *Storefront) showArticleDelete(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string) {
@@ -392,18 +384,13 @@ func (s *Storefront) showArticleDelete(w http.ResponseWriter, r *http.Request, c
 	s.adminRender(w, r, status, "admin_article_delete", "articles", "Delete "+a.Title, flash, a)
 }
 
-// adminDeleteArticle serves POST /admin/articles/{id}/delete.
-func (s *Storefront) adminDeleteArticle(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.article.Delete(ctx, article.DeleteRequest{ID: r.PathValue("id")}); err != nil {
-		if StatusOf(err) == http.StatusBadRequest && transport.AsError(err).Field("id") != "" {
-			err = shop.NotFound("article")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.showArticleDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/articles", "article_deleted")
+// articleDeletion deletes the article of the path
+// (/admin/articles/{id}/delete).
+func (s *Storefront) articleDeletion() deletion {
+	return deletion{show: s.showArticleDelete, what: "article", idField: "id",
+		donePath: "/admin/articles", doneKey: "article_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.article.Delete(ctx, article.DeleteRequest{ID: r.PathValue("id")})
+			return err
+		}}
 }

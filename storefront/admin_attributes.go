@@ -252,27 +252,15 @@ func (s *Storefront) showAttributeDelete(w http.ResponseWriter, r *http.Request,
 	s.adminRender(w, r, status, "admin_attribute_delete", "attributes", "Delete "+a.Name, flash, v)
 }
 
-// adminConfirmDeleteAttribute serves GET /admin/attributes/{code}/delete.
-func (s *Storefront) adminConfirmDeleteAttribute(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showAttributeDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteAttribute serves POST /admin/attributes/{code}/delete.
-func (s *Storefront) adminDeleteAttribute(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.attrs.Delete(ctx, attribute.CodeRequest{Code: r.PathValue("code")}); err != nil {
-		if StatusOf(err) == http.StatusBadRequest && transport.AsError(err).Field("code") != "" {
-			err = shop.NotFound("attribute")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.showAttributeDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/attributes", "attribute_deleted")
+// attributeDeletion deletes the attribute of the path
+// (/admin/attributes/{code}/delete).
+func (s *Storefront) attributeDeletion() deletion {
+	return deletion{show: s.showAttributeDelete, what: "attribute", idField: "code",
+		donePath: "/admin/attributes", doneKey: "attribute_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.attrs.Delete(ctx, attribute.CodeRequest{Code: r.PathValue("code")})
+			return err
+		}}
 }
 
 // ---- attribute groups ----
@@ -467,26 +455,13 @@ func (s *Storefront) showAttributeGroupDelete(w http.ResponseWriter, r *http.Req
 	s.adminRender(w, r, status, "admin_attribute_delete", "attributes", "Delete "+g.Name, flash, v)
 }
 
-// adminConfirmDeleteAttributeGroup serves GET
-// /admin/attribute-groups/{code}/delete.
-func (s *Storefront) adminConfirmDeleteAttributeGroup(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showAttributeGroupDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteAttributeGroup serves POST /admin/attribute-groups/{code}/delete.
-func (s *Storefront) adminDeleteAttributeGroup(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.attrs.DeleteGroup(ctx, attribute.CodeRequest{Code: r.PathValue("code")}); err != nil {
-		if StatusOf(err) == http.StatusBadRequest && transport.AsError(err).Field("code") != "" {
-			err = shop.NotFound("attribute group")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.showAttributeGroupDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/attributes", "attribute_group_deleted")
+// attributeGroupDeletion deletes the attribute group of the path
+// (/admin/attribute-groups/{code}/delete).
+func (s *Storefront) attributeGroupDeletion() deletion {
+	return deletion{show: s.showAttributeGroupDelete, what: "attribute group", idField: "code",
+		donePath: "/admin/attributes", doneKey: "attribute_group_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.attrs.DeleteGroup(ctx, attribute.CodeRequest{Code: r.PathValue("code")})
+			return err
+		}}
 }

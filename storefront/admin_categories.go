@@ -402,27 +402,14 @@ func (s *Storefront) showCategoryDelete(w http.ResponseWriter, r *http.Request, 
 	s.adminRender(w, r, status, "admin_category_delete", "categories", "Delete "+c.Name, flash, v)
 }
 
-// adminConfirmDeleteCategory serves GET /admin/categories/{id}/delete.
-func (s *Storefront) adminConfirmDeleteCategory(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showCategoryDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteCategory serves POST /admin/categories/{id}/delete;
-// reparent=1 moves its subcategories and products to its parent.
-func (s *Storefront) adminDeleteCategory(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	_, err := s.cats.Delete(ctx, category.DeleteRequest{ID: r.PathValue("id"), Reparent: r.PostFormValue("reparent") == "1"})
-	if err != nil {
-		if StatusOf(err) == http.StatusBadRequest && transport.AsError(err).Field("id") != "" {
-			err = shop.NotFound("category")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.showCategoryDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/categories", "category_deleted")
+// categoryDeletion deletes the category of the path
+// (/admin/categories/{id}/delete); reparent=1 moves its subcategories and
+// products to its parent.
+func (s *Storefront) categoryDeletion() deletion {
+	return deletion{show: s.showCategoryDelete, what: "category", idField: "id",
+		donePath: "/admin/categories", doneKey: "category_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.cats.Delete(ctx, category.DeleteRequest{ID: r.PathValue("id"), Reparent: r.PostFormValue("reparent") == "1"})
+			return err
+		}}
 }

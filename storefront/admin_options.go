@@ -271,25 +271,13 @@ func (s *Storefront) showOptionDelete(w http.ResponseWriter, r *http.Request, ct
 	s.adminRender(w, r, status, "admin_option_delete", "options", "Delete "+g.Name, flash, v)
 }
 
-// adminConfirmDeleteOption serves GET /admin/options/{code}/delete.
-func (s *Storefront) adminConfirmDeleteOption(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showOptionDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteOption serves POST /admin/options/{code}/delete.
-func (s *Storefront) adminDeleteOption(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.options.DeleteGroup(ctx, option.GroupRequest{Code: r.PathValue("code")}); err != nil {
-		if StatusOf(err) == http.StatusBadRequest && transport.AsError(err).Field("code") != "" {
-			err = shop.NotFound("option group")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.showOptionDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/options", "option_deleted")
+// optionDeletion deletes the option group of the path
+// (/admin/options/{code}/delete).
+func (s *Storefront) optionDeletion() deletion {
+	return deletion{show: s.showOptionDelete, what: "option group", idField: "code",
+		donePath: "/admin/options", doneKey: "option_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.options.DeleteGroup(ctx, option.GroupRequest{Code: r.PathValue("code")})
+			return err
+		}}
 }

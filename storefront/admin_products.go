@@ -685,30 +685,26 @@ func (s *Storefront) adminPublish(w http.ResponseWriter, r *http.Request) {
 	adminDone(w, r, "/admin/products/"+url.PathEscape(p.ID), what)
 }
 
-// adminConfirmDelete serves GET /admin/products/{id}/delete: the
-// question, with the form that deletes.
-func (s *Storefront) adminConfirmDelete(w http.ResponseWriter, r *http.Request) {
-	_, p, ok := s.adminProduct(w, r)
-	if !ok {
-		return
-	}
-	s.adminRender(w, r, http.StatusOK, "admin_delete", "products", "Delete "+p.Title, "", p)
-}
-
-// adminDeleteProduct serves POST /admin/products/{id}/delete.
-func (s *Storefront) adminDeleteProduct(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	if _, err := s.product.Delete(ctx, product.GetRequest{ID: r.PathValue("id")}); err != nil {
-		if StatusOf(err) == http.StatusBadRequest {
-			err = shop.NotFound("product")
-		}
-		s.adminFail(w, r, err, func(status int, flash string) { s.editPage(w, r, ctx, status, flash, nil) })
-		return
-	}
-	adminDone(w, r, "/admin/products", "deleted")
+// productDeletion deletes the product of the path
+// (/admin/products/{id}/delete); a failed delete shows the product's page
+// with why.
+func (s *Storefront) productDeletion() deletion {
+	return deletion{what: "product", donePath: "/admin/products", doneKey: "deleted",
+		show: func(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string) {
+			p, err := s.getProduct(ctx, r)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			s.adminRender(w, r, status, "admin_delete", "products", "Delete "+p.Title, flash, p)
+		},
+		failed: func(w http.ResponseWriter, r *http.Request, ctx context.Context, status int, flash string) {
+			s.editPage(w, r, ctx, status, flash, nil)
+		},
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.product.Delete(ctx, product.GetRequest{ID: r.PathValue("id")})
+			return err
+		}}
 }
 
 // adminSetStock serves POST /admin/products/{id}/stock: sets the units

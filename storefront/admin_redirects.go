@@ -42,8 +42,7 @@ func init() {
 func (s *Storefront) adminRedirectRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/seo/redirects", s.adminRedirects)
 	m.HandleFunc("POST /admin/seo/redirects", s.adminPutRedirect)
-	m.HandleFunc("GET /admin/seo/redirects/delete", s.adminConfirmDeleteRedirect)
-	m.HandleFunc("POST /admin/seo/redirects/delete", s.adminDeleteRedirect)
+	s.handleDeletion(m, "/admin/seo/redirects/delete", s.redirectDeletion())
 	m.HandleFunc("GET /admin/seo/redirects/history", s.adminRedirectHistory)
 }
 
@@ -224,26 +223,13 @@ func (s *Storefront) showRedirectDelete(w http.ResponseWriter, r *http.Request, 
 	s.adminRender(w, r, status, "admin_seo_delete", "seo", "Delete the redirect from "+rd.From, flash, v)
 }
 
-// adminConfirmDeleteRedirect serves GET /admin/seo/redirects/delete.
-func (s *Storefront) adminConfirmDeleteRedirect(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showRedirectDelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteRedirect serves POST /admin/seo/redirects/delete.
-func (s *Storefront) adminDeleteRedirect(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	_, err := s.seo.DeleteRedirect(ctx, seo.DeleteRedirectRequest{From: r.URL.Query().Get("from")})
-	if StatusOf(err) == http.StatusBadRequest {
-		err = shop.NotFound("redirect")
-	}
-	if err != nil {
-		s.adminFail(w, r, err, func(status int, flash string) { s.showRedirectDelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/seo/redirects", "redirect_deleted")
+// redirectDeletion deletes the redirect from the ?from= address
+// (/admin/seo/redirects/delete).
+func (s *Storefront) redirectDeletion() deletion {
+	return deletion{show: s.showRedirectDelete, what: "redirect",
+		donePath: "/admin/seo/redirects", doneKey: "redirect_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			_, err := s.seo.DeleteRedirect(ctx, seo.DeleteRedirectRequest{From: r.URL.Query().Get("from")})
+			return err
+		}}
 }

@@ -304,32 +304,20 @@ func (s *Storefront) showSEODelete(w http.ResponseWriter, r *http.Request, ctx c
 	s.adminRender(w, r, status, "admin_seo_delete", "seo", "Delete "+v.Name, flash, v)
 }
 
-// adminConfirmDeleteSEO serves GET /admin/seo/{kind}/{id}/delete.
-func (s *Storefront) adminConfirmDeleteSEO(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := s.admin(w, r); ok {
-		s.showSEODelete(w, r, ctx, http.StatusOK, "")
-	}
-}
-
-// adminDeleteSEO serves POST /admin/seo/{kind}/{id}/delete.
-func (s *Storefront) adminDeleteSEO(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	md, _, err := s.getSEO(ctx, r)
-	if err == nil {
-		_, err = s.seo.Delete(ctx, seo.DeleteRequest{Kind: md.Kind, EntityID: md.EntityID})
-		s.memo.forget(md.Path)
-		if StatusOf(err) == http.StatusBadRequest {
-			err = shop.NotFound("page")
-		}
-	}
-	if err != nil {
-		s.adminFail(w, r, err, func(status int, flash string) { s.showSEODelete(w, r, ctx, status, flash) })
-		return
-	}
-	adminDone(w, r, "/admin/seo", "seo_deleted")
+// seoDeletion drops the overrides of the entity of the path (deletes a
+// page) (/admin/seo/{kind}/{id}/delete).
+func (s *Storefront) seoDeletion() deletion {
+	return deletion{show: s.showSEODelete, what: "page",
+		donePath: "/admin/seo", doneKey: "seo_deleted",
+		del: func(ctx context.Context, r *http.Request) error {
+			md, _, err := s.getSEO(ctx, r)
+			if err != nil {
+				return err
+			}
+			_, err = s.seo.Delete(ctx, seo.DeleteRequest{Kind: md.Kind, EntityID: md.EntityID})
+			s.memo.forget(md.Path)
+			return err
+		}}
 }
 
 // forget drops the memo's metadata of path, which the console changed:
