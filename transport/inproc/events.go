@@ -174,6 +174,14 @@ func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler
 		if ev.Attempt >= o.MaxAttempts {
 			b.logger.Warn("event parked in dead-letter queue", "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
 			b.mu.Lock()
+			if over := len(q.dead) - b.opts.MaxDeadLetters + 1; over > 0 {
+				for _, d := range q.dead[:over] {
+					b.logger.Warn("dead-letter queue full: oldest parked event dropped", "subscriber", subscriber,
+						"max", b.opts.MaxDeadLetters, "key", d.ev.Key, "id", d.ev.ID)
+				}
+				q.dead = append(q.dead[:0], q.dead[over:]...)
+				clear(q.dead[len(q.dead):cap(q.dead)])
+			}
 			q.dead = append(q.dead, deadEvent{ev: ev, reason: err.Error(), at: time.Now()})
 			b.mu.Unlock()
 			continue

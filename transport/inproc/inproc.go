@@ -31,7 +31,17 @@ type Options struct {
 	QueueLength int
 	// Logger receives handler panics and failures (default slog.Default()).
 	Logger *slog.Logger
+	// MaxDeadLetters bounds each subscriber's dead-letter queue (default
+	// DefaultMaxDeadLetters): the bus lives in the process's memory, so a
+	// flood of events a subscriber cannot handle must not grow it without
+	// end. Beyond the bound the oldest parked event is dropped, with a
+	// warning naming it. (RabbitMQ keeps parked events on the broker's
+	// disk; see the rabbit package.)
+	MaxDeadLetters int
 }
+
+// DefaultMaxDeadLetters is Options.MaxDeadLetters's default.
+const DefaultMaxDeadLetters = 10_000
 
 // Bus is the in-process transport.Bus. Create it with New.
 type Bus struct {
@@ -58,6 +68,9 @@ func New(opts Options) *Bus {
 	}
 	if opts.QueueLength <= 0 {
 		opts.QueueLength = 4096
+	}
+	if opts.MaxDeadLetters <= 0 {
+		opts.MaxDeadLetters = DefaultMaxDeadLetters
 	}
 	return &Bus{
 		opts:        opts,
