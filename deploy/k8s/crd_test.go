@@ -405,3 +405,58 @@ func (e *rabbitmqExchange) exchangeType() string {
 	}
 	return e.Spec.Type
 }
+
+// rabbitmqPolicy is a Policy, set by the operator: here the one bounding
+// the subscribers' dead-letter queues.
+type rabbitmqPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              rabbitmqPolicySpec `json:"spec,omitempty"`
+}
+
+type rabbitmqPolicySpec struct {
+	// Name: +kubebuilder:validation:Required.
+	Name string `json:"name"`
+	// Vhost: +kubebuilder:default:=/.
+	Vhost string `json:"vhost,omitempty"`
+	// Pattern: +kubebuilder:validation:Required.
+	Pattern string `json:"pattern"`
+	// ApplyTo: +kubebuilder:validation:Enum=queues;classic_queues;quorum_queues;exchanges;all,
+	// +kubebuilder:default:=all.
+	ApplyTo  string `json:"applyTo,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	// Definition: +kubebuilder:validation:Type=object, Required.
+	Definition               map[string]any           `json:"definition"`
+	RabbitmqClusterReference rabbitmqClusterReference `json:"rabbitmqClusterReference"`
+}
+
+func (p *rabbitmqPolicy) validate(cluster string) error {
+	if p.Spec.Name == "" || p.Spec.Pattern == "" {
+		return fmt.Errorf("spec.name and spec.pattern are required")
+	}
+	if _, err := regexp.Compile(p.Spec.Pattern); err != nil {
+		return fmt.Errorf("spec.pattern: %v", err)
+	}
+	if !slices.Contains([]string{"queues", "classic_queues", "quorum_queues", "exchanges", "all"}, p.applyTo()) {
+		return fmt.Errorf("spec.applyTo %q", p.Spec.ApplyTo)
+	}
+	if len(p.Spec.Definition) == 0 {
+		return fmt.Errorf("spec.definition is required")
+	}
+	return p.Spec.RabbitmqClusterReference.validate(cluster)
+}
+
+// vhost and applyTo are the spec's fields with their defaults.
+func (p *rabbitmqPolicy) vhost() string {
+	if p.Spec.Vhost == "" {
+		return "/"
+	}
+	return p.Spec.Vhost
+}
+
+func (p *rabbitmqPolicy) applyTo() string {
+	if p.Spec.ApplyTo == "" {
+		return "all"
+	}
+	return p.Spec.ApplyTo
+}

@@ -218,6 +218,7 @@ type build struct {
 	permissions      []*rabbitmqPermission
 	topicPermissions []*rabbitmqTopicPermission
 	exchanges        []*rabbitmqExchange
+	policies         []*rabbitmqPolicy
 	// brokerUsers maps each Deployment to the User (metadata.name) whose
 	// credentials its broker URLs carry, as checkDeployment found them.
 	brokerUsers map[string]string
@@ -274,6 +275,9 @@ func kustomize(t *testing.T, dir string) *build {
 		case "rabbitmq.com/v1beta1 Exchange":
 			o := new(rabbitmqExchange)
 			b.exchanges, obj = append(b.exchanges, o), o
+		case "rabbitmq.com/v1beta1 Policy":
+			o := new(rabbitmqPolicy)
+			b.policies, obj = append(b.policies, o), o
 		default:
 			t.Errorf("%s: no Go type to check this kind against: add it to kustomize()", id)
 			continue
@@ -1171,6 +1175,12 @@ func brokerExchanges(t *testing.T) []brokeraccess.Exchange {
 	return defs.Exchanges
 }
 
+// brokerPolicies returns the policies brokerPlan's definitions set (the
+// bound of the subscribers' dead-letter queues).
+func brokerPolicies() []brokeraccess.Policy {
+	return []brokeraccess.Policy{brokerPlan.DeadLetterPolicy()}
+}
+
 // expectedAccount returns the account brokeraccess computes for the
 // Deployment of a component: the service's or the storefront's own, or the
 // union of all for the all-in-one shop.
@@ -1266,8 +1276,8 @@ func alternatives(re string) []string {
 func TestBrokerAccountFiles(t *testing.T) {
 	accounts := brokerAccounts(t)
 	files := map[string][]byte{
-		baseAccountsFile:    brokerAccountsYAML(t, baseAccountsHeader, brokerExchanges(t), accounts),
-		allInOneAccountFile: brokerAccountsYAML(t, allInOneAccountHeader, nil, []brokeraccess.Account{unionAccount(allInOneAccount, accounts)}),
+		baseAccountsFile:    brokerAccountsYAML(t, baseAccountsHeader, brokerExchanges(t), brokerPolicies(), accounts),
+		allInOneAccountFile: brokerAccountsYAML(t, allInOneAccountHeader, nil, nil, []brokeraccess.Account{unionAccount(allInOneAccount, accounts)}),
 	}
 	for name, want := range files {
 		if *updateFiles {
@@ -1286,9 +1296,9 @@ func TestBrokerAccountFiles(t *testing.T) {
 	}
 }
 
-// brokerAccountsYAML renders exchanges and accounts as the Messaging
-// Topology Operator's resources, after header.
-func brokerAccountsYAML(t *testing.T, header string, exchanges []brokeraccess.Exchange, accounts []brokeraccess.Account) []byte {
+// brokerAccountsYAML renders exchanges, policies and accounts as the
+// Messaging Topology Operator's resources, after header.
+func brokerAccountsYAML(t *testing.T, header string, exchanges []brokeraccess.Exchange, policies []brokeraccess.Policy, accounts []brokeraccess.Account) []byte {
 	t.Helper()
 	ns := brokeraccess.DefaultNamespace
 	if brokerPlan.Namespace != "" {
@@ -1311,6 +1321,21 @@ func brokerAccountsYAML(t *testing.T, header string, exchanges []brokeraccess.Ex
 		}
 		if e.AutoDelete {
 			sb.WriteString("  autoDelete: true\n")
+		}
+		sb.WriteString(cluster)
+	}
+	for _, p := range policies {
+		fmt.Fprintf(&sb, "---\napiVersion: rabbitmq.com/v1beta1\nkind: Policy\nmetadata:\n  name: %s\nspec:\n  name: %s\n  vhost: %s\n  pattern: %s\n  applyTo: %s\n  definition:\n",
+			brokerResourcePrefix+strings.TrimPrefix(p.Name, ns+"-"), p.Name, q(p.VHost), q(p.Pattern), p.ApplyTo)
+		for _, k := range slices.Sorted(maps.Keys(p.Definition)) {
+			switch v := p.Definition[k].(type) {
+			case string:
+				fmt.Fprintf(&sb, "    %s: %s\n", k, q(v))
+			case int:
+				fmt.Fprintf(&sb, "    %s: %d\n", k, v)
+			default:
+				t.Fatalf("policy %s: %s is a %T, which this renderer does not write", p.Name, k, v)
+			}
 		}
 		sb.WriteString(cluster)
 	}
@@ -1474,6 +1499,40 @@ func (b *build) checkBrokerAccounts(t *testing.T, configs map[string]host.Config
 		}
 	}
 	b.checkExchanges(t, cluster)
+	b.checkPolicies(t, cluster)
+}
+
+// checkPolicies checks that the build sets the policies the definitions
+// of compose set (the bound of the subscribers' dead-letter queues), and
+// no other.
+func (b *build) checkPolicies(t *testing.T, cluster string) {
+	t.Helper()
+	got := map[string]*rabbitmqPolicy{}
+	for _, p := range b.policies {
+		id := b.dir + ": Policy " + p.Name
+		if err := p.validate(cluster); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		got[p.vhost()+" "+p.Spec.Name] = p
+	}
+	for _, want := range brokerPolicies() {
+		key := want.VHost + " " + want.Name
+		p := got[key]
+		delete(got, key)
+		if p == nil {
+			t.Errorf("%s: no Policy %s: the subscribers' dead-letter queues are unbounded", b.dir, want.Name)
+			continue
+		}
+		wantDef, _ := json.Marshal(want.Definition)
+		gotDef, _ := json.Marshal(p.Spec.Definition)
+		if p.Spec.Pattern != want.Pattern || p.applyTo() != want.ApplyTo || p.Spec.Priority != want.Priority || string(gotDef) != string(wantDef) {
+			t.Errorf("%s: Policy %s: pattern %s, applyTo %s, priority %d, definition %s; want %s, %s, %d, %s",
+				b.dir, p.Name, p.Spec.Pattern, p.applyTo(), p.Spec.Priority, gotDef, want.Pattern, want.ApplyTo, want.Priority, wantDef)
+		}
+	}
+	for _, p := range got {
+		t.Errorf("%s: Policy %s: %s is not one of the shop's", b.dir, p.Name, p.Spec.Name)
+	}
 }
 
 // checkAccountReach checks, on the regexes themselves, what an account

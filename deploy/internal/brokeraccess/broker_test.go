@@ -586,7 +586,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // configuration loads the definitions at boot (load_definitions, as the
 // compose files do): the accounts work, and there is no guest account.
 func TestBrokerBootsFromDefinitions(t *testing.T) {
-	plan := brokeraccess.Plan{Services: host.Names, Callers: []string{"storefront"}, Admin: "ops"}
+	plan := brokeraccess.Plan{Services: host.Names, Callers: []string{"storefront"}, Admin: "ops", DeadLetterLimit: 2}
 	all, err := plan.Accounts()
 	if err != nil {
 		t.Fatal(err)
@@ -653,4 +653,34 @@ func TestBrokerBootsFromDefinitions(t *testing.T) {
 	if err := bus.Publish(ctx, transport.Event{Key: shop.EventProductUpdated, Body: []byte(`{}`)}); err != nil {
 		t.Errorf("product publishes %s after a refusal: %v", shop.EventProductUpdated, err)
 	}
+	// The policy bounds a subscriber's dead letters: of three events its
+	// handler cannot take, the newest two stay parked.
+	sub, err := bus.Subscribe("product", "product.product.deleted", transport.EventHandlerFunc(func(context.Context, transport.Event) error {
+		return errors.New("cannot handle it")
+	}), transport.WithMaxAttempts(1), transport.WithConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for _, id := range []string{"d1", "d2", "d3"} {
+		if err := bus.Publish(ctx, transport.Event{ID: id, Key: shop.EventProductDeleted, Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // parked in order
+	}
+	var ids []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		dead, err := bus.PeekDeadLetters(ctx, "product", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[:0]
+		for _, ev := range dead {
+			ids = append(ids, ev.ID)
+		}
+		if slices.Equal(ids, []string{"d2", "d3"}) {
+			return
+		}
+	}
+	t.Fatalf("parked %v, want the newest two [d2 d3] (policy max-length 2)", ids)
 }

@@ -17,6 +17,11 @@
 //	                                (routing key: own event queues only)
 //	N.dead                          dead-letter exchange
 //
+// The definitions also carry the policy N-dead-letters, which bounds every
+// N.events.<subscriber>.dead queue (Plan.DeadLetterLimit, the oldest
+// dropped first): a policy, not a queue argument, so that it bounds the
+// queues brokers hold already, which a changed declaration would not.
+//
 // A service account may declare (configure) its own queues only: the two
 // exchanges are declared by the definitions file, and a bus without the
 // right to declare them checks them passively. A subscriber handles only
@@ -85,6 +90,41 @@ type Plan struct {
 	// management UI and rabbitmqctl-like tools. Its user name is Admin
 	// itself (no prefix).
 	Admin string
+	// DeadLetterLimit bounds each subscriber's dead-letter queue
+	// (N.events.<subscriber>.dead) with a policy (DefaultDeadLetterLimit
+	// when 0): beyond it the oldest parked event is dropped. The bus
+	// declares those queues without a length (changing a queue's arguments
+	// would make its declaration fail on brokers that hold it already); a
+	// policy bounds old and new queues alike.
+	DeadLetterLimit int
+}
+
+// DefaultDeadLetterLimit is Plan.DeadLetterLimit's default, as many
+// events as the bus keeps of parked requests (N.<service>.dead).
+const DefaultDeadLetterLimit = 10_000
+
+// Policy is a RabbitMQ policy in a definitions file.
+type Policy struct {
+	VHost      string         `json:"vhost"`
+	Name       string         `json:"name"`
+	Pattern    string         `json:"pattern"`
+	ApplyTo    string         `json:"apply-to"`
+	Definition map[string]any `json:"definition"`
+	Priority   int            `json:"priority"`
+}
+
+// DeadLetterPolicy returns the policy bounding the subscribers'
+// dead-letter queues to p.DeadLetterLimit events, the oldest dropped
+// first.
+func (p Plan) DeadLetterPolicy() Policy {
+	p = p.withDefaults()
+	return Policy{
+		VHost:      p.VHost,
+		Name:       p.Namespace + "-dead-letters",
+		Pattern:    "^" + regexp.QuoteMeta(p.Namespace+".events.") + `.+\.dead$`,
+		ApplyTo:    "queues",
+		Definition: map[string]any{"max-length": p.DeadLetterLimit, "overflow": "drop-head"},
+	}
 }
 
 // Permission is a user's configure, write and read regexes in a virtual
@@ -138,6 +178,9 @@ func (p Plan) withDefaults() Plan {
 	}
 	if p.UserPrefix == "" {
 		p.UserPrefix = p.Namespace + "-"
+	}
+	if p.DeadLetterLimit <= 0 {
+		p.DeadLetterLimit = DefaultDeadLetterLimit
 	}
 	return p
 }
@@ -315,7 +358,7 @@ func (p Plan) Definitions(passwords map[string]string, rnd io.Reader) (*Definiti
 		VHosts:           []VHost{{Name: p.VHost}},
 		Parameters:       []any{},
 		GlobalParameters: []any{},
-		Policies:         []any{},
+		Policies:         []any{p.DeadLetterPolicy()},
 		Queues:           []any{},
 		Bindings:         []any{},
 		Exchanges: []Exchange{

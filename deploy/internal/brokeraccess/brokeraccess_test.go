@@ -207,6 +207,11 @@ func TestDefinitions(t *testing.T) {
 			Name, VHost, Type string
 			Durable           bool
 		}
+		Policies []struct {
+			VHost, Name, Pattern string
+			ApplyTo              string `json:"apply-to"`
+			Definition           map[string]any
+		}
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
@@ -227,6 +232,29 @@ func TestDefinitions(t *testing.T) {
 	}
 	if want := []string{"shop.events topic", "shop.retry topic", "shop.dead direct"}; !slices.Equal(exchanges, want) {
 		t.Errorf("exchanges %v, want %v", exchanges, want)
+	}
+	// One policy bounds the subscribers' dead-letter queues, and only them.
+	if len(doc.Policies) != 1 {
+		t.Fatalf("policies %+v, want one", doc.Policies)
+	}
+	pol := doc.Policies[0]
+	if pol.VHost != "/" || pol.ApplyTo != "queues" || pol.Definition["max-length"] != float64(brokeraccess.DefaultDeadLetterLimit) ||
+		pol.Definition["overflow"] != "drop-head" {
+		t.Errorf("dead-letter policy %+v", pol)
+	}
+	re := regexp.MustCompile(pol.Pattern)
+	for name, want := range map[string]bool{
+		"shop.events.filter.dead":    true,
+		"shop.events.filter-r1.dead": true,
+		"shop.events.filter":         false,
+		"shop.product.dead":          false, // parked requests: bounded by their own arguments
+		"shop.product":               false,
+		"shopXevents.filter.dead":    false,
+		"other.events.filter.dead":   false,
+	} {
+		if re.MatchString(name) != want {
+			t.Errorf("policy pattern %s matches %s: %v, want %v", pol.Pattern, name, !want, want)
+		}
 	}
 	for _, u := range doc.Users {
 		name := strings.TrimPrefix(u.Name, "shop-")
