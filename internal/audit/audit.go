@@ -255,16 +255,16 @@ func (r Retired) Find(ctx context.Context, kind, id string) (Log, bool, error) {
 }
 
 // Read returns the history of entity kind/id, whose live document (if any)
-// is coll's document with _id key (the id as stored; for most services
-// id itself). A document marked "deleted" (a tombstone waiting for its
-// event to go out) counts as deleted. It answers not_found when neither
-// place knows the entity, and unavailable when the store cannot be read.
-func Read(ctx context.Context, coll *mongo.Collection, retired Retired, kind, id string, key any) (shop.History, error) {
+// is coll's document with _id id. A document marked "deleted" (a tombstone
+// waiting for its event to go out) counts as deleted. It answers not_found
+// when neither place knows the entity, and the store's failure (see
+// shop.StorageFailure) when it cannot be read.
+func Read(ctx context.Context, coll *mongo.Collection, retired Retired, kind, id string) (shop.History, error) {
 	var d struct {
 		Deleted bool `bson:"deleted"`
 		Log     `bson:",inline"`
 	}
-	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}},
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: Field, Value: 1}, {Key: "deleted", Value: 1}})).Decode(&d)
 	switch {
 	case err == nil && !d.Deleted:

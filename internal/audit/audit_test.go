@@ -111,7 +111,7 @@ func TestRead(t *testing.T) {
 	if _, err := coll.InsertOne(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	h, err := audit.Read(ctx, coll, retired, "thing", "t1", "t1")
+	h, err := audit.Read(ctx, coll, retired, "thing", "t1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestRead(t *testing.T) {
 		t.Fatalf("history = %+v", h)
 	}
 
-	if _, err := audit.Read(ctx, coll, retired, "thing", "nope", "nope"); !errors.Is(err, shop.ErrNotFound) {
+	if _, err := audit.Read(ctx, coll, retired, "thing", "nope"); !errors.Is(err, shop.ErrNotFound) {
 		t.Fatalf("unknown entity: err = %v, want not_found", err)
 	}
 
@@ -130,7 +130,7 @@ func TestRead(t *testing.T) {
 	if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "t1"}}, d); err != nil {
 		t.Fatal(err)
 	}
-	if h, err = audit.Read(ctx, coll, retired, "thing", "t1", "t1"); err != nil || !h.Deleted || len(h.Changes) != 2 {
+	if h, err = audit.Read(ctx, coll, retired, "thing", "t1"); err != nil || !h.Deleted || len(h.Changes) != 2 {
 		t.Fatalf("tombstone: %+v, %v", h, err)
 	}
 
@@ -144,7 +144,7 @@ func TestRead(t *testing.T) {
 	if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: "t1"}}); err != nil {
 		t.Fatal(err)
 	}
-	h, err = audit.Read(ctx, coll, retired, "thing", "t1", "t1")
+	h, err = audit.Read(ctx, coll, retired, "thing", "t1")
 	if err != nil || !h.Deleted || len(h.Changes) != 2 || h.Changes[0].Action != "thing.delete" {
 		t.Fatalf("deleted: %+v, %v", h, err)
 	}
@@ -160,14 +160,14 @@ func TestRead(t *testing.T) {
 	if err := retired.Keep(ctx, "thing", "t2", gone); err != nil {
 		t.Fatal(err)
 	}
-	if h, err = audit.Read(ctx, coll, retired, "thing", "t2", "t2"); err != nil || h.Deleted || len(h.Changes) != 1 {
+	if h, err = audit.Read(ctx, coll, retired, "thing", "t2"); err != nil || h.Deleted || len(h.Changes) != 1 {
 		t.Fatalf("live entity with a kept log: %+v, %v", h, err)
 	}
 
 	// A store that cannot answer is not "no history".
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := audit.Read(cancelled, coll, retired, "thing", "t2", "t2"); err == nil || errors.Is(err, shop.ErrNotFound) {
+	if _, err := audit.Read(cancelled, coll, retired, "thing", "t2"); err == nil || errors.Is(err, shop.ErrNotFound) {
 		t.Fatalf("cancelled read: err = %v, want a failure other than not_found", err)
 	}
 }

@@ -559,7 +559,7 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 	if err := f.Err("invalid history request"); err != nil {
 		return shop.History{}, err
 	}
-	return audit.Read(ctx, coll, s.retired, kind, r.ID, r.ID)
+	return audit.Read(ctx, coll, s.retired, kind, r.ID)
 }
 
 // ---- validation ----

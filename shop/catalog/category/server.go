@@ -683,7 +683,7 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 	if err := f.Err("invalid history request"); err != nil {
 		return shop.History{}, err
 	}
-	return audit.Read(ctx, s.cats, s.retired, ServiceName, r.ID, r.ID)
+	return audit.Read(ctx, s.cats, s.retired, ServiceName, r.ID)
 }
 
 // releaseSlug frees slug if id holds it.

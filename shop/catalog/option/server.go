@@ -430,7 +430,7 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 	if err := f.Err("invalid history request"); err != nil {
 		return shop.History{}, err
 	}
-	return audit.Read(ctx, s.groups, s.retired, KindGroup, r.ID, r.ID)
+	return audit.Read(ctx, s.groups, s.retired, KindGroup, r.ID)
 }
 
 // ---- variants ----

@@ -427,7 +427,7 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 	if r.Kind != "" && r.Kind != ServiceName {
 		return shop.History{}, shop.Invalid("invalid history request", "kind", "must be empty or "+ServiceName)
 	}
-	return audit.Read(ctx, s.articles, s.retired, ServiceName, r.ID, r.ID)
+	return audit.Read(ctx, s.articles, s.retired, ServiceName, r.ID)
 }
 
 // loadVersion returns the live article id if it is at version (0: any

@@ -555,13 +555,13 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 		if checkKey(Kind(kind), id) != nil {
 			return shop.History{}, shop.Invalid("invalid history request", "id", `must be "<kind>:<entity id>", e.g. "page:about"`)
 		}
-		return audit.Read(ctx, s.entities, s.retired, HistoryOverride, r.ID, r.ID)
+		return audit.Read(ctx, s.entities, s.retired, HistoryOverride, r.ID)
 	case HistoryRedirect:
 		from, msg := normalizePath(r.ID)
 		if msg != "" {
 			return shop.History{}, shop.Invalid("invalid history request", "id", msg)
 		}
-		return audit.Read(ctx, s.redirectColl(), s.retired, HistoryRedirect, from, from)
+		return audit.Read(ctx, s.redirectColl(), s.retired, HistoryRedirect, from)
 	}
 	return shop.History{}, shop.Invalid("invalid history request", "kind", `must be empty, "`+HistoryOverride+`" or "`+HistoryRedirect+`"`)
 }
