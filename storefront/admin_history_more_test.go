@@ -11,33 +11,7 @@ import (
 	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/order"
 	"github.com/shopbus/shopbus/storefront"
-	"github.com/shopbus/shopbus/transport"
 )
-
-// historyDownBrowser is an admin's browser on another storefront of f
-// whose calls of method fail (see failMethod).
-func historyDownBrowser(t *testing.T, f *fixture, method string) *browser {
-	t.Helper()
-	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{b, method} })
-	b := newBrowser(t, srv.URL)
-	b.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
-	return b
-}
-
-// wantHistoryDown fails t unless page is a 200 that still shows want and
-// says the history cannot be shown, with no rows.
-func wantHistoryDown(t *testing.T, code int, page, want string) {
-	t.Helper()
-	if code != 200 || !strings.Contains(page, "The history cannot be shown right now") || !strings.Contains(page, want) {
-		t.Fatalf("page without history: %d\n%s", code, page)
-	}
-	if rows, _ := historyRows(page); len(rows) != 0 {
-		t.Fatalf("rows shown without an answer: %v", rows)
-	}
-}
-
-// automatic is who a History row names for a change the shop made itself.
-const automatic = "the shop (automatic)"
 
 // TestAdminHistoryMore: the History sections of the SEO entry page, the
 // redirects (a history page per redirect), the order page and the stock
@@ -50,16 +24,12 @@ func TestAdminHistoryMore(t *testing.T) {
 	admin := adminBrowser(t, f)
 
 	t.Run("seo", func(t *testing.T) {
-		if _, page := admin.page("/admin/seo/page/about"); strings.Contains(page, `id="history"`) {
-			t.Errorf("the new-page form has a History section")
-		}
 		entry := "/admin/seo/page/about"
-		if code, loc, body := admin.submit(entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About"}}); code != 303 || loc != entry+"?done=page_created" {
-			t.Fatalf("create the page: %d %q\n%s", code, loc, body)
+		wantNoHistorySection(t, admin, entry) // the new-page form
+		if loc := saved(t, admin, "create the page", entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About"}}); loc != entry+"?done=page_created" {
+			t.Fatalf("create the page: sent to %q", loc)
 		}
-		if code, _, body := admin.submit(entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About us"}, "description": {"Who we are."}}); code != 303 {
-			t.Fatalf("save the page: %d\n%s", code, body)
-		}
+		saved(t, admin, "save the page", entry, entry, nil, url.Values{"path": {"/about"}, "title": {"About us"}, "description": {"Who we are."}})
 		_, page := admin.page(entry)
 		wantHistory(t, page,
 			historyRow{adminEmail, seo.MethodPut, "description, title"},
@@ -68,11 +38,9 @@ func TestAdminHistoryMore(t *testing.T) {
 
 		// A product's overrides: written, then dropped.
 		red := "/admin/seo/product/" + f.products["red-runner"].ID
-		if code, _, body := admin.submit(red, red, nil, url.Values{"title": {"Red Runner, the light one"}, "robots": {"noindex"}}); code != 303 {
-			t.Fatalf("override: %d\n%s", code, body)
-		}
-		if code, loc, body := admin.submit(red+"/delete", red+"/delete", nil, nil); code != 303 || loc != "/admin/seo?done=seo_deleted" {
-			t.Fatalf("drop the overrides: %d %q\n%s", code, loc, body)
+		saved(t, admin, "override", red, red, nil, url.Values{"title": {"Red Runner, the light one"}, "robots": {"noindex"}})
+		if loc := saved(t, admin, "drop the overrides", red+"/delete", red+"/delete", nil, nil); loc != "/admin/seo?done=seo_deleted" {
+			t.Fatalf("drop the overrides: sent to %q", loc)
 		}
 		_, page = admin.page(red)
 		wantHistory(t, page,
@@ -80,16 +48,13 @@ func TestAdminHistoryMore(t *testing.T) {
 			historyRow{adminEmail, seo.MethodPut, "robots, title"},
 		)
 
-		code, page := historyDownBrowser(t, f, seo.MethodHistory).page(entry)
-		wantHistoryDown(t, code, page, `name="title" value="About us"`)
+		wantHistoryUnavailable(t, failingAdmin(t, f, seo.MethodHistory), entry, `name="title" value="About us"`)
 	})
 
 	t.Run("redirects", func(t *testing.T) {
 		list := "/admin/seo/redirects"
 		for _, to := range []struct{ to, status string }{{"/red-runner", "301"}, {"/blue-runner", "302"}} {
-			if code, _, body := admin.submit(list, list, nil, url.Values{"from": {"/old-shop/item/12"}, "to": {to.to}, "status": {to.status}}); code != 303 {
-				t.Fatalf("save the redirect to %s: %d\n%s", to.to, code, body)
-			}
+			saved(t, admin, "save the redirect to "+to.to, list, list, nil, url.Values{"from": {"/old-shop/item/12"}, "to": {to.to}, "status": {to.status}})
 		}
 		_, page := admin.page(list)
 		m := regexp.MustCompile(`<a class="redirect-history" href="([^"]+)">`).FindStringSubmatch(page)
@@ -104,30 +69,29 @@ func TestAdminHistoryMore(t *testing.T) {
 		if code != 200 || !strings.Contains(page, `<td class="redirect-from">/old-shop/item/12</td>`) {
 			t.Fatalf("history page: %d\n%s", code, page)
 		}
-		saved := []historyRow{
+		puts := []historyRow{
 			{adminEmail, seo.MethodPutRedirect, "status, to"},
 			{adminEmail, seo.MethodPutRedirect, "status, to"},
 		}
-		wantHistory(t, page, saved...)
+		wantHistory(t, page, puts...)
 
 		// Deleted: its history page still shows the log, the delete on top.
 		del := "/admin/seo/redirects/delete?from=" + url.QueryEscape("/old-shop/item/12")
-		if code, loc, body := admin.submit(del, del, nil, nil); code != 303 || loc != list+"?done=redirect_deleted" {
-			t.Fatalf("delete: %d %q\n%s", code, loc, body)
+		if loc := saved(t, admin, "delete", del, del, nil, nil); loc != list+"?done=redirect_deleted" {
+			t.Fatalf("delete: sent to %q", loc)
 		}
 		code, page = admin.page(history)
 		if code != 200 || strings.Contains(page, `class="redirect-from"`) {
 			t.Fatalf("history of a deleted redirect: %d\n%s", code, page)
 		}
-		wantHistory(t, page, append([]historyRow{{adminEmail, seo.MethodDeleteRedirect, ""}}, saved...)...)
+		wantHistory(t, page, append([]historyRow{{adminEmail, seo.MethodDeleteRedirect, ""}}, puts...)...)
 
 		for _, p := range []string{"/admin/seo/redirects/history?from=/never-redirected", "/admin/seo/redirects/history", "/admin/seo/redirects/history?from=nowhere"} {
 			if code, _ := admin.page(p); code != 404 {
 				t.Errorf("GET %s: %d, want 404", p, code)
 			}
 		}
-		code, page = historyDownBrowser(t, f, seo.MethodHistory).page(history)
-		wantHistoryDown(t, code, page, "/old-shop/item/12")
+		wantHistoryUnavailable(t, failingAdmin(t, f, seo.MethodHistory), history, "/old-shop/item/12")
 	})
 
 	checkout := []historyRow{
@@ -155,25 +119,20 @@ func TestAdminHistoryMore(t *testing.T) {
 		detail := "/admin/orders/" + shipped.ID
 		_, page := admin.page(detail)
 		wantHistory(t, page, checkout...)
-		if code, _, body := admin.submit(detail, detail+"/status", url.Values{"status": {"shipped"}}, nil); code != 303 {
-			t.Fatalf("ship: %d\n%s", code, body)
-		}
+		saved(t, admin, "ship", detail, detail+"/status", url.Values{"status": {"shipped"}}, nil)
 		_, page = admin.page(detail)
 		wantHistory(t, page, append([]historyRow{{adminEmail, order.MethodSetStatus, "status"}}, checkout...)...)
 
 		cancelled := buy(t, "red-runner", "history-order-2")
 		detail = "/admin/orders/" + cancelled.ID
-		if code, _, body := admin.submit(detail, detail+"/cancel", nil, url.Values{"reason": {"Out of laces"}}); code != 303 {
-			t.Fatalf("cancel: %d\n%s", code, body)
-		}
+		saved(t, admin, "cancel", detail, detail+"/cancel", nil, url.Values{"reason": {"Out of laces"}})
 		_, page = admin.page(detail)
 		wantHistory(t, page, append([]historyRow{
 			{automatic, order.SagaAction + "cancel", "payment, restocked, status, step"},
 			{adminEmail, order.MethodCancel, "reason, step"},
 		}, checkout...)...)
 
-		code, page := historyDownBrowser(t, f, order.MethodHistory).page(detail)
-		wantHistoryDown(t, code, page, "Out of laces")
+		wantHistoryUnavailable(t, failingAdmin(t, f, order.MethodHistory), detail, "Out of laces")
 	})
 
 	t.Run("stock", func(t *testing.T) {
@@ -184,9 +143,7 @@ func TestAdminHistoryMore(t *testing.T) {
 		if !strings.Contains(page, `<a class="stock-link" href="`+stock+`?product=`+blue.ID+`">`+blue.SKU+`</a>`) {
 			t.Fatalf("the product's stock row has no link to %s:\n%s", stock, page)
 		}
-		if code, _, body := admin.submit(edit, edit+"/stock", url.Values{"sku": {blue.SKU}}, url.Values{"on_hand": {"7"}}); code != 303 {
-			t.Fatalf("set the stock: %d\n%s", code, body)
-		}
+		saved(t, admin, "set the stock", edit, edit+"/stock", url.Values{"sku": {blue.SKU}}, url.Values{"on_hand": {"7"}})
 		buy(t, "blue-runner", "history-order-3") // checkout's reservation and commit: no entries
 		code, page := admin.page(stock + "?product=" + blue.ID)
 		if code != 200 || !strings.Contains(page, `<dd class="on-hand">6</dd>`) || !strings.Contains(page, `href="/admin/products/`+blue.ID+`#stock"`) {
@@ -199,8 +156,7 @@ func TestAdminHistoryMore(t *testing.T) {
 				t.Errorf("GET %s: %d, want 404", p, code)
 			}
 		}
-		code, page = historyDownBrowser(t, f, inventory.MethodHistory).page(stock)
-		wantHistoryDown(t, code, page, `<dd class="on-hand">6</dd>`)
+		wantHistoryUnavailable(t, failingAdmin(t, f, inventory.MethodHistory), stock, `<dd class="on-hand">6</dd>`)
 	})
 
 	t.Run("access", func(t *testing.T) {

@@ -3,6 +3,7 @@ package storefront_test
 import (
 	"context"
 	"html"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,6 +66,59 @@ func (b failMethod) Call(ctx context.Context, method string, body []byte) ([]byt
 	return b.Bus.Call(ctx, method, body)
 }
 
+// failingAdmin is an admin's browser on another storefront of f whose
+// calls of method (a service's history method) fail (see failMethod).
+func failingAdmin(t *testing.T, f *fixture, method string) *browser {
+	t.Helper()
+	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{b, method} })
+	b := newBrowser(t, srv.URL)
+	b.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
+	return b
+}
+
+// wantHistoryUnavailable fails t unless the page b gets at path is a 200
+// that still shows want (the page's own content) and says that the
+// history cannot be shown, without rows.
+func wantHistoryUnavailable(t *testing.T, b *browser, path, want string) {
+	t.Helper()
+	code, page := b.page(path)
+	if code != 200 || !strings.Contains(page, "The history cannot be shown right now") || !strings.Contains(page, want) {
+		t.Fatalf("%s without history: %d\n%s", path, code, page)
+	}
+	if rows, _ := historyRows(page); len(rows) != 0 {
+		t.Fatalf("%s shows rows without an answer: %v", path, rows)
+	}
+}
+
+// wantNoHistorySection fails t if the page b gets at path (a "new" form:
+// nothing to have a history yet) has a History section.
+func wantNoHistorySection(t *testing.T, b *browser, path string) {
+	t.Helper()
+	if _, page := b.page(path); strings.Contains(page, `id="history"`) {
+		t.Errorf("%s has a History section", path)
+	}
+}
+
+// saved submits a console form (see browser.submit) that must redirect,
+// as a save does, and returns where to.
+func saved(t *testing.T, b *browser, what, page, action string, match, fields url.Values) string {
+	t.Helper()
+	code, loc, body := b.submit(page, action, match, fields)
+	if code != 303 {
+		t.Fatalf("%s: %d %q\n%s", what, code, loc, body)
+	}
+	return loc
+}
+
+// busContext is a context carrying b's session, to call services over the
+// bus as b's user.
+func busContext(b *browser) context.Context {
+	return shop.WithToken(context.Background(), b.cookie(storefront.SessionCookie).Value)
+}
+
+// automatic is who a History row names for a change the shop made itself.
+const automatic = "the shop (automatic)"
+
 // TestAdminProductHistory: a product's console page shows its audit log,
 // newest first, naming the admin and the fields of each change; when the
 // product service cannot give it, the page says so instead of showing an
@@ -73,17 +127,10 @@ func TestAdminProductHistory(t *testing.T) {
 	f := newShop(t, storefront.Options{})
 	admin := adminBrowser(t, f)
 	running := f.cats["running"]
-	code, loc, body := admin.submit("/admin/products/new", "/admin/products", nil, productFields("Green Runner", "49.90", running.ID, "red", "draft"))
-	if code != 303 {
-		t.Fatalf("create: %d %q\n%s", code, loc, body)
-	}
+	loc := saved(t, admin, "create", "/admin/products/new", "/admin/products", nil, productFields("Green Runner", "49.90", running.ID, "red", "draft"))
 	edit := strings.TrimSuffix(loc, "?done=created")
-	if code, _, body := admin.submit(edit, edit, nil, productFields("Green Runner", "39.90", running.ID, "red", "draft")); code != 303 {
-		t.Fatalf("update: %d\n%s", code, body)
-	}
-	if code, _, body := admin.submit(edit, edit+"/publish", nil, nil); code != 303 {
-		t.Fatalf("publish: %d\n%s", code, body)
-	}
+	saved(t, admin, "update", edit, edit, nil, productFields("Green Runner", "39.90", running.ID, "red", "draft"))
+	saved(t, admin, "publish", edit, edit+"/publish", nil, nil)
 	_, page := admin.page(edit)
 	wantHistory(t, page,
 		historyRow{adminEmail, product.MethodPublish, "published_at, status"},
@@ -93,21 +140,11 @@ func TestAdminProductHistory(t *testing.T) {
 
 	// The same log over the bus, as any client reads it.
 	id := strings.TrimPrefix(edit, "/admin/products/")
-	ctx := shop.WithToken(context.Background(), admin.cookie(storefront.SessionCookie).Value)
-	h, err := product.NewClient(f.bus).History(ctx, shop.HistoryRequest{ID: id})
+	h, err := product.NewClient(f.bus).History(busContext(admin), shop.HistoryRequest{ID: id})
 	if err != nil || len(h.Changes) != 3 {
 		t.Fatalf("History over the bus: %+v, %v", h, err)
 	}
 
 	// The product service cannot give the log: the page still works and says so.
-	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{b, product.MethodHistory} })
-	other := newBrowser(t, srv.URL)
-	other.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
-	code, page = other.page(edit)
-	if code != 200 || !strings.Contains(page, "The history cannot be shown right now") || !strings.Contains(page, `name="price" value="39.90"`) {
-		t.Fatalf("page without history: %d\n%s", code, page)
-	}
-	if rows, _ := historyRows(page); len(rows) != 0 {
-		t.Fatalf("rows shown without an answer: %v", rows)
-	}
+	wantHistoryUnavailable(t, failingAdmin(t, f, product.MethodHistory), edit, `name="price" value="39.90"`)
 }

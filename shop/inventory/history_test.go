@@ -1,10 +1,9 @@
 package inventory_test
 
 import (
-	"context"
-	"slices"
 	"testing"
 
+	"github.com/shopbus/shopbus/internal/audit/audittest"
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/shop"
@@ -52,41 +51,27 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("stock after checkout: %+v, %v", st, err)
 		}
 
-		for sku, want := range map[string][]string{
+		admin := audittest.By(shoptest.AdminEmail)
+		logs := audittest.Reader{History: inv.History, Admin: e.admin, Kind: inventory.HistoryKind}
+		for sku, actions := range map[string][]string{
 			"MUG-1": {inventory.MethodSetStockMany, inventory.MethodAdjust, inventory.MethodSetStock},
 			"TEA-1": {inventory.MethodSetStockMany},
 		} {
-			for _, kind := range []string{"", inventory.HistoryKind} {
-				h, err := inv.History(e.admin, shop.HistoryRequest{ID: sku, Kind: kind})
-				must("history of "+sku, err)
-				if h.ID != sku || h.Kind != inventory.HistoryKind || h.Deleted || len(h.Changes) != len(want) {
-					t.Fatalf("history of %s = %+v, want %v", sku, h, want)
-				}
-				for i, c := range h.Changes {
-					if c.Action != want[i] || !slices.Equal(c.Fields, []string{"on_hand"}) ||
-						c.Email != shoptest.AdminEmail || c.UserID == "" || !c.Time.Equal(e.clock.Now()) {
-						t.Errorf("%s change %d = %+v, want %s of on_hand by %s", sku, i, c, want[i], shoptest.AdminEmail)
-					}
-				}
+			var want []audittest.Change
+			for _, action := range actions {
+				c := admin(action, "on_hand")
+				c.Time = e.clock.Now()
+				want = append(want, c)
 			}
+			logs.Want(t, shop.HistoryRequest{ID: sku}, false, want...)
+			logs.Want(t, shop.HistoryRequest{ID: sku, Kind: inventory.HistoryKind}, false, want...)
 		}
 
-		for _, tc := range []struct {
-			ctx  context.Context
-			r    shop.HistoryRequest
-			code transport.Code
-		}{
-			{context.Background(), shop.HistoryRequest{ID: "MUG-1"}, transport.CodeUnauthenticated},
-			{e.customer, shop.HistoryRequest{ID: "MUG-1"}, transport.CodeForbidden},
-			{e.admin, shop.HistoryRequest{ID: "../etc"}, transport.CodeInvalid},
-			{e.admin, shop.HistoryRequest{ID: ""}, transport.CodeInvalid},
-			{e.admin, shop.HistoryRequest{ID: "MUG-1", Kind: "order"}, transport.CodeInvalid},
-			{e.admin, shop.HistoryRequest{ID: "NOPE-1"}, transport.CodeNotFound},
-		} {
-			_, err := inv.History(tc.ctx, tc.r)
-			if !shop.IsCode(err, tc.code) {
-				t.Errorf("history %+v: %v, want %s", tc.r, err, tc.code)
-			}
-		}
+		audittest.CheckRefusals(t, inv.History, audittest.Refusals{
+			Admin: e.admin, Customer: e.customer,
+			Readable: []shop.HistoryRequest{{ID: "MUG-1"}},
+			Invalid:  []shop.HistoryRequest{{ID: "../etc"}, {ID: ""}, {ID: "MUG-1", Kind: "order"}},
+			Unknown:  []shop.HistoryRequest{{ID: "NOPE-1"}},
+		})
 	})
 }

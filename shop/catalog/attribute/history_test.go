@@ -1,11 +1,9 @@
 package attribute_test
 
 import (
-	"context"
-	"errors"
-	"slices"
 	"testing"
 
+	"github.com/shopbus/shopbus/internal/audit/audittest"
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/shop"
@@ -13,27 +11,6 @@ import (
 	ct "github.com/shopbus/shopbus/shop/catalog/internal/catalogtest"
 	"github.com/shopbus/shopbus/transport"
 )
-
-// change is one expected entry of an audit log.
-type change struct {
-	action string
-	fields []string
-}
-
-// wantLog fails t unless h is the live log of id (kind) with want, newest
-// first, each made by the test's admin.
-func wantLog(t *testing.T, h shop.History, kind, id string, deleted bool, want ...change) {
-	t.Helper()
-	if h.ID != id || h.Kind != kind || h.Deleted != deleted || len(h.Changes) != len(want) {
-		t.Fatalf("history = %+v, want %s %s (deleted %v) with %d changes", h, kind, id, deleted, len(want))
-	}
-	for i, c := range h.Changes {
-		if c.Action != want[i].action || !slices.Equal(c.Fields, want[i].fields) ||
-			c.Email != shoptest.AdminEmail || c.UserID == "" || c.Time.IsZero() {
-			t.Errorf("change %d = %+v, want %s of %v by %s", i, c, want[i].action, want[i].fields, shoptest.AdminEmail)
-		}
-	}
-}
 
 // TestHistory checks the audit logs of attributes and groups: each write
 // names its admin, its action and the fields it changed, newest first; a
@@ -44,6 +21,11 @@ func TestHistory(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		c := ct.Start(t, bus, ct.Config{})
 		attrs := c.Attributes
+		admin := audittest.By(shoptest.AdminEmail)
+		logs := audittest.Reader{History: attrs.History, Admin: c.Admin, Kind: attribute.KindAttribute}
+		width := shop.HistoryRequest{ID: "width"} // the default kind
+		height := shop.HistoryRequest{ID: "height", Kind: attribute.KindAttribute}
+		dims := shop.HistoryRequest{ID: "dims", Kind: attribute.KindGroup}
 		ct.Must(attrs.Create(c.Admin, attribute.CreateRequest{Code: "width", Name: "Width", Type: attribute.TypeNumber, Unit: "cm"}))(t)
 		ct.Must(attrs.Create(c.Admin, attribute.CreateRequest{Code: "height", Name: "Height", Type: attribute.TypeNumber}))(t)
 		name, unit := "Breite", "mm"
@@ -53,15 +35,12 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("an update that changes nothing made version %d, want 2", same.Version)
 		}
 
-		h := ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "width"}))(t)
-		wantLog(t, h, attribute.KindAttribute, "width", false,
-			change{attribute.MethodUpdate, []string{"name", "unit"}},
-			change{attribute.MethodCreate, []string{"name", "type", "unit"}},
-		)
-		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "width", Kind: attribute.KindAttribute}))(t)
-		if len(h.Changes) != 2 {
-			t.Fatalf("kind %q: %+v", attribute.KindAttribute, h)
+		widthLog := []audittest.Change{
+			admin(attribute.MethodUpdate, "name", "unit"),
+			admin(attribute.MethodCreate, "name", "type", "unit"),
 		}
+		logs.Want(t, width, false, widthLog...)
+		logs.Want(t, shop.HistoryRequest{ID: "width", Kind: attribute.KindAttribute}, false, widthLog...)
 
 		// Groups.
 		ct.Must(attrs.CreateGroup(c.Admin, attribute.CreateGroupRequest{Code: "dims", Name: "Dimensions", Attributes: []string{"width", "height"}}))(t)
@@ -71,67 +50,38 @@ func TestHistory(t *testing.T) {
 		ct.Must(attrs.UpdateGroup(c.Admin, attribute.UpdateGroupRequest{Code: "dims", Name: &dimsName}))(t) // no change
 		// An attribute's delete takes it out of the group: the group's log says so.
 		ct.Must(attrs.Delete(c.Admin, attribute.CodeRequest{Code: "height"}))(t)
-		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "dims", Kind: attribute.KindGroup}))(t)
-		wantLog(t, h, attribute.KindGroup, "dims", false,
-			change{attribute.MethodDelete, []string{"attributes"}},
-			change{attribute.MethodUpdateGroup, []string{"position"}},
-			change{attribute.MethodCreateGroup, []string{"attributes", "name", "position"}}, // position 0 is stored, so it counts
-		)
-		// A group's code is not an attribute's: the kinds are apart.
-		if _, err := attrs.History(c.Admin, shop.HistoryRequest{ID: "dims"}); !errors.Is(err, shop.ErrNotFound) {
-			t.Fatalf("group code as an attribute: %v", err)
+		dimsLog := []audittest.Change{
+			admin(attribute.MethodDelete, "attributes"),
+			admin(attribute.MethodUpdateGroup, "position"),
+			admin(attribute.MethodCreateGroup, "attributes", "name", "position"), // position 0 is stored, so it counts
 		}
+		logs.Want(t, dims, false, dimsLog...)
+		// A group's code is not an attribute's: the kinds are apart.
+		_, err := attrs.History(c.Admin, shop.HistoryRequest{ID: "dims"})
+		ct.WantCode(t, err, transport.CodeNotFound)
 
 		// Deleted: the logs stay, the delete on top.
-		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "height"}))(t)
-		wantLog(t, h, attribute.KindAttribute, "height", true,
-			change{attribute.MethodDelete, nil},
-			change{attribute.MethodCreate, []string{"name", "type"}},
-		)
+		heightCreated := admin(attribute.MethodCreate, "name", "type")
+		logs.Want(t, height, true, admin(attribute.MethodDelete), heightCreated)
 		// Created again at the same code: the code's history reads on.
 		ct.Must(attrs.Create(c.Admin, attribute.CreateRequest{Code: "height", Name: "Height", Type: attribute.TypeText}))(t)
-		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "height"}))(t)
-		wantLog(t, h, attribute.KindAttribute, "height", false,
-			change{attribute.MethodCreate, []string{"name", "type"}},
-			change{attribute.MethodDelete, nil},
-			change{attribute.MethodCreate, []string{"name", "type"}},
-		)
+		logs.Want(t, height, false, heightCreated, admin(attribute.MethodDelete), heightCreated)
 		ct.Must(attrs.DeleteGroup(c.Admin, attribute.CodeRequest{Code: "dims"}))(t)
-		h = ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "dims", Kind: attribute.KindGroup}))(t)
-		if !h.Deleted || len(h.Changes) != 4 || h.Changes[0].Action != attribute.MethodDeleteGroup || h.Changes[0].Email != shoptest.AdminEmail {
-			t.Fatalf("group history after delete = %+v", h)
-		}
+		logs.Want(t, dims, true, append([]audittest.Change{admin(attribute.MethodDeleteGroup)}, dimsLog...)...)
 
 		// Refused writes leave no entry.
-		_, err := attrs.Update(c.Customer, attribute.UpdateRequest{Code: "width", Name: &unit})
+		_, err = attrs.Update(c.Customer, attribute.UpdateRequest{Code: "width", Name: &unit})
 		ct.WantCode(t, err, transport.CodeForbidden)
-		if h := ct.Must(attrs.History(c.Admin, shop.HistoryRequest{ID: "width"}))(t); len(h.Changes) != 2 {
-			t.Fatalf("a refused write was recorded: %+v", h)
-		}
+		logs.Want(t, width, false, widthLog...)
 
-		for _, tc := range []struct {
-			ctx  context.Context
-			code transport.Code
-		}{
-			{context.Background(), transport.CodeUnauthenticated},
-			{c.Customer, transport.CodeForbidden},
-		} {
-			_, err := attrs.History(tc.ctx, shop.HistoryRequest{ID: "width"})
-			ct.WantCode(t, err, tc.code)
-		}
-		for _, r := range []shop.HistoryRequest{
-			{ID: "../etc"},
-			{ID: ""},
-			{ID: "width", Kind: "option"},
-		} {
-			_, err := attrs.History(c.Admin, r)
-			ct.WantCode(t, err, transport.CodeInvalid)
-		}
-		if _, err := attrs.History(c.Admin, shop.HistoryRequest{ID: "depth"}); !errors.Is(err, shop.ErrNotFound) {
-			t.Fatalf("unknown attribute: %v", err)
-		}
-		if _, err := attrs.History(c.Admin, shop.HistoryRequest{ID: "depth", Kind: attribute.KindGroup}); !errors.Is(err, shop.ErrNotFound) {
-			t.Fatalf("unknown group: %v", err)
-		}
+		audittest.CheckRefusals(t, attrs.History, audittest.Refusals{
+			Admin: c.Admin, Customer: c.Customer,
+			Readable: []shop.HistoryRequest{width},
+			Invalid:  []shop.HistoryRequest{{ID: "../etc"}, {ID: ""}, {ID: "width", Kind: "option"}},
+			Unknown: []shop.HistoryRequest{
+				{ID: "depth"}, {ID: "depth", Kind: attribute.KindGroup},
+				{ID: "dims"}, // still not an attribute's once the group is deleted
+			},
+		})
 	})
 }

@@ -2,11 +2,10 @@ package product_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"testing"
 
+	"github.com/shopbus/shopbus/internal/audit/audittest"
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/shop"
@@ -24,6 +23,8 @@ func TestHistory(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		w := setup(t, bus)
 		ps := w.Products
+		admin := audittest.By(shoptest.AdminEmail)
+		logs := audittest.Reader{History: ps.History, Admin: w.Admin, Kind: product.ServiceName}
 		p := ct.Must(ps.Create(w.Admin, product.CreateRequest{Title: "Mug", Price: eur(900), CategoryIDs: []string{w.sale.ID}}))(t)
 		title := "Cup"
 		price := eur(1200)
@@ -31,59 +32,34 @@ func TestHistory(t *testing.T) {
 		ct.Must(ps.Update(w.Admin, product.UpdateRequest{ID: p.ID, Title: &title}))(t) // no change: no entry
 		ct.Must(ps.Publish(w.Admin, product.GetRequest{ID: p.ID}))(t)
 
-		h := ct.Must(ps.History(w.Admin, shop.HistoryRequest{ID: p.ID}))(t)
-		want := []struct {
-			action string
-			fields []string
-		}{
-			{product.MethodPublish, []string{"published_at", "status"}},
-			{product.MethodUpdate, []string{"price", "title"}},
-			{product.MethodCreate, []string{"category_ids", "price", "sku", "slug", "status", "title"}},
+		log := []audittest.Change{
+			admin(product.MethodPublish, "published_at", "status"),
+			admin(product.MethodUpdate, "price", "title"),
+			admin(product.MethodCreate, "category_ids", "price", "sku", "slug", "status", "title"),
 		}
-		if h.ID != p.ID || h.Kind != product.ServiceName || h.Deleted || len(h.Changes) != len(want) {
-			t.Fatalf("history = %+v, want %d changes", h, len(want))
-		}
-		for i, c := range h.Changes {
-			if c.Action != want[i].action || !slices.Equal(c.Fields, want[i].fields) ||
-				c.Email != shoptest.AdminEmail || c.UserID == "" || c.Time.IsZero() {
-				t.Errorf("change %d = %+v, want %s of %v by %s", i, c, want[i].action, want[i].fields, shoptest.AdminEmail)
-			}
-		}
+		logs.Want(t, shop.HistoryRequest{ID: p.ID}, false, log...)
 
 		// Re-filed by the shop itself when its category goes.
 		ct.Eventually(t, "category deleted", func() error {
 			_, err := w.Categories.Delete(w.Admin, category.DeleteRequest{ID: w.sale.ID, Reparent: true})
 			return err
 		})
+		refiled := audittest.Auto(shop.EventCategoryDeleted, "category_ids")
 		ct.Eventually(t, "re-filing recorded", func() error {
 			h, err := ps.History(w.Admin, shop.HistoryRequest{ID: p.ID})
 			if err != nil {
 				return err
 			}
-			c := h.Changes[0]
-			if c.Action != shop.EventCategoryDeleted || c.Email != "" || c.UserID != "" || !slices.Equal(c.Fields, []string{"category_ids"}) {
-				return fmt.Errorf("newest change %+v", c)
-			}
-			return nil
+			return audittest.Match(h.Changes[0], refiled)
 		})
+		log = append([]audittest.Change{refiled}, log...)
 
-		for _, tc := range []struct {
-			ctx  context.Context
-			code transport.Code
-		}{
-			{context.Background(), transport.CodeUnauthenticated},
-			{w.Customer, transport.CodeForbidden},
-		} {
-			_, err := ps.History(tc.ctx, shop.HistoryRequest{ID: p.ID})
-			ct.WantCode(t, err, tc.code)
-		}
-		_, err := ps.History(w.Admin, shop.HistoryRequest{ID: "../etc"})
-		ct.WantCode(t, err, transport.CodeInvalid)
-		_, err = ps.History(w.Admin, shop.HistoryRequest{ID: p.ID, Kind: "category"})
-		ct.WantCode(t, err, transport.CodeInvalid)
-		if _, err := ps.History(w.Admin, shop.HistoryRequest{ID: "0123456789abcdef01234567"}); !errors.Is(err, shop.ErrNotFound) {
-			t.Fatalf("unknown product: %v", err)
-		}
+		audittest.CheckRefusals(t, ps.History, audittest.Refusals{
+			Admin: w.Admin, Customer: w.Customer,
+			Readable: []shop.HistoryRequest{{ID: p.ID}},
+			Invalid:  []shop.HistoryRequest{{ID: "../etc"}, {ID: p.ID, Kind: "category"}},
+			Unknown:  []shop.HistoryRequest{{ID: "0123456789abcdef01234567"}},
+		})
 
 		// Deleted: the log stays, the delete on top.
 		ct.Must(ps.Delete(w.Admin, product.GetRequest{ID: p.ID}))(t)
@@ -94,9 +70,6 @@ func TestHistory(t *testing.T) {
 			}
 			return nil
 		})
-		h = ct.Must(ps.History(w.Admin, shop.HistoryRequest{ID: p.ID}))(t)
-		if !h.Deleted || len(h.Changes) != 5 || h.Changes[0].Action != product.MethodDelete || h.Changes[0].Email != shoptest.AdminEmail {
-			t.Fatalf("history after delete = %+v", h)
-		}
+		logs.Want(t, shop.HistoryRequest{ID: p.ID}, true, append([]audittest.Change{admin(product.MethodDelete)}, log...)...)
 	})
 }

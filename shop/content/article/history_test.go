@@ -2,12 +2,11 @@ package article_test
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shopbus/shopbus/internal/audit/audittest"
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
@@ -15,28 +14,6 @@ import (
 	"github.com/shopbus/shopbus/shop/content/article"
 	"github.com/shopbus/shopbus/transport"
 )
-
-// change is an expected entry of an audit log: its action and changed
-// fields, by the test's admin.
-type change struct {
-	action string
-	fields []string
-}
-
-// wantChanges fails t unless h lists want, newest first, each by the
-// test's admin.
-func wantChanges(t *testing.T, h shop.History, want ...change) {
-	t.Helper()
-	if len(h.Changes) != len(want) {
-		t.Fatalf("history of %s %s has %d changes %+v, want %d", h.Kind, h.ID, len(h.Changes), h.Changes, len(want))
-	}
-	for i, c := range h.Changes {
-		if c.Action != want[i].action || !slices.Equal(c.Fields, want[i].fields) ||
-			c.Email != shoptest.AdminEmail || c.UserID == "" || c.Time.IsZero() {
-			t.Errorf("change %d of %s = %+v, want %s of %v by %s", i, h.ID, c, want[i].action, want[i].fields, shoptest.AdminEmail)
-		}
-	}
-}
 
 // TestHistory checks the article's audit log: each write (create, update,
 // publish, schedule, unpublish, delete) names its admin, its action and
@@ -52,45 +29,28 @@ func TestHistory(t *testing.T) {
 		must[article.Article](t)(f.client.Update(f.Admin, article.UpdateRequest{ID: a.ID, PublishedAt: ptr(time.Now().Add(time.Hour))}))
 		must[article.Article](t)(f.client.Update(f.Admin, article.UpdateRequest{ID: a.ID, Status: ptr(article.StatusDraft)}))
 
-		h := must[shop.History](t)(f.client.History(f.Admin, shop.HistoryRequest{ID: a.ID}))
-		if h.ID != a.ID || h.Kind != article.ServiceName || h.Deleted {
-			t.Fatalf("history = %+v", h)
+		admin := audittest.By(shoptest.AdminEmail)
+		logs := audittest.Reader{History: f.client.History, Admin: f.Admin, Kind: article.ServiceName}
+		live := []audittest.Change{
+			admin(article.MethodUpdate, "status"),                 // unpublished
+			admin(article.MethodUpdate, "published_at"),           // scheduled
+			admin(article.MethodUpdate, "published_at", "status"), // published
+			admin(article.MethodUpdate, "body", "title"),          // edited
+			admin(article.MethodCreate, "body", "slug", "status", "tags", "title"),
 		}
-		live := []change{
-			{article.MethodUpdate, []string{"status"}},                 // unpublished
-			{article.MethodUpdate, []string{"published_at"}},           // scheduled
-			{article.MethodUpdate, []string{"published_at", "status"}}, // published
-			{article.MethodUpdate, []string{"body", "title"}},          // edited
-			{article.MethodCreate, []string{"body", "slug", "status", "tags", "title"}},
-		}
-		wantChanges(t, h, live...)
-		wantChanges(t, must[shop.History](t)(f.client.History(f.Admin, shop.HistoryRequest{ID: a.ID, Kind: article.ServiceName})), live...)
+		logs.Want(t, shop.HistoryRequest{ID: a.ID}, false, live...)
+		logs.Want(t, shop.HistoryRequest{ID: a.ID, Kind: article.ServiceName}, false, live...)
 
-		for _, tc := range []struct {
-			ctx  context.Context
-			code transport.Code
-		}{
-			{f.anon, transport.CodeUnauthenticated},
-			{f.Customer, transport.CodeForbidden},
-		} {
-			_, err := f.client.History(tc.ctx, shop.HistoryRequest{ID: a.ID})
-			wantCode(t, err, tc.code)
-		}
-		_, err := f.client.History(f.Admin, shop.HistoryRequest{ID: "../etc"})
-		wantCode(t, err, transport.CodeInvalid)
-		_, err = f.client.History(f.Admin, shop.HistoryRequest{ID: a.ID, Kind: "product"})
-		wantCode(t, err, transport.CodeInvalid)
-		if _, err := f.client.History(f.Admin, shop.HistoryRequest{ID: "no-such-article"}); !errors.Is(err, shop.ErrNotFound) {
-			t.Fatalf("unknown article: %v", err)
-		}
+		audittest.CheckRefusals(t, f.client.History, audittest.Refusals{
+			Admin: f.Admin, Anonymous: f.anon, Customer: f.Customer,
+			Readable: []shop.HistoryRequest{{ID: a.ID}},
+			Invalid:  []shop.HistoryRequest{{ID: "../etc"}, {ID: a.ID, Kind: "product"}},
+			Unknown:  []shop.HistoryRequest{{ID: "no-such-article"}},
+		})
 
 		// Deleted: the log stays, the delete on top.
 		must[article.Article](t)(f.client.Delete(f.Admin, article.DeleteRequest{ID: a.ID}))
-		h = must[shop.History](t)(f.client.History(f.Admin, shop.HistoryRequest{ID: a.ID}))
-		if !h.Deleted {
-			t.Fatalf("history after delete = %+v", h)
-		}
-		wantChanges(t, h, append([]change{{article.MethodDelete, nil}}, live...)...)
+		logs.Want(t, shop.HistoryRequest{ID: a.ID}, true, append([]audittest.Change{admin(article.MethodDelete)}, live...)...)
 	})
 }
 
@@ -116,16 +76,13 @@ func TestHistoryScheduledAndHardDelete(t *testing.T) {
 	now = at.Add(time.Minute)
 	mu.Unlock()
 	must[article.Article](t)(srv.Get(context.Background(), article.GetRequest{ID: x.ID})) // public now
-	created := change{article.MethodCreate, []string{"published_at", "slug", "status", "title"}}
-	wantChanges(t, must[shop.History](t)(srv.History(a.Admin, shop.HistoryRequest{ID: x.ID})), created)
+	logs := audittest.Reader{History: srv.History, Admin: a.Admin, Kind: article.ServiceName}
+	created := audittest.By(shoptest.AdminEmail)(article.MethodCreate, "published_at", "slug", "status", "title")
+	logs.Want(t, shop.HistoryRequest{ID: x.ID}, false, created)
 
 	must[article.Article](t)(srv.Delete(a.Admin, article.DeleteRequest{ID: x.ID}))
 	if n, err := db.Collection("articles").CountDocuments(context.Background(), map[string]any{"_id": x.ID}); err != nil || n != 0 {
 		t.Fatalf("%d documents after a delete without events, %v", n, err)
 	}
-	h := must[shop.History](t)(srv.History(a.Admin, shop.HistoryRequest{ID: x.ID}))
-	if !h.Deleted {
-		t.Fatalf("history after delete = %+v", h)
-	}
-	wantChanges(t, h, change{article.MethodDelete, nil}, created)
+	logs.Want(t, shop.HistoryRequest{ID: x.ID}, true, audittest.By(shoptest.AdminEmail)(article.MethodDelete), created)
 }

@@ -1,46 +1,15 @@
 package seo_test
 
 import (
-	"context"
-	"slices"
 	"testing"
 
+	"github.com/shopbus/shopbus/internal/audit/audittest"
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/transport"
 )
-
-// change is an expected entry of a history: its action and fields.
-type change struct {
-	action string
-	fields []string
-}
-
-// wantChanges fails t unless h lists want, newest first, each made by the
-// test's admin.
-func wantChanges(t *testing.T, h shop.History, want ...change) {
-	t.Helper()
-	if len(h.Changes) != len(want) {
-		t.Fatalf("history of %s %s has %d changes %+v, want %d", h.Kind, h.ID, len(h.Changes), h.Changes, len(want))
-	}
-	for i, c := range h.Changes {
-		if c.Action != want[i].action || !slices.Equal(c.Fields, want[i].fields) ||
-			c.Email != shoptest.AdminEmail || c.UserID == "" || c.Time.IsZero() {
-			t.Errorf("change %d = %+v, want %s of %v by %s", i, c, want[i].action, want[i].fields, shoptest.AdminEmail)
-		}
-	}
-}
-
-func mustHistory(t *testing.T, f *fixture, r shop.HistoryRequest) shop.History {
-	t.Helper()
-	h, err := f.client.History(f.Admin, r)
-	if err != nil {
-		t.Fatalf("history of %+v: %v", r, err)
-	}
-	return h
-}
 
 // TestHistory checks the audit logs of overrides and of redirects: each
 // admin write names its admin, its action and the fields it changed,
@@ -51,6 +20,8 @@ func TestHistory(t *testing.T) {
 	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
 		f := start(t, bus, seo.Options{})
 		c := f.client
+		admin := audittest.By(shoptest.AdminEmail)
+		logs := audittest.Reader{History: c.History, Admin: f.Admin, Kind: seo.HistoryOverride}
 
 		// A product's overrides.
 		f.productEvent(t, product("p1", "lamp", "Lamp", "A lamp.", 1), "")
@@ -72,14 +43,10 @@ func TestHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, kind := range []string{"", seo.HistoryOverride} {
-			h := mustHistory(t, f, shop.HistoryRequest{ID: "product:p1", Kind: kind})
-			if h.ID != "product:p1" || h.Kind != seo.HistoryOverride || h.Deleted {
-				t.Fatalf("history = %+v", h)
-			}
-			wantChanges(t, h,
-				change{seo.MethodDelete, []string{"description", "og_title", "robots", "title"}},
-				change{seo.MethodPut, []string{"description", "og_title"}},
-				change{seo.MethodPut, []string{"robots", "title"}},
+			logs.Want(t, shop.HistoryRequest{ID: "product:p1", Kind: kind}, false,
+				admin(seo.MethodDelete, "description", "og_title", "robots", "title"),
+				admin(seo.MethodPut, "description", "og_title"),
+				admin(seo.MethodPut, "robots", "title"),
 			)
 		}
 
@@ -93,24 +60,17 @@ func TestHistory(t *testing.T) {
 		if _, err := c.Delete(f.Admin, seo.DeleteRequest{Kind: seo.KindPage, EntityID: "about"}); err != nil {
 			t.Fatal(err)
 		}
-		h := mustHistory(t, f, shop.HistoryRequest{ID: "page:about"})
-		if !h.Deleted {
-			t.Fatalf("deleted page's history = %+v", h)
+		page := shop.HistoryRequest{ID: "page:about"}
+		pageLog := []audittest.Change{
+			admin(seo.MethodDelete),
+			admin(seo.MethodPut, "path"),
+			admin(seo.MethodPut, "path", "title"),
 		}
-		pageLog := []change{
-			{seo.MethodDelete, nil},
-			{seo.MethodPut, []string{"path"}},
-			{seo.MethodPut, []string{"path", "title"}},
-		}
-		wantChanges(t, h, pageLog...)
+		logs.Want(t, page, true, pageLog...)
 		if _, err := c.Put(f.Admin, seo.PutRequest{Kind: seo.KindPage, EntityID: "about", Path: "/about-us", Title: "About us"}); err != nil {
 			t.Fatal(err)
 		}
-		h = mustHistory(t, f, shop.HistoryRequest{ID: "page:about"})
-		if h.Deleted {
-			t.Fatalf("page written again still deleted: %+v", h)
-		}
-		wantChanges(t, h, append([]change{{seo.MethodPut, []string{"path", "title"}}}, pageLog...)...)
+		logs.Want(t, page, false, append([]audittest.Change{admin(seo.MethodPut, "path", "title")}, pageLog...)...)
 
 		// A redirect: changed, deleted, written again.
 		for _, r := range []seo.PutRedirectRequest{
@@ -122,52 +82,38 @@ func TestHistory(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		h = mustHistory(t, f, shop.HistoryRequest{ID: "/old-shop/item/12/", Kind: seo.HistoryRedirect})
-		if h.ID != "/old-shop/item/12" || h.Kind != seo.HistoryRedirect || h.Deleted {
-			t.Fatalf("redirect history = %+v", h)
+		const from = "/old-shop/item/12"
+		redirect := shop.HistoryRequest{ID: from, Kind: seo.HistoryRedirect}
+		redirectLog := []audittest.Change{
+			admin(seo.MethodPutRedirect, "status", "to"),
+			admin(seo.MethodPutRedirect, "status", "to"),
 		}
-		redirectLog := []change{
-			{seo.MethodPutRedirect, []string{"status", "to"}},
-			{seo.MethodPutRedirect, []string{"status", "to"}},
-		}
-		wantChanges(t, h, redirectLog...)
-		if _, err := c.DeleteRedirect(f.Admin, seo.DeleteRedirectRequest{From: "/old-shop/item/12"}); err != nil {
+		// Asked for as written, answered as stored.
+		h, err := c.History(f.Admin, shop.HistoryRequest{ID: from + "/", Kind: seo.HistoryRedirect})
+		if err != nil {
 			t.Fatal(err)
 		}
-		redirectLog = append([]change{{seo.MethodDeleteRedirect, nil}}, redirectLog...)
-		h = mustHistory(t, f, shop.HistoryRequest{ID: "/old-shop/item/12", Kind: seo.HistoryRedirect})
-		if !h.Deleted {
-			t.Fatalf("deleted redirect's history = %+v", h)
-		}
-		wantChanges(t, h, redirectLog...)
-		if _, err := c.PutRedirect(f.Admin, seo.PutRedirectRequest{From: "/old-shop/item/12", To: "/lamp"}); err != nil {
+		audittest.WantLog(t, h, seo.HistoryRedirect, from, false, redirectLog...)
+		if _, err := c.DeleteRedirect(f.Admin, seo.DeleteRedirectRequest{From: from}); err != nil {
 			t.Fatal(err)
 		}
-		h = mustHistory(t, f, shop.HistoryRequest{ID: "/old-shop/item/12", Kind: seo.HistoryRedirect})
-		if h.Deleted {
-			t.Fatalf("redirect written again still deleted: %+v", h)
+		redirectLog = append([]audittest.Change{admin(seo.MethodDeleteRedirect)}, redirectLog...)
+		logs.Want(t, redirect, true, redirectLog...)
+		if _, err := c.PutRedirect(f.Admin, seo.PutRedirectRequest{From: from, To: "/lamp"}); err != nil {
+			t.Fatal(err)
 		}
-		wantChanges(t, h, append([]change{{seo.MethodPutRedirect, []string{"status", "to"}}}, redirectLog...)...)
+		logs.Want(t, redirect, false, append([]audittest.Change{admin(seo.MethodPutRedirect, "status", "to")}, redirectLog...)...)
 
 		// Who may ask, and what.
-		for _, tc := range []struct {
-			ctx  context.Context
-			r    shop.HistoryRequest
-			code transport.Code
-		}{
-			{f.anon, shop.HistoryRequest{ID: "product:p1"}, transport.CodeUnauthenticated},
-			{f.Customer, shop.HistoryRequest{ID: "product:p1"}, transport.CodeForbidden},
-			{f.Customer, shop.HistoryRequest{ID: "/old-shop/item/12", Kind: seo.HistoryRedirect}, transport.CodeForbidden},
-			{f.Admin, shop.HistoryRequest{ID: "p1"}, transport.CodeInvalid},
-			{f.Admin, shop.HistoryRequest{ID: "shoe:p1"}, transport.CodeInvalid},
-			{f.Admin, shop.HistoryRequest{ID: "product:../x"}, transport.CodeInvalid},
-			{f.Admin, shop.HistoryRequest{ID: "old-shop", Kind: seo.HistoryRedirect}, transport.CodeInvalid},
-			{f.Admin, shop.HistoryRequest{ID: "product:p1", Kind: "product"}, transport.CodeInvalid},
-			{f.Admin, shop.HistoryRequest{ID: "page:nowhere"}, transport.CodeNotFound},
-			{f.Admin, shop.HistoryRequest{ID: "/nowhere", Kind: seo.HistoryRedirect}, transport.CodeNotFound},
-		} {
-			_, err := c.History(tc.ctx, tc.r)
-			wantCode(t, err, tc.code)
-		}
+		audittest.CheckRefusals(t, c.History, audittest.Refusals{
+			Admin: f.Admin, Anonymous: f.anon, Customer: f.Customer,
+			Readable: []shop.HistoryRequest{{ID: "product:p1"}, redirect},
+			Invalid: []shop.HistoryRequest{
+				{ID: "p1"}, {ID: "shoe:p1"}, {ID: "product:../x"},
+				{ID: "old-shop", Kind: seo.HistoryRedirect},
+				{ID: "product:p1", Kind: "product"},
+			},
+			Unknown: []shop.HistoryRequest{{ID: "page:nowhere"}, {ID: "/nowhere", Kind: seo.HistoryRedirect}},
+		})
 	})
 }
