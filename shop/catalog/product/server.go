@@ -919,12 +919,7 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 	if _, err := shop.RequireAdmin(ctx, s.opts.Auth); err != nil {
 		return shop.History{}, err
 	}
-	var f kit.Fields
-	f.ID("id", r.ID, true)
-	if r.Kind != "" && r.Kind != ServiceName {
-		f.Add("kind", "must be empty or "+ServiceName)
-	}
-	if err := f.Err("invalid history request"); err != nil {
+	if err := kit.CheckHistory(r, ServiceName); err != nil {
 		return shop.History{}, err
 	}
 	return audit.Read(ctx, s.products, s.retired, ServiceName, r.ID)

@@ -273,3 +273,14 @@ func Unique(ss []string) []string {
 	}
 	return out
 }
+
+// CheckHistory validates a history request for the one kind of entity a
+// service keeps, keyed by id (an id as ID checks it): empty or kind.
+func CheckHistory(r shop.HistoryRequest, kind string) error {
+	var f Fields
+	f.ID("id", r.ID, true)
+	if r.Kind != "" && r.Kind != kind {
+		f.Add("kind", "must be empty or "+kind)
+	}
+	return f.Err("invalid history request")
+}
