@@ -1,7 +1,6 @@
 package storefront_test
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -38,28 +37,17 @@ func TestAdminDeleteShape(t *testing.T) {
 
 	// The product service refuses the delete: its page says why, the product stays.
 	p := f.products["blue-runner"]
-	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return conflictMethod{b, product.MethodDelete} })
+	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus {
+		return failMethod{Bus: b, method: product.MethodDelete, code: transport.CodeConflict}
+	})
 	other := newBrowser(t, srv.URL)
 	other.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
 	path := "/admin/products/" + p.ID
 	code, _, page := other.submit(path+"/delete", path+"/delete", nil, nil)
-	if code != 409 || !strings.Contains(page, "being changed elsewhere") || !strings.Contains(page, `form action="`+path+`" method="post" class="admin-form product-form"`) {
+	if code != 409 || !strings.Contains(page, "refused by the test") || !strings.Contains(page, `form action="`+path+`" method="post" class="admin-form product-form"`) {
 		t.Fatalf("a failed delete: %d\n%s", code, page)
 	}
 	if got := getProduct(t, f, p.ID); got.ID != p.ID {
 		t.Fatalf("the product went: %+v", got)
 	}
-}
-
-// conflictMethod is a bus whose calls of one method answer conflict.
-type conflictMethod struct {
-	transport.Bus
-	method string
-}
-
-func (b conflictMethod) Call(ctx context.Context, method string, body []byte) ([]byte, error) {
-	if method == b.method {
-		return nil, transport.Errorf(transport.CodeConflict, "%s: being changed elsewhere", method)
-	}
-	return b.Bus.Call(ctx, method, body)
 }

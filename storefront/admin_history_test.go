@@ -1,6 +1,7 @@
 package storefront_test
 
 import (
+	"cmp"
 	"context"
 	"html"
 	"net/url"
@@ -53,15 +54,17 @@ func wantHistory(t *testing.T, page string, want ...historyRow) {
 	}
 }
 
-// failMethod is a bus whose calls of one method fail as unavailable.
+// failMethod is a bus whose calls of one method fail with code
+// (unavailable when zero).
 type failMethod struct {
 	transport.Bus
 	method string
+	code   transport.Code
 }
 
 func (b failMethod) Call(ctx context.Context, method string, body []byte) ([]byte, error) {
 	if method == b.method {
-		return nil, transport.Errorf(transport.CodeUnavailable, "%s is away", method)
+		return nil, transport.Errorf(cmp.Or(b.code, transport.CodeUnavailable), "%s: refused by the test's bus", method)
 	}
 	return b.Bus.Call(ctx, method, body)
 }
@@ -70,7 +73,7 @@ func (b failMethod) Call(ctx context.Context, method string, body []byte) ([]byt
 // calls of method (a service's history method) fail (see failMethod).
 func failingAdmin(t *testing.T, f *fixture, method string) *browser {
 	t.Helper()
-	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{b, method} })
+	_, srv, _ := f.newFront(t, storefront.Options{}, func(b transport.Bus) transport.Bus { return failMethod{Bus: b, method: method} })
 	b := newBrowser(t, srv.URL)
 	b.json("POST", "/api/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200, nil)
 	return b
