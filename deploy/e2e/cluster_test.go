@@ -80,26 +80,7 @@ func startCluster(t *testing.T) *cluster {
 		if t.Failed() {
 			dumpLogs(t, ctx, stack)
 		}
-		// Docker may still hold an endpoint of a node the test disconnected
-		// and connected again (partition) when compose removes the
-		// network: try again once the endpoint is released.
-		var err error
-		for attempt := 0; attempt < 3; attempt++ {
-			if err = stack.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err == nil {
-				break
-			}
-			t.Logf("compose down, attempt %d: %v", attempt+1, err)
-			time.Sleep(3 * time.Second)
-		}
-		switch {
-		case err != nil && strings.Contains(err.Error(), "has active endpoints"):
-			// Seen once after the partition: Docker kept an endpoint with
-			// no container, which no retry removes. The network's name is
-			// this run's own, so what stays behind harms no other run.
-			t.Logf("compose down left the network behind: %v", err)
-		case err != nil:
-			t.Errorf("compose down: %v", err)
-		}
+		composeDown(t, ctx, stack)
 	})
 	began := time.Now()
 	upCtx, cancel := context.WithTimeout(ctx, 8*time.Minute)

@@ -117,9 +117,7 @@ func topology(t *testing.T) (*compose.DockerCompose, string) {
 		if t.Failed() {
 			dumpLogs(t, ctx, stack)
 		}
-		if err := stack.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err != nil {
-			t.Errorf("compose down: %v", err)
-		}
+		composeDown(t, ctx, stack)
 	})
 	upCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -430,4 +428,29 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool,
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// composeDown takes stack down with its volumes. Docker may still hold an
+// endpoint of a container the test stopped, or disconnected and connected
+// again, when compose removes the network ("has active endpoints", seen
+// after TestCluster's partition and after TestShopperJourney restarted
+// auth): it tries again once the endpoint may be released, and when one
+// stays with no container, which no retry removes, it logs that instead of
+// failing the test: the network's name is this run's own, so what stays
+// behind harms no other run. Other errors fail the test.
+func composeDown(t *testing.T, ctx context.Context, stack compose.ComposeStack) {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = stack.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err == nil {
+			return
+		}
+		t.Logf("compose down, attempt %d: %v", attempt+1, err)
+		time.Sleep(3 * time.Second)
+	}
+	if strings.Contains(err.Error(), "has active endpoints") {
+		t.Logf("compose down left the network behind: %v", err)
+		return
+	}
+	t.Errorf("compose down: %v", err)
 }
