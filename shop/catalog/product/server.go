@@ -15,6 +15,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/idem"
@@ -217,12 +218,18 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Product, error) {
 	if err := f.Err("invalid product id"); err != nil {
 		return Product{}, err
 	}
-	d, err := s.load(ctx, r.ID)
+	d, err := s.load(ctx, r.ID, shownOnly)
 	if err != nil {
 		return Product{}, err
 	}
 	return d.product(), nil
 }
+
+// shownOnly leaves out of a read what a Product does not show: the audit
+// log (up to shop.MaxHistory entries) and the events waiting in the
+// outbox (a whole product each). For reads only: a write stores the whole
+// document it loaded.
+var shownOnly = options.FindOne().SetProjection(bson.D{{Key: audit.Field, Value: 0}, {Key: "outbox", Value: 0}})
 
 // GetBySlug implements Service.
 // HoldsSlug implements Service. A malformed slug is held by nobody.
@@ -248,7 +255,7 @@ func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, er
 	if id == "" {
 		return Product{}, shop.NotFound("product " + kit.Quote(slug))
 	}
-	d, err := s.load(ctx, id)
+	d, err := s.load(ctx, id, shownOnly)
 	if err != nil {
 		return Product{}, err
 	}
@@ -258,8 +265,8 @@ func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, er
 	return d.product(), nil
 }
 
-func (s *Server) load(ctx context.Context, id string) (productDoc, error) {
-	d, err := kit.Find[productDoc](ctx, s.products, "product", id)
+func (s *Server) load(ctx context.Context, id string, opts ...options.Lister[options.FindOneOptions]) (productDoc, error) {
+	d, err := kit.Find[productDoc](ctx, s.products, "product", id, opts...)
 	if err == nil && d.Deleted {
 		return productDoc{}, shop.NotFound("product " + kit.Quote(id))
 	}

@@ -47,11 +47,11 @@ func Insert(ctx context.Context, c *mongo.Collection, what, id string, doc any) 
 	return nil
 }
 
-// Find returns the document of c whose _id is id; none is a not_found
-// "<what> <id>".
-func Find[T any](ctx context.Context, c *mongo.Collection, what, id string) (T, error) {
+// Find returns the document of c whose _id is id (with opts, e.g. a
+// projection); none is a not_found "<what> <id>".
+func Find[T any](ctx context.Context, c *mongo.Collection, what, id string, opts ...options.Lister[options.FindOneOptions]) (T, error) {
 	var d T
-	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts...).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		var zero T
 		return zero, shop.NotFound(what + " " + Quote(id))
