@@ -32,6 +32,7 @@ import (
 const (
 	fieldEvents  = "outbox"
 	fieldPending = "outbox_pending"
+	fieldBatch   = "outbox_batch"
 )
 
 // Entry is one event waiting in a document for the relay.
@@ -58,6 +59,9 @@ type Events struct {
 	// HasPending is set while Pending is not empty, so that the relay finds
 	// such documents through an index.
 	HasPending bool `bson:"outbox_pending,omitempty"`
+	// Batch is the id of the batch that created the document, if one did
+	// (see Relay.Begin).
+	Batch string `bson:"outbox_batch,omitempty"`
 }
 
 // Add appends an event whose body is v encoded as JSON. It panics if v

@@ -79,9 +79,11 @@ type Relay struct {
 	cfg    Config
 	coll   *mongo.Collection
 	leases *mongo.Collection
-	owner  string
-	kick   chan struct{}
-	log    *slog.Logger
+	// batches holds the events of bulk creations (see Begin).
+	batches *mongo.Collection
+	owner   string
+	kick    chan struct{}
+	log     *slog.Logger
 	// scanCost is how long the last look for waiting events took.
 	scanCost atomic.Int64 // nanoseconds
 	// onScan, when set, runs inside each look (tests make looks slow).
@@ -122,12 +124,13 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		cfg.Now = time.Now
 	}
 	r := &Relay{
-		cfg:    cfg,
-		coll:   cfg.Collection,
-		leases: cfg.Collection.Database().Collection(leaseCollection),
-		owner:  uuid.NewString(),
-		kick:   make(chan struct{}, 1),
-		log:    cfg.Logger,
+		cfg:     cfg,
+		coll:    cfg.Collection,
+		leases:  cfg.Collection.Database().Collection(leaseCollection),
+		batches: cfg.Collection.Database().Collection(cfg.Collection.Name() + batchSuffix),
+		owner:   uuid.NewString(),
+		kick:    make(chan struct{}, 1),
+		log:     cfg.Logger,
 	}
 	if _, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldPending, Value: 1}}}); err != nil {
 		return nil, fmt.Errorf("outbox: create index: %w", err)
@@ -301,13 +304,26 @@ func (r *Relay) lookForBacklog(done chan struct{}) {
 	changes := r.changes.Load()
 	docs, err := r.pendingDocs(ctx)
 	var v shop.EventBacklog
-	for _, d := range docs {
-		if len(d.Pending) == 0 {
-			continue
+	count := func(events []Entry) {
+		if len(events) == 0 {
+			return
 		}
-		v.Pending += len(d.Pending)
-		if t := d.Pending[0].Time; v.Oldest.IsZero() || t.Before(v.Oldest) {
+		v.Pending += len(events)
+		if t := events[0].Time; v.Oldest.IsZero() || t.Before(v.Oldest) {
 			v.Oldest = t
+		}
+	}
+	for _, d := range docs {
+		count(d.Pending)
+	}
+	if err == nil {
+		// A batch under way counts too: its events are not out yet.
+		var recs []batchDoc
+		recs, err = r.pendingBatches(ctx)
+		for _, rec := range recs {
+			for _, d := range rec.Docs {
+				count(d.Events)
+			}
 		}
 	}
 	b := &r.backlog
@@ -359,9 +375,13 @@ func (r *Relay) sweep(ctx context.Context, minAge time.Duration) (n int, younger
 	if r.cfg.Publisher == nil {
 		return 0, false, nil
 	}
+	n, younger, err = r.sweepBatches(ctx, minAge)
+	if err != nil {
+		return n, younger, err
+	}
 	docs, err := r.pendingDocs(ctx)
 	if err != nil {
-		return 0, false, err
+		return n, younger, err
 	}
 	now := r.cfg.Now()
 	for _, d := range docs {

@@ -22,7 +22,14 @@ const ProductEvents = "product.product.*"
 // HandleProductChanged), and an event id handled before is dropped.
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	opts = append([]transport.ConsumerOption{transport.WithHandlerTimeout(ProductEventTimeout)}, opts...)
-	return bus.Subscribe(ServiceName, ProductEvents, outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.HandleEvent)), opts...)
+	dedupe := outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.HandleEvent))
+	h := transport.EventHandlerFunc(func(ctx context.Context, ev transport.Event) error {
+		if ev.Key == shop.EventProductCreated {
+			return nil // a new product is in no cart: not worth remembering either
+		}
+		return dedupe.HandleEvent(ctx, ev)
+	})
+	return bus.Subscribe(ServiceName, ProductEvents, h, opts...)
 }
 
 // ProductEventTimeout is the deadline of one run of the product event

@@ -275,7 +275,9 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 		out := make([]StockResult, len(r.Items))
 		errs := make([]error, len(r.Items))
 		pre := make([]loadedStock, len(r.Items))
-		s.loadMany(ctx, r.Items, pre)
+		if !r.IfAbsent {
+			s.loadMany(ctx, r.Items, pre)
+		} // else the insert finds out which exist: pre says none does
 		created, err := s.createStock(ctx, r.Items, pre, out)
 		if err != nil {
 			return nil, err
@@ -291,6 +293,10 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
+				if r.IfAbsent {
+					errs[i] = s.keep(ctx, &out[i])
+					return
+				}
 				st, err := s.setStockFrom(ctx, MethodSetStockMany, it, &pre[i])
 				if err != nil {
 					errs[i] = err
@@ -312,6 +318,22 @@ func (s *Server) SetStockMany(ctx context.Context, r SetStockManyRequest) ([]Sto
 		}
 		return out, nil
 	})
+}
+
+// keep fills in res, the result of a SKU that IfAbsent leaves as it is,
+// with its stock as stored.
+func (s *Server) keep(ctx context.Context, res *StockResult) error {
+	var d stockDoc
+	_, found, err := s.stockV.Load(ctx, res.SKU, &d)
+	switch {
+	case err != nil:
+		return s.internal(ctx, "load stock", err)
+	case !found: // removed since the insert found it: cannot happen today
+		return shop.Unavailable("stock of " + res.SKU + " changed meanwhile: try again")
+	}
+	st := d.public()
+	res.Stock, res.Kept = &st, true
+	return nil
 }
 
 // loadedStock is the stock of a SKU as loaded, outside its lock.
@@ -356,33 +378,39 @@ func (s *Server) createStock(ctx context.Context, items []SetStockRequest, pre [
 	if len(fresh) == 0 {
 		return created, nil
 	}
-	// This process's writers of these SKUs wait until their events are
-	// out (locks taken in order: SKUs are distinct).
-	skus := make([]string, len(fresh))
-	for k, i := range fresh {
-		skus[k] = items[i].SKU
-	}
-	slices.Sort(skus)
-	for _, sku := range skus {
-		defer s.locks.Lock(sku)()
-	}
+	// The new records' events wait in one batch record, not in each
+	// record (see outbox.Relay.Begin): two writes for the batch instead
+	// of a clearing write per SKU. Until Commit, this process's writers
+	// of these SKUs wait (Begin takes their locks).
 	now := s.now()
 	docs := make([]stockDoc, len(fresh))
-	batch := make([]docstore.StoreItem, len(fresh))
+	pending := make([]outbox.Doc, len(fresh))
 	for k, i := range fresh {
 		d := &docs[k]
 		*d = stockDoc{SKU: items[i].SKU, OnHand: items[i].OnHand, Version: 1, UpdatedAt: now}
 		d.Available = d.OnHand - d.Reserved
 		d.Record(ctx, MethodSetStockMany, now, onHandChanged)
-		d.Events.Add(eventID(d.SKU, d.Version), shop.EventStockChanged, shop.StockChanged{
+		var ev outbox.Events
+		ev.Add(eventID(d.SKU, d.Version), shop.EventStockChanged, shop.StockChanged{
 			SKU: d.SKU, Available: d.Available, OnHand: d.OnHand, Version: d.Version, Occurred: now,
 		}, now)
-		batch[k] = docstore.StoreItem{ID: d.SKU, Doc: *d}
+		pending[k] = outbox.Doc{ID: d.SKU, Version: d.Version, Events: ev}
+	}
+	b, err := s.relay.Begin(ctx, pending)
+	if err != nil {
+		return nil, s.internal(ctx, "store stock events", err)
+	}
+	batch := make([]docstore.StoreItem, len(fresh))
+	for k := range docs {
+		docs[k].Events = outbox.Events{Batch: b.ID()}
+		batch[k] = docstore.StoreItem{ID: docs[k].SKU, Doc: docs[k]}
 	}
 	stored, err := s.stockV.StoreMany(ctx, batch)
+	if cerr := b.Commit(ctx, stored); cerr != nil {
+		s.log.Warn("inventory: events not published yet; the relay will retry", "skus", len(fresh), "err", cerr)
+	}
 	for k, i := range fresh {
 		if k < len(stored) && stored[k] {
-			s.announce(ctx, &docs[k])
 			st := docs[k].public()
 			out[i].Stock = &st
 			created[i] = true

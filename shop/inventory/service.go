@@ -174,17 +174,23 @@ type SetStockRequest struct {
 }
 
 // SetStockManyRequest sets the units on hand of up to MaxLines SKUs, each
-// as SetStock does.
+// as SetStock does. With IfAbsent it sets only the SKUs that have no
+// stock record yet and leaves the others as they are (a first stocking,
+// such as a seed: it costs one insert of them all and no lookups).
 type SetStockManyRequest struct {
-	Items []SetStockRequest `json:"items"`
+	Items    []SetStockRequest `json:"items"`
+	IfAbsent bool              `json:"if_absent,omitempty"`
 }
 
 // StockResult is what SetStockMany did to one SKU: Stock is its stock
 // once set (or found already at that amount), Error why it was not set
-// (a conflict: more units are reserved).
+// (a conflict: more units are reserved). Kept says that the SKU had a
+// stock record and was left as it is (IfAbsent); Stock is then that
+// record.
 type StockResult struct {
 	SKU   string      `json:"sku"`
 	Stock *Stock      `json:"stock,omitempty"`
+	Kept  bool        `json:"kept,omitempty"`
 	Error *shop.Error `json:"error,omitempty"`
 }
 

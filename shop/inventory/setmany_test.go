@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/shop/inventory"
@@ -96,6 +97,57 @@ func TestSetStockMany(t *testing.T) {
 		many := must(e.inv.GetMany(context.Background(), inventory.GetManyRequest{SKUs: []string{"BULK-000", "BULK-099"}}))(t)
 		if len(many) != 2 || many[1].OnHand != 99 {
 			t.Fatalf("get many after set many: %+v", many)
+		}
+	})
+}
+
+// TestSetStockManyIfAbsent stocks only the SKUs without a stock record:
+// the others are kept as they are (reported with their stock and Kept),
+// with no event; the new ones get their event, and a repeat of the call
+// keeps them all. The new records carry no waiting events (their events
+// waited in a batch record, gone once they were out).
+func TestSetStockManyIfAbsent(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		e := start(t, bus, inventory.Options{})
+		ev := record(t, bus)
+		e.set(t, "OLD", 3)
+		ev.waitFor(t, "OLD", 1, 3)
+		req := inventory.SetStockManyRequest{IfAbsent: true, Items: []inventory.SetStockRequest{
+			{SKU: "NEW-A", OnHand: 7}, {SKU: "OLD", OnHand: 9}, {SKU: "NEW-B", OnHand: 0},
+		}}
+		res := must(e.inv.SetStockMany(e.admin, req))(t)
+		for i, want := range []struct {
+			sku    string
+			onHand int64
+			kept   bool
+		}{{"NEW-A", 7, false}, {"OLD", 3, true}, {"NEW-B", 0, false}} {
+			r := res[i]
+			if r.SKU != want.sku || r.Error != nil || r.Stock == nil || r.Stock.OnHand != want.onHand || r.Stock.Version != 1 || r.Kept != want.kept {
+				t.Fatalf("result %d: %+v (%+v), want %s with %d on hand at version 1, kept %v", i, r, r.Stock, want.sku, want.onHand, want.kept)
+			}
+		}
+		e.wantStock(t, "OLD", 3, 0)
+		e.wantStock(t, "NEW-A", 7, 0)
+		ev.waitFor(t, "NEW-A", 1, 7)
+		ev.waitFor(t, "NEW-B", 1, 0)
+
+		// Again, as a new request: everything is kept.
+		res = must(e.inv.SetStockMany(e.admin, req))(t)
+		for _, r := range res {
+			if !r.Kept || r.Stock == nil || r.Stock.Version != 1 {
+				t.Fatalf("repeat: %+v, want kept at version 1", r)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		ev.mu.Lock()
+		n := len(ev.list)
+		ev.mu.Unlock()
+		if n != 3 {
+			t.Fatalf("%d events, want 3 (OLD's first setting, NEW-A, NEW-B)", n)
+		}
+		b := must(e.srv.EventBacklog(context.Background()))(t)
+		if b.Pending != 0 {
+			t.Fatalf("backlog %d after the events went out, want 0", b.Pending)
 		}
 	})
 }

@@ -730,44 +730,31 @@ func (r *run) stock(i int, p product.Product) error {
 	}
 	add(p.SKU, own)
 
-	have := make(map[string]int64, len(skus))
+	// One call a chunk (up to inventory.MaxLines SKUs) stocks the SKUs
+	// that have no stock yet, all with one insert; the others are kept.
 	for chunk := range slices.Chunk(skus, inventory.MaxLines) {
-		got, err := call(r, r.admin, func(ctx context.Context) ([]inventory.Stock, error) {
-			return svc.GetMany(ctx, inventory.GetManyRequest{SKUs: chunk})
-		})
-		if err != nil {
-			return wrap(KindStock, p.SKU, err)
-		}
-		for _, st := range got {
-			have[st.SKU] = st.OnHand
-		}
-	}
-	var missing []string
-	for _, sku := range skus {
-		if onHand, ok := have[sku]; ok {
-			r.found(KindStock, onHand == want[sku])
-		} else {
-			missing = append(missing, sku)
-		}
-	}
-	// One call sets them all (up to inventory.MaxLines SKUs a call).
-	for chunk := range slices.Chunk(missing, inventory.MaxLines) {
 		items := make([]inventory.SetStockRequest, len(chunk))
 		for j, sku := range chunk {
 			items[j] = inventory.SetStockRequest{SKU: sku, OnHand: want[sku]}
 		}
 		res, err := call(r, r.admin, func(ctx context.Context) ([]inventory.StockResult, error) {
-			return svc.SetStockMany(ctx, inventory.SetStockManyRequest{Items: items})
+			return svc.SetStockMany(ctx, inventory.SetStockManyRequest{Items: items, IfAbsent: true})
 		})
 		if err != nil {
 			return wrap(KindStock, p.SKU, err)
 		}
+		created := 0
 		for _, st := range res {
-			if st.Error != nil {
+			switch {
+			case st.Error != nil:
 				return wrap(KindStock, st.SKU, st.Error)
+			case st.Kept:
+				r.found(KindStock, st.Stock != nil && st.Stock.OnHand == want[st.SKU])
+			default:
+				created++
 			}
 		}
-		r.add(KindStock, len(res), 0, 0)
+		r.add(KindStock, created, 0, 0)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/shopbus/shopbus/internal/docstore"
-	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 	"github.com/shopbus/shopbus/transport"
@@ -21,9 +20,11 @@ const ProductEvents = "product.product.*"
 // product) from the product events on bus, under the subscriber name
 // "category". Handling is idempotent: an event older than what is stored
 // for the product is ignored. An undecodable event fails, so the bus
-// retries it and then parks it in the dead-letter queue.
+// retries it and then parks it in the dead-letter queue. Repeats are not
+// looked up in a store of handled event ids: that would cost two writes'
+// worth of commands for every event to spare one for a rare repeat.
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Subscribe(ServiceName, ProductEvents, outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.HandleProductEvent)), opts...)
+	return bus.Subscribe(ServiceName, ProductEvents, transport.EventHandlerFunc(srv.HandleProductEvent), opts...)
 }
 
 // HandleProductEvent applies one product.product.* event to the read model.

@@ -64,8 +64,6 @@ type Server struct {
 	relay  *outbox.Relay
 	// requests remembers the writes handled, by request id.
 	requests *idem.Store
-	// seen holds the ids of the events handled, so that a repeat is dropped.
-	seen outbox.Seen
 	// retired keeps the audit logs of deleted categories.
 	retired audit.Retired
 }
@@ -112,7 +110,6 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		cats:    db.Collection("categories"),
 		slugs:   kit.NewSlugs(db.Collection("category_slugs"), "category_id", "category").Sharing(opts.SharedSlugs),
 		refs:    db.Collection("product_refs"),
-		seen:    outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
 		retired: audit.NewRetired(db),
 		opts:    opts,
 		now:     kit.Clock(opts.Now),

@@ -705,11 +705,16 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	if !validSlug(r.Slug) {
 		return shop.SlugHeld{}, nil
 	}
-	n, err := s.slugs.CountDocuments(ctx, bson.D{{Key: "_id", Value: r.Slug}})
-	if err != nil {
+	// A find by _id, not a count: FerretDB counts with an aggregation,
+	// which reads the whole collection.
+	err := s.slugs.FindOne(ctx, bson.D{{Key: "_id", Value: r.Slug}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return shop.SlugHeld{}, nil
+	case err != nil:
 		return shop.SlugHeld{}, shop.StorageFailure(ctx, "article: find slug", err)
 	}
-	return shop.SlugHeld{Held: n > 0}, nil
+	return shop.SlugHeld{Held: true}, nil
 }
 
 // GetBySlug implements Service.

@@ -13,7 +13,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -24,12 +23,14 @@ var updateUpsert = options.UpdateOne().SetUpsert(true)
 var eventPatterns = []string{"product.product.*", "category.category.*", "article.article.*"}
 
 // Subscribe delivers the product, category and article events to srv on
-// the durable subscription "seo"; an event id handled before is dropped.
+// the durable subscription "seo". A repeat is ignored by its version (see
+// HandleEvent), not looked up in a store of handled event ids, which would
+// cost two commands for every event to spare one for a rare repeat.
 // Close the result to stop.
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	var subs multiSub
 	for _, p := range eventPatterns {
-		sub, err := bus.Subscribe(ServiceName, p, outbox.Dedupe(srv.seen, srv), opts...)
+		sub, err := bus.Subscribe(ServiceName, p, srv, opts...)
 		if err != nil {
 			_ = subs.Close()
 			return nil, err

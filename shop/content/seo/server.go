@@ -18,7 +18,6 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
-	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -85,8 +84,6 @@ type Server struct {
 	entities *mongo.Collection
 	paths    *mongo.Collection
 	opts     Options
-	// seen holds the ids of the events handled, so that a repeat is dropped.
-	seen outbox.Seen
 	// requests holds the requests handled (see package idem).
 	requests *idem.Store
 	// sitemap is the sitemap, kept in memory.
@@ -150,7 +147,6 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{entities: db.Collection(collEntities), paths: db.Collection(collPaths), opts: opts,
-		seen:     outbox.NewStoredSeen(db.Collection("handled_events"), 0, nil),
 		requests: idem.New(db, idem.Options{Logger: opts.Logger}), retired: audit.NewRetired(db)}
 	s.sitemap = &sitemapCache{s: s, items: map[string]*sitemapItem{}, dirty: map[string]*sitemapItem{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
