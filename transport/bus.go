@@ -208,6 +208,26 @@ type EventHandlerFunc func(ctx context.Context, ev Event) error
 // HandleEvent calls f.
 func (f EventHandlerFunc) HandleEvent(ctx context.Context, ev Event) error { return f(ctx, ev) }
 
+// BatchEventHandler is an EventHandler that can also handle several
+// events at once, say with one bulk write. A consumer whose Batch option
+// is above 1 hands it the events already waiting when it takes one (at
+// most Batch), in one HandleEvents call; when the subscriber keeps up,
+// that is one event per call. Each event is then settled on its own, as
+// if handled alone: acknowledged when its error is nil, else retried
+// with its Attempt raised and parked after MaxAttempts, so one failing
+// event never fails its neighbours. HandleEvent is what the consumer
+// calls with Batch 1 (the default), and what wrappers fall back to.
+type BatchEventHandler interface {
+	EventHandler
+	// HandleEvents handles evs (1 to the consumer's Batch events, in the
+	// order delivered) and returns one error per event, in the same
+	// order: nil for each event handled. A result of another length
+	// fails every event of the batch. The context's deadline
+	// (HandlerTimeout) bounds the whole batch; each event's own metadata
+	// is in its Header.
+	HandleEvents(ctx context.Context, evs []Event) []error
+}
+
 // ConsumerOptions tune one consumer. The zero value means the defaults.
 type ConsumerOptions struct {
 	// Concurrency is how many messages are handled at once (the prefetch).
@@ -230,7 +250,21 @@ type ConsumerOptions struct {
 	// for per-replica subscriptions of replicas that may never come back.
 	// Zero keeps the queue for good.
 	QueueExpiry time.Duration
+	// Batch is the most events an event consumer hands at once to a
+	// handler that is a BatchEventHandler (other handlers always get one
+	// event per call). 0 or 1 means one at a time. It is capped at
+	// Concurrency and at MaxBatch. Concurrency still bounds the events a
+	// consumer holds at once (the prefetch on RabbitMQ): with Batch above
+	// 1 they are handled by Concurrency/Batch (rounded up) handler runs
+	// at once, so that events wait for a busy handler and the next run
+	// takes them together; Concurrency 32 with Batch 16, say, gives two
+	// runs of up to 16 events.
+	Batch int
 }
+
+// MaxBatch is the most events one HandleEvents call gets
+// (ConsumerOptions.Batch's cap).
+const MaxBatch = 100
 
 // ConsumerOption sets a ConsumerOptions field.
 type ConsumerOption func(*ConsumerOptions)
@@ -266,6 +300,10 @@ func WithQueueExpiry(d time.Duration) ConsumerOption {
 	return func(o *ConsumerOptions) { o.QueueExpiry = d }
 }
 
+// WithBatch sets how many waiting events a consumer hands at once to a
+// BatchEventHandler (see ConsumerOptions.Batch).
+func WithBatch(n int) ConsumerOption { return func(o *ConsumerOptions) { o.Batch = n } }
+
 // ApplyConsumerOptions returns the options with defaults filled in. It is
 // for Bus implementations.
 func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {
@@ -293,7 +331,20 @@ func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {
 	if o.QueueExpiry < 0 {
 		o.QueueExpiry = 0
 	}
+	o.Batch = max(1, min(o.Batch, o.Concurrency, MaxBatch))
 	return o
+}
+
+// EventRuns returns how an event consumer runs h: runs handler calls at
+// once, each with up to batch events. A BatchEventHandler under a Batch
+// above 1 gets Concurrency/Batch (rounded up) runs of up to Batch events;
+// any other handler, Concurrency runs of one event. o has its defaults
+// filled in (ApplyConsumerOptions). It is for Bus implementations.
+func (o ConsumerOptions) EventRuns(h EventHandler) (runs, batch int) {
+	if _, ok := h.(BatchEventHandler); !ok || o.Batch <= 1 {
+		return o.Concurrency, 1
+	}
+	return (o.Concurrency + o.Batch - 1) / o.Batch, o.Batch
 }
 
 // ServiceOf returns the service part of a method name ("auth" for

@@ -564,12 +564,13 @@ func ExampleApplyConsumerOptions() {
 		transport.WithHandlerTimeout(time.Minute),
 		transport.WithMaxDeadline(5 * time.Second),
 		transport.WithQueueExpiry(time.Hour),
+		transport.WithBatch(8),
 	})
 	fmt.Printf("%+v\n", o)
 	fmt.Printf("%+v\n", transport.ApplyConsumerOptions(nil))
 	// Output:
-	// {Concurrency:4 MaxAttempts:10 RetryDelay:1s HandlerTimeout:1m0s MaxDeadline:5s QueueExpiry:1h0m0s}
-	// {Concurrency:16 MaxAttempts:5 RetryDelay:100ms HandlerTimeout:1m0s MaxDeadline:30s QueueExpiry:0s}
+	// {Concurrency:4 MaxAttempts:10 RetryDelay:1s HandlerTimeout:1m0s MaxDeadline:5s QueueExpiry:1h0m0s Batch:4}
+	// {Concurrency:16 MaxAttempts:5 RetryDelay:100ms HandlerTimeout:1m0s MaxDeadline:30s QueueExpiry:0s Batch:1}
 }
 
 // CallRequestID and ServingRequestID are for Bus implementations: a

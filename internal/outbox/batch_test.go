@@ -73,9 +73,9 @@ func TestBatchPublishesTheEventsOfWhatItStored(t *testing.T) {
 		if !slices.Equal(stored, []bool{true, true, false}) {
 			t.Fatalf("stored %v, want a and b (c exists)", stored)
 		}
-		got := rec.waitFor(t, 3)
+		rec.waitFor(t, 3)
 		time.Sleep(100 * time.Millisecond) // nothing more comes
-		if got = rec.ids(); !slices.Equal(got, []string{"c-v1", "a-v1", "b-v1"}) {
+		if got := rec.ids(); !slices.Equal(got, []string{"c-v1", "a-v1", "b-v1"}) {
 			t.Fatalf("events %v, want c-v1 then the batch's a-v1, b-v1 (not c's creation: it did not make c)", got)
 		}
 		if n := s.batchRecords(t); n != 0 {

@@ -16,6 +16,8 @@ import (
 	"github.com/shopbus/shopbus/transport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Reserved header names and reply types of the wire contract (CONTRACT.md).
@@ -185,6 +187,97 @@ func HandleEvent(ctx context.Context, h transport.EventHandler, ev transport.Eve
 		}
 	}()
 	return h.HandleEvent(ctx, ev)
+}
+
+// HandleEvents runs h on evs and returns one error per event: h's, or
+// for every event the panic h raised, recovered, or the mistake of
+// returning a number of errors other than len(evs).
+func HandleEvents(ctx context.Context, h transport.BatchEventHandler, evs []transport.Event, logger *slog.Logger) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("event handler panicked", "batch", len(evs), "key", evs[0].Key, "id", evs[0].ID,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			errs = failAll(len(evs), fmt.Errorf("event handler panicked: %v", p))
+		}
+	}()
+	errs = h.HandleEvents(ctx, evs)
+	if len(errs) != len(evs) {
+		logger.Error("event handler returned a wrong number of results", "batch", len(evs), "results", len(errs), "key", evs[0].Key)
+		return failAll(len(evs), fmt.Errorf("event handler returned %d results for %d events", len(errs), len(evs)))
+	}
+	return errs
+}
+
+func failAll(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// ProcessEvents delivers evs (at least one) to h as the consumer of
+// subscriber's queue does, and returns one error per event: nil for each
+// handled. When h is a transport.BatchEventHandler all of evs go to one
+// HandleEvents call; otherwise each goes to HandleEvent in turn. A run is
+// bounded by timeout (ConsumerOptions.HandlerTimeout), and each event has
+// its process span (StartProcess), a child of its publisher's, that ends
+// with its own result. One event runs in the context HandlerContext
+// makes of its headers, under its span, as ever; several run in a fresh
+// context under a "process <queue>" span of their own, linked to the
+// events' spans (their metadata is in each event's Header).
+func ProcessEvents(system, subscriber, queue string, h transport.EventHandler, evs []transport.Event, timeout time.Duration, logger *slog.Logger) []error {
+	bh, batch := h.(transport.BatchEventHandler)
+	if len(evs) == 1 || !batch {
+		errs := make([]error, len(evs))
+		for i := range evs {
+			ctx, cancel := HandlerContext(time.Now().Add(timeout), 0, evs[i].Header, "")
+			ctx, span := StartProcess(ctx, system, subscriber, queue, &evs[i])
+			if batch {
+				errs[i] = HandleEvents(ctx, bh, evs[i:i+1], logger)[0]
+			} else {
+				errs[i] = HandleEvent(ctx, h, evs[i], logger)
+			}
+			EndSpan(span, errs[i])
+			cancel()
+		}
+		return errs
+	}
+	ctx, cancel := HandlerContext(time.Now().Add(timeout), 0, nil, "")
+	defer cancel()
+	spans := make([]trace.Span, len(evs))
+	var links []trace.Link
+	for i := range evs {
+		parent := context.Background()
+		if len(evs[i].Header) > 0 {
+			parent = otel.GetTextMapPropagator().Extract(parent, propagation.MapCarrier(evs[i].Header))
+		}
+		_, spans[i] = StartProcess(parent, system, subscriber, queue, &evs[i])
+		if sc := spans[i].SpanContext(); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	ctx, span := start(ctx, "process "+queue, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...)})
+	if span.IsRecording() {
+		span.SetAttributes(
+			systemAttr(system),
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingConsumerGroupName(subscriber),
+			semconv.MessagingDestinationSubscriptionName(queue),
+			semconv.MessagingBatchMessageCount(len(evs)),
+		)
+	}
+	errs := HandleEvents(ctx, bh, evs, logger)
+	var failed error
+	for i, err := range errs {
+		EndSpan(spans[i], err)
+		if failed == nil {
+			failed = err
+		}
+	}
+	EndSpan(span, failed)
+	return errs
 }
 
 // EncodeError is the body of a failed reply.

@@ -110,13 +110,14 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 
 	s := b.newSub()
 	s.onClose = func() { b.detached(subscriber, q) }
-	for range o.Concurrency {
+	runs, batch := o.EventRuns(h)
+	for range runs {
 		s.wg.Add(1)
 		b.consumers.Add(1)
 		go func() {
 			defer b.consumers.Done()
 			defer s.wg.Done()
-			b.consume(subscriber, q, h, o, s.stop)
+			b.consume(subscriber, q, h, o, batch, s.stop)
 		}()
 	}
 	return s, nil
@@ -142,7 +143,10 @@ func (b *Bus) detached(subscriber string, q *eventQueue) {
 	})
 }
 
-func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, stop chan struct{}) {
+// consume takes the waiting events of q, up to batch at a time, hands
+// them to h and settles each: a failed one goes back to the tail of the
+// queue after RetryDelay, or is parked once it has had MaxAttempts.
+func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler, o transport.ConsumerOptions, batch int, stop chan struct{}) {
 	for {
 		select {
 		case <-stop:
@@ -151,8 +155,8 @@ func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler
 			return
 		default:
 		}
-		ev, ok := b.pop(q)
-		if !ok {
+		evs := b.pop(q, batch)
+		if len(evs) == 0 {
 			select {
 			case <-q.signal:
 				continue
@@ -162,31 +166,24 @@ func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler
 				return
 			}
 		}
-		ev.Attempt++
-		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
-		ctx, span := wire.StartProcess(ctx, wire.SystemInProc, subscriber, subscriber, &ev)
-		err := wire.HandleEvent(ctx, h, ev, b.logger)
-		wire.EndSpan(span, err)
-		cancel()
-		if err == nil {
-			continue
+		for i := range evs {
+			evs[i].Attempt++
 		}
-		if ev.Attempt >= o.MaxAttempts {
-			b.logger.Warn("event parked in dead-letter queue", "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
-			b.mu.Lock()
-			if over := len(q.dead) - b.opts.MaxDeadLetters + 1; over > 0 {
-				for _, d := range q.dead[:over] {
-					b.logger.Warn("dead-letter queue full: oldest parked event dropped", "subscriber", subscriber,
-						"max", b.opts.MaxDeadLetters, "key", d.ev.Key, "id", d.ev.ID)
-				}
-				q.dead = append(q.dead[:0], q.dead[over:]...)
-				clear(q.dead[len(q.dead):cap(q.dead)])
+		errs := wire.ProcessEvents(wire.SystemInProc, subscriber, subscriber, h, evs, o.HandlerTimeout, b.logger)
+		var retry []transport.Event
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case evs[i].Attempt >= o.MaxAttempts:
+				b.park(subscriber, q, evs[i], err)
+			default:
+				retry = append(retry, evs[i])
 			}
-			q.dead = append(q.dead, deadEvent{ev: ev, reason: err.Error(), at: time.Now()})
-			b.mu.Unlock()
+		}
+		if len(retry) == 0 {
 			continue
 		}
-		// Wait before the retry, but never lose the event when stopping.
+		// Wait before the retry, but never lose the events when stopping.
 		t := time.NewTimer(o.RetryDelay)
 		select {
 		case <-t.C:
@@ -195,25 +192,45 @@ func (b *Bus) consume(subscriber string, q *eventQueue, h transport.EventHandler
 		}
 		t.Stop()
 		b.mu.Lock()
-		q.items = append(q.items, ev)
+		q.items = append(q.items, retry...)
 		q.wake()
 		b.mu.Unlock()
 	}
 }
 
-func (b *Bus) pop(q *eventQueue) (transport.Event, bool) {
+// park puts ev, whose last delivery failed with err, in q's dead letters,
+// dropping the oldest beyond MaxDeadLetters.
+func (b *Bus) park(subscriber string, q *eventQueue, ev transport.Event, err error) {
+	b.logger.Warn("event parked in dead-letter queue", "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(q.items) == 0 {
-		return transport.Event{}, false
+	if over := len(q.dead) - b.opts.MaxDeadLetters + 1; over > 0 {
+		for _, d := range q.dead[:over] {
+			b.logger.Warn("dead-letter queue full: oldest parked event dropped", "subscriber", subscriber,
+				"max", b.opts.MaxDeadLetters, "key", d.ev.Key, "id", d.ev.ID)
+		}
+		q.dead = append(q.dead[:0], q.dead[over:]...)
+		clear(q.dead[len(q.dead):cap(q.dead)])
 	}
-	ev := q.items[0]
-	q.items[0] = transport.Event{}
-	q.items = q.items[1:]
+	q.dead = append(q.dead, deadEvent{ev: ev, reason: err.Error(), at: time.Now()})
+}
+
+// pop takes up to n of the events waiting in q, oldest first.
+func (b *Bus) pop(q *eventQueue, n int) []transport.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, len(q.items))
+	if n == 0 {
+		return nil
+	}
+	evs := make([]transport.Event, n)
+	copy(evs, q.items)
+	clear(q.items[:n])
+	q.items = q.items[n:]
 	if len(q.items) > 0 {
-		q.wake() // let another consumer take the next one
+		q.wake() // let another consumer take the next ones
 	}
-	return ev, true
+	return evs
 }
 
 // DrainDeadLetters implements transport.Bus.

@@ -20,8 +20,12 @@ type consumer struct {
 	declare func(ch *amqp.Channel) error // (re)declares the queue and its bindings
 	// handle handles one delivery. It returns true to have the delivery
 	// acknowledged at once, false when it settled the delivery itself.
-	handle   func(ch *amqp.Channel, d amqp.Delivery) (ack bool)
-	attached atomic.Bool
+	handle func(ch *amqp.Channel, d amqp.Delivery) (ack bool)
+	// handleBatch, when set instead of handle, handles and settles up to
+	// batch deliveries at once, in runs workers (see startBatches).
+	handleBatch func(ds []amqp.Delivery)
+	runs, batch int
+	attached    atomic.Bool
 
 	mu     sync.Mutex // guards ch, tag, closed, and serialises attach
 	ch     *amqp.Channel
@@ -95,6 +99,10 @@ func (c *consumer) attach(s *session) error {
 	}()
 	c.ch, c.tag = ch, tag
 	c.attached.Store(true)
+	if c.handleBatch != nil {
+		c.startBatches(deliveries)
+		return nil
+	}
 	// Each delivery is acknowledged as soon as it is handled (for a
 	// request: its reply published), never held back behind slower ones, so
 	// a consumer that dies leaves the broker only what it had not finished.
@@ -110,6 +118,53 @@ func (c *consumer) attach(s *session) error {
 		}()
 	}
 	return nil
+}
+
+// startBatches starts c.runs workers that each take a delivery, then
+// without waiting the ones already received behind it, up to c.batch, and
+// hand them to handleBatch. The client library passes deliveries on one
+// at a time to whichever worker waits, so a reader moves them into a
+// buffer first, where a worker finds those that arrived while it was
+// busy. The buffer holds the prefetch (Concurrency): the broker sends no
+// more than that unsettled, so the reader never waits for room long.
+func (c *consumer) startBatches(deliveries <-chan amqp.Delivery) {
+	waiting := make(chan amqp.Delivery, c.opts.Concurrency)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(waiting)
+		for d := range deliveries {
+			waiting <- d
+		}
+	}()
+	for range c.runs {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for d := range waiting {
+				ds := append(make([]amqp.Delivery, 0, c.batch), d)
+				ds = takeWaiting(ds, waiting, c.batch)
+				c.handleBatch(ds)
+			}
+		}()
+	}
+}
+
+// takeWaiting appends to ds the deliveries waiting in ch, without
+// waiting for more, until ds holds n.
+func takeWaiting(ds []amqp.Delivery, ch <-chan amqp.Delivery, n int) []amqp.Delivery {
+	for len(ds) < n {
+		select {
+		case d, ok := <-ch:
+			if !ok {
+				return ds
+			}
+			ds = append(ds, d)
+		default:
+			return ds
+		}
+	}
+	return ds
 }
 
 func (c *consumer) attachFailed(err error) error {

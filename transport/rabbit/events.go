@@ -137,9 +137,13 @@ func (b *Bus) Subscribe(subscriber, pattern string, h transport.EventHandler, op
 		}
 		return ch.QueueBind(queue, pattern, b.names.events(), false, nil)
 	}
-	c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool {
-		b.deliver(subscriber, queue, h, c.opts, d) // settles every delivery itself
-		return false
+	if c.runs, c.batch = c.opts.EventRuns(h); c.batch > 1 {
+		c.handleBatch = func(ds []amqp.Delivery) { b.deliver(subscriber, queue, h, c.opts, ds) }
+	} else {
+		c.handle = func(ch *amqp.Channel, d amqp.Delivery) bool {
+			b.deliver(subscriber, queue, h, c.opts, []amqp.Delivery{d}) // settles every delivery itself
+			return false
+		}
 	}
 	return b.register(c)
 }
@@ -189,45 +193,79 @@ func decodeEvent(d *amqp.Delivery, maxSize int) (transport.Event, *transport.Err
 	return ev, nil
 }
 
-// deliver handles one event delivery and settles it: ack on success; on
+// deliver handles event deliveries (one, or a batch for a
+// BatchEventHandler) and settles each on its own: ack on success; on
 // failure wait RetryDelay and republish it to the tail of the queue
 // (through the retry exchange, routing key = the queue) with the attempt
 // count raised; park it in the dead-letter queue once MaxAttempts
-// deliveries have failed, or at once if it is malformed or did not come
-// through the events or retry exchange.
-func (b *Bus) deliver(subscriber, queue string, h transport.EventHandler, o transport.ConsumerOptions, d amqp.Delivery) {
+// deliveries have failed, or at once, without handling it, if it is
+// malformed, did not come through the events or retry exchange, or has
+// had more than MaxAttempts deliveries already.
+func (b *Bus) deliver(subscriber, queue string, h transport.EventHandler, o transport.ConsumerOptions, ds []amqp.Delivery) {
+	evs := make([]transport.Event, 0, len(ds))
+	held := make([]amqp.Delivery, 0, len(ds))
+	for _, d := range ds {
+		ev, ok := b.acceptEvent(queue, d)
+		if !ok {
+			continue
+		}
+		if ev.Attempt > o.MaxAttempts {
+			b.logger.Warn("event parked in dead-letter queue", "queue", queue, "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt)
+			d.Nack(false, false)
+			continue
+		}
+		evs, held = append(evs, ev), append(held, d)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	errs := wire.ProcessEvents(wire.SystemRabbitMQ, subscriber, queue, h, evs, o.HandlerTimeout, b.logger)
+	var retry []int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			held[i].Ack(false)
+		case evs[i].Attempt >= o.MaxAttempts:
+			b.logger.Warn("event parked in dead-letter queue", "queue", queue, "key", evs[i].Key, "id", evs[i].ID, "attempts", evs[i].Attempt, "err", err)
+			held[i].Nack(false, false)
+		default:
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) == 0 {
+		return
+	}
+	time.Sleep(o.RetryDelay)
+	for _, i := range retry {
+		b.retryEvent(queue, held[i], evs[i].Attempt+1)
+	}
+}
+
+// acceptEvent decodes an event delivery, or dead-letters it and returns
+// false when it is malformed or was not published to the events exchange
+// (nor republished through the retry exchange).
+func (b *Bus) acceptEvent(queue string, d amqp.Delivery) (transport.Event, bool) {
 	if d.Exchange != b.names.events() && d.Exchange != b.names.retry() {
 		// Put in the queue some other way (the default exchange lets any
 		// account write into any queue): not an event whose publisher the
 		// broker checked against its topic permissions.
 		b.logger.Warn("event not published to the events exchange dead-lettered", "queue", queue, "exchange", d.Exchange, "type", d.Type)
 		d.Nack(false, false)
-		return
+		return transport.Event{}, false
 	}
 	ev, bad := decodeEvent(&d, b.opts.MaxMessageSize)
 	if bad != nil {
 		b.logger.Warn("malformed event dead-lettered", "queue", queue, "err", bad)
 		d.Nack(false, false)
-		return
+		return transport.Event{}, false
 	}
-	var err error
-	if ev.Attempt <= o.MaxAttempts {
-		ctx, cancel := wire.HandlerContext(time.Now().Add(o.HandlerTimeout), 0, ev.Header, "")
-		ctx, span := wire.StartProcess(ctx, wire.SystemRabbitMQ, subscriber, queue, &ev)
-		err = wire.HandleEvent(ctx, h, ev, b.logger)
-		wire.EndSpan(span, err)
-		cancel()
-		if err == nil {
-			d.Ack(false)
-			return
-		}
-	}
-	if ev.Attempt >= o.MaxAttempts {
-		b.logger.Warn("event parked in dead-letter queue", "queue", queue, "key", ev.Key, "id", ev.ID, "attempts", ev.Attempt, "err", err)
-		d.Nack(false, false)
-		return
-	}
-	time.Sleep(o.RetryDelay)
+	return ev, true
+}
+
+// retryEvent republishes the failed delivery d to the tail of queue as
+// its delivery number attempt, then acknowledges d; if it cannot, it
+// gives d back to the broker, which delivers it again.
+func (b *Bus) retryEvent(queue string, d amqp.Delivery, attempt int) {
 	retry := amqp.Publishing{
 		ContentType:  d.ContentType,
 		DeliveryMode: amqp.Persistent,
@@ -240,7 +278,7 @@ func (b *Bus) deliver(subscriber, queue string, h transport.EventHandler, o tran
 	for k, v := range d.Headers {
 		retry.Headers[k] = v
 	}
-	retry.Headers[wire.HeaderAttempt] = int64(ev.Attempt + 1)
+	retry.Headers[wire.HeaderAttempt] = int64(attempt)
 	withTimeout(30*time.Second, func(ctx context.Context) {
 		if err := b.publishConfirmed(ctx, b.names.retry(), queue, retry); err != nil {
 			b.logger.Warn("cannot requeue failed event; broker will redeliver it", "queue", queue, "err", err)

@@ -61,6 +61,11 @@ func Run(t *testing.T, newBuses Factory) {
 	t.Run("RequestIDs", func(t *testing.T) { testRequestIDs(t, newBuses) })
 	t.Run("InvokeRetriesUnavailable", func(t *testing.T) { testInvokeRetries(t, newBuses) })
 	t.Run("BadEvents", func(t *testing.T) { testBadEvents(t, newBuses) })
+	t.Run("EventBatchesTakeTheBacklog", func(t *testing.T) { testBatchBacklog(t, newBuses) })
+	t.Run("EventBatchFailureRetriedAlone", func(t *testing.T) { testBatchFailureRetriedAlone(t, newBuses) })
+	t.Run("EventBatchPoisonParked", func(t *testing.T) { testBatchPoisonParked(t, newBuses) })
+	t.Run("EventBatchPlainHandler", func(t *testing.T) { testPlainHandlerUnderBatch(t, newBuses) })
+	t.Run("EventBatchPanic", func(t *testing.T) { testBatchPanic(t, newBuses) })
 	t.Run("NoLeaks", func(t *testing.T) { testNoLeaks(t, newBuses, 100_000) })
 }
 
