@@ -438,6 +438,9 @@ type run struct {
 
 	imagesMu sync.Mutex
 	images   [ImageDesigns]string // stored path of each picture design put in this run
+
+	stockMu  sync.Mutex
+	stocking []inventory.SetStockRequest // SKUs of products made, waiting to be stocked
 }
 
 // imagePath puts product i's picture (Dataset.ProductImage) unless this
@@ -671,7 +674,7 @@ func (r *run) products() ([]string, error) {
 		spec := r.ds.Product(i)
 		req := spec.Request
 		req.CategoryIDs = []string{r.categoryID(spec.CategorySlug)}
-		p, created, err := ensure(r, KindProducts, req.Slug,
+		p, created, err := createFirst(r, KindProducts, req.Slug,
 			func(ctx context.Context) (product.Product, error) {
 				return svc.GetBySlug(ctx, product.GetBySlugRequest{Slug: req.Slug})
 			},
@@ -695,7 +698,7 @@ func (r *run) products() ([]string, error) {
 		} else {
 			r.add(KindVariants, 0, len(p.Variants), 0)
 		}
-		if err := r.stock(i, p); err != nil {
+		if err := r.queueStock(i, p); err != nil {
 			return err
 		}
 		if i < len(seoIDs) {
@@ -704,44 +707,68 @@ func (r *run) products() ([]string, error) {
 		r.step(ph)
 		return nil
 	})
+	if err == nil {
+		err = r.flushStock(0)
+	}
 	return seoIDs, err
 }
 
-// stock sets the stock of the SKUs of product i (p as the product service
-// holds it) to the dataset's amounts (Dataset.Stock), where they have no
-// stock yet; SKUs with stock count as existing and keep it.
-func (r *run) stock(i int, p product.Product) error {
-	svc := r.s.opts.Inventory
+// queueStock queues the SKUs of product i (p as the product service
+// holds it) to be stocked with the dataset's amounts (Dataset.Stock), and
+// stocks a full call's worth (inventory.MaxLines SKUs, of several
+// products) once that many are waiting.
+func (r *run) queueStock(i int, p product.Product) error {
 	variants := make([]string, 0, len(p.Variants))
 	for _, v := range p.Variants {
 		variants = append(variants, v.SKU)
 	}
 	amounts, own := r.ds.Stock(i, variants)
-	want := make(map[string]int64, len(variants)+1)
-	skus := make([]string, 0, len(variants)+1)
+	seen := make(map[string]bool, len(variants)+1)
+	items := make([]inventory.SetStockRequest, 0, len(variants)+1)
 	add := func(sku string, units int64) {
-		if _, dup := want[sku]; sku != "" && !dup {
-			want[sku] = units
-			skus = append(skus, sku)
+		if sku != "" && !seen[sku] {
+			seen[sku] = true
+			items = append(items, inventory.SetStockRequest{SKU: sku, OnHand: units})
 		}
 	}
 	for j, sku := range variants {
 		add(sku, amounts[j])
 	}
 	add(p.SKU, own)
+	r.stockMu.Lock()
+	r.stocking = append(r.stocking, items...)
+	r.stockMu.Unlock()
+	return r.flushStock(inventory.MaxLines)
+}
 
-	// One call a chunk (up to inventory.MaxLines SKUs) stocks the SKUs
-	// that have no stock yet, all with one insert; the others are kept.
-	for chunk := range slices.Chunk(skus, inventory.MaxLines) {
-		items := make([]inventory.SetStockRequest, len(chunk))
-		for j, sku := range chunk {
-			items[j] = inventory.SetStockRequest{SKU: sku, OnHand: want[sku]}
+// flushStock stocks the queued SKUs, a call of inventory.MaxLines at a
+// time, while at least least of them are waiting (0: all of them). The
+// SKUs that have no stock yet get the dataset's amount, all of one call
+// with one insert; SKUs with stock count as existing and keep it.
+func (r *run) flushStock(least int) error {
+	svc := r.s.opts.Inventory
+	for {
+		r.stockMu.Lock()
+		n := min(len(r.stocking), inventory.MaxLines)
+		if n == 0 || n < least {
+			r.stockMu.Unlock()
+			return nil
 		}
+		var items []inventory.SetStockRequest
+		want := make(map[string]int64, n)
+		for _, it := range r.stocking[:n] {
+			if _, dup := want[it.SKU]; !dup { // two products of one SKU: stocked once
+				want[it.SKU] = it.OnHand
+				items = append(items, it)
+			}
+		}
+		r.stocking = slices.Delete(r.stocking, 0, n)
+		r.stockMu.Unlock()
 		res, err := call(r, r.admin, func(ctx context.Context) ([]inventory.StockResult, error) {
 			return svc.SetStockMany(ctx, inventory.SetStockManyRequest{Items: items, IfAbsent: true})
 		})
 		if err != nil {
-			return wrap(KindStock, p.SKU, err)
+			return wrap(KindStock, items[0].SKU, err)
 		}
 		created := 0
 		for _, st := range res {
@@ -756,7 +783,6 @@ func (r *run) stock(i int, p product.Product) error {
 		}
 		r.add(KindStock, created, 0, 0)
 	}
-	return nil
 }
 
 // sameProduct reports whether got is what req would create.
@@ -853,6 +879,23 @@ func ensure[T any](r *run, kind Kind, key string, lookup, create func(ctx contex
 			r.found(kind, same(v2))
 			return v2, false, nil
 		}
+	}
+	return v, false, wrap(kind, key, err)
+}
+
+// createFirst is ensure for entities a run usually makes (products, of
+// which a shop has many): it creates first and looks up only when the
+// creation is a conflict (the entity exists), sparing a first seed a
+// lookup per entity at the price of a refused creation per entity in a
+// run over a seeded shop.
+func createFirst[T any](r *run, kind Kind, key string, lookup, create func(ctx context.Context) (T, error), same func(T) bool) (T, bool, error) {
+	v, err := call(r, r.admin, create)
+	switch {
+	case err == nil:
+		r.add(kind, 1, 0, 0)
+		return v, true, nil
+	case errors.Is(err, shop.ErrConflict):
+		return ensure(r, kind, key, lookup, create, same)
 	}
 	return v, false, wrap(kind, key, err)
 }
