@@ -146,6 +146,15 @@ func (b *Batch) Commit(ctx context.Context, stored []bool) error {
 	return errors.Join(err, uerr)
 }
 
+// Leave ends the batch without publishing: for a writer that cannot tell
+// which documents it stored. It releases the locks and leaves the record
+// to the relay, which publishes the events of the documents the batch
+// made once the record is old enough (see the package's sweep).
+func (b *Batch) Leave() {
+	b.done = true
+	b.release()
+}
+
 // lock takes the locks of the batch's documents, in one order for every
 // locker (no deadlock).
 func (b *Batch) lock() {

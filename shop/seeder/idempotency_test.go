@@ -92,6 +92,13 @@ func (p *flakyProducts) Create(ctx context.Context, r product.CreateRequest) (pr
 	return p.Service.Create(ctx, r)
 }
 
+func (p *flakyProducts) CreateMany(ctx context.Context, r product.CreateManyRequest) ([]product.CreateResult, error) {
+	if p.fails.Add(-1) >= 0 {
+		return nil, shop.Unavailable("product service restarting")
+	}
+	return p.Service.CreateMany(ctx, r)
+}
+
 // TestRunRetriedAfterAFailure: a run that fails for a while (a service
 // unavailable) is not remembered, and the caller's retry, with the same
 // request id, runs again to the end. The retry logs the admin in afresh:

@@ -664,47 +664,81 @@ func (r *run) categoryID(slug string) string {
 	return r.catIDs[slug]
 }
 
-// products creates the products concurrently, sets their stock, and
-// returns the ids of the first SEOProducts.
+// ProductBatch is how many products one product.create_many call of a
+// run makes.
+const ProductBatch = 25
+
+// products creates the products, ProductBatch a call, the calls
+// concurrently; sets their stock; and returns the ids of the first
+// SEOProducts. A product whose creation is a conflict (a run over a
+// seeded shop: its slug is taken) is looked up and counted as existing.
 func (r *run) products() ([]string, error) {
 	svc := r.s.opts.Products
 	ph := r.begin(KindProducts, r.ds.Products)
 	seoIDs := make([]string, min(SEOProducts, r.ds.Products))
-	err := r.parallel(r.ds.Products, func(i int) error {
-		spec := r.ds.Product(i)
-		req := spec.Request
-		req.CategoryIDs = []string{r.categoryID(spec.CategorySlug)}
-		p, created, err := createFirst(r, KindProducts, req.Slug,
-			func(ctx context.Context) (product.Product, error) {
-				return svc.GetBySlug(ctx, product.GetBySlugRequest{Slug: req.Slug})
-			},
-			func(ctx context.Context) (product.Product, error) {
-				req := req
-				if !r.s.opts.NoImages {
-					path, err := r.imagePath(ctx, svc, i)
-					if err != nil {
-						return product.Product{}, err
-					}
-					req.Images = []string{path}
+	batches := (r.ds.Products + ProductBatch - 1) / ProductBatch
+	err := r.parallel(batches, func(b int) error {
+		lo, hi := b*ProductBatch, min((b+1)*ProductBatch, r.ds.Products)
+		reqs := make([]product.CreateRequest, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			spec := r.ds.Product(i)
+			req := spec.Request
+			req.CategoryIDs = []string{r.categoryID(spec.CategorySlug)}
+			if !r.s.opts.NoImages {
+				path, err := call(r, r.admin, func(ctx context.Context) (string, error) { return r.imagePath(ctx, svc, i) })
+				if err != nil {
+					return wrap(KindProducts, req.Slug, err)
 				}
-				return svc.Create(ctx, req)
-			},
-			func(got product.Product) bool { return sameProduct(got, req, spec.Variants) })
+				req.Images = []string{path}
+			}
+			reqs = append(reqs, req)
+		}
+		res, err := call(r, r.admin, func(ctx context.Context) ([]product.CreateResult, error) {
+			return svc.CreateMany(ctx, product.CreateManyRequest{Items: reqs})
+		})
 		if err != nil {
-			return err
+			return wrap(KindProducts, reqs[0].Slug, err)
 		}
-		if created {
-			r.add(KindVariants, len(p.Variants), 0, 0)
-		} else {
-			r.add(KindVariants, 0, len(p.Variants), 0)
+		if len(res) != len(reqs) {
+			return shop.Internal(fmt.Sprintf("seed: product.create_many answered %d results for %d products", len(res), len(reqs)))
 		}
-		if err := r.queueStock(i, p); err != nil {
-			return err
+		for k, made := range res {
+			i, req := lo+k, reqs[k]
+			var p product.Product
+			switch {
+			case made.Product != nil:
+				p = *made.Product
+				r.add(KindProducts, 1, 0, 0)
+				r.add(KindVariants, len(p.Variants), 0, 0)
+			case made.Error != nil && made.Error.Code == transport.CodeConflict:
+				var created bool
+				p, created, err = ensure(r, KindProducts, req.Slug,
+					func(ctx context.Context) (product.Product, error) {
+						return svc.GetBySlug(ctx, product.GetBySlugRequest{Slug: req.Slug})
+					},
+					func(ctx context.Context) (product.Product, error) { return svc.Create(ctx, req) },
+					func(got product.Product) bool { return sameProduct(got, req, r.ds.Product(i).Variants) })
+				if err != nil {
+					return err
+				}
+				if created {
+					r.add(KindVariants, len(p.Variants), 0, 0)
+				} else {
+					r.add(KindVariants, 0, len(p.Variants), 0)
+				}
+			case made.Error != nil:
+				return wrap(KindProducts, req.Slug, made.Error)
+			default:
+				return shop.Internal("seed: product.create_many answered neither a product nor an error for " + req.Slug)
+			}
+			if err := r.queueStock(i, p); err != nil {
+				return err
+			}
+			if i < len(seoIDs) {
+				seoIDs[i] = p.ID // each index is written by one worker only
+			}
+			r.step(ph)
 		}
-		if i < len(seoIDs) {
-			seoIDs[i] = p.ID // each index is written by one worker only
-		}
-		r.step(ph)
 		return nil
 	})
 	if err == nil {
@@ -879,23 +913,6 @@ func ensure[T any](r *run, kind Kind, key string, lookup, create func(ctx contex
 			r.found(kind, same(v2))
 			return v2, false, nil
 		}
-	}
-	return v, false, wrap(kind, key, err)
-}
-
-// createFirst is ensure for entities a run usually makes (products, of
-// which a shop has many): it creates first and looks up only when the
-// creation is a conflict (the entity exists), sparing a first seed a
-// lookup per entity at the price of a refused creation per entity in a
-// run over a seeded shop.
-func createFirst[T any](r *run, kind Kind, key string, lookup, create func(ctx context.Context) (T, error), same func(T) bool) (T, bool, error) {
-	v, err := call(r, r.admin, create)
-	switch {
-	case err == nil:
-		r.add(kind, 1, 0, 0)
-		return v, true, nil
-	case errors.Is(err, shop.ErrConflict):
-		return ensure(r, kind, key, lookup, create, same)
 	}
 	return v, false, wrap(kind, key, err)
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
 	ct "github.com/shopbus/shopbus/shop/catalog/internal/catalogtest"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 	"github.com/shopbus/shopbus/transport"
 )
 
@@ -183,6 +185,67 @@ func TestValidate(t *testing.T) {
 		ct.WantField(t, attrs.Validate(ctx, map[string]any{"waterproof": 1}), "attributes.waterproof")
 		// A wrong body shape is invalid on the wire.
 		_, err = bus.Call(ctx, attribute.MethodValidate, []byte(`{"values": [1, 2]}`))
+		ct.WantCode(t, err, transport.CodeInvalid)
+	})
+}
+
+func TestValidateMany(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		c := ct.Start(t, bus, ct.Config{})
+		attrs := c.Attributes
+		define(t, c)
+		ctx := context.Background()
+
+		tooMany := map[string]any{}
+		for i := range attribute.MaxValues + 1 {
+			tooMany["a"+strconv.Itoa(i)] = "x"
+		}
+		items := []map[string]any{
+			{"width": 12.5, "material": "cotton", "waterproof": true, "fit": "slim"},
+			{"width": "wide", "fit": "baggy", "colour": "red", "$where": "1"},
+			nil,
+			{"material": ""},
+			tooMany,
+			{"fit": "regular"},
+		}
+		res := ct.Must(attrs.ValidateMany(c.Customer, attribute.ValidateManyRequest{Items: items}))(t) // public
+		if len(res) != len(items) {
+			t.Fatalf("%d results for %d items", len(res), len(items))
+		}
+		for i, values := range items {
+			want := attrs.Validate(ctx, values)
+			got := res[i].Error
+			if want == nil {
+				if got != nil {
+					t.Errorf("item %d: got %v, want valid", i, got)
+				}
+				continue
+			}
+			var w *transport.Error
+			if !errors.As(want, &w) || got == nil || got.Code != w.Code || got.Message != w.Message || !slices.Equal(got.Fields, w.Fields) {
+				t.Errorf("item %d: got %v, want %v", i, got, want)
+				continue
+			}
+			// The product service merges the field errors of an item.
+			var f kit.Fields
+			if !f.Merge(got) || f.Len() != len(w.Fields) {
+				t.Errorf("item %d: Merge took %d of the %d field errors of %v", i, f.Len(), len(w.Fields), got)
+			}
+		}
+		if res[1].Error == nil || len(res[1].Error.Fields) != 4 {
+			t.Fatalf("item 1: %v, want 4 field errors", res[1].Error)
+		}
+
+		var tooManyItems []map[string]any
+		for range attribute.MaxValidateMany + 1 {
+			tooManyItems = append(tooManyItems, map[string]any{"fit": "slim"})
+		}
+		for _, bad := range [][]map[string]any{nil, {}, tooManyItems} {
+			_, err := attrs.ValidateMany(ctx, attribute.ValidateManyRequest{Items: bad})
+			ct.WantField(t, err, "items")
+		}
+		// A wrong body shape is invalid on the wire.
+		_, err := bus.Call(ctx, attribute.MethodValidateMany, []byte(`{"items": [[1, 2]]}`))
 		ct.WantCode(t, err, transport.CodeInvalid)
 	})
 }

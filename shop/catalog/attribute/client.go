@@ -73,6 +73,11 @@ func (c *Client) Validate(ctx context.Context, values map[string]any) error {
 	return err
 }
 
+// ValidateMany implements Service.
+func (c *Client) ValidateMany(ctx context.Context, r ValidateManyRequest) ([]Validation, error) {
+	return transport.Invoke[[]Validation](ctx, c.bus, MethodValidateMany, r)
+}
+
 // History implements Service.
 func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.History, error) {
 	return transport.Invoke[shop.History](ctx, c.bus, MethodHistory, r)
@@ -93,6 +98,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodUpdateGroup, svc.UpdateGroup)
 	transport.Handle(m, MethodDeleteGroup, svc.DeleteGroup)
 	transport.Handle(m, MethodHistory, svc.History)
+	transport.Handle(m, MethodValidateMany, svc.ValidateMany)
 	transport.Handle(m, MethodValidate, func(ctx context.Context, r ValidateRequest) (ValidateResult, error) {
 		if err := svc.Validate(ctx, r.Values); err != nil {
 			return ValidateResult{}, err

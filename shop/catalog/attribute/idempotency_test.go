@@ -36,7 +36,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		}
 		idemtest.Covered(t, attribute.Handler(c.AttributeServer).Methods(), []string{
 			attribute.MethodGet, attribute.MethodList, attribute.MethodGetGroup, attribute.MethodListGroups, attribute.MethodValidate,
-			attribute.MethodHistory,
+			attribute.MethodValidateMany, attribute.MethodHistory,
 		}, cases)
 	})
 }

@@ -24,5 +24,6 @@ func TestMethods(t *testing.T) {
 		attribute.MethodDeleteGroup,
 		attribute.MethodValidate,
 		attribute.MethodHistory,
+		attribute.MethodValidateMany,
 	)
 }

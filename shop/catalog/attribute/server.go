@@ -568,15 +568,58 @@ func (s *Server) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 // copy of the definitions, which costs one read by _id (a stamp raised by
 // every write of an attribute, by any replica) unless they changed.
 func (s *Server) Validate(ctx context.Context, values map[string]any) error {
+	var defs map[string]attributeDoc
+	if needsDefinitions(values) {
+		var err error
+		if defs, err = s.definitions(ctx); err != nil {
+			return err
+		}
+	}
+	return validate(defs, values)
+}
+
+// ValidateMany implements Service. It reads the definitions (see
+// Validate) once for all items.
+func (s *Server) ValidateMany(ctx context.Context, r ValidateManyRequest) ([]Validation, error) {
+	switch {
+	case len(r.Items) == 0:
+		return nil, shop.Invalid("invalid attribute validation", "items", "give at least one set of values")
+	case len(r.Items) > MaxValidateMany:
+		return nil, shop.Invalid("invalid attribute validation", "items", "at most "+strconv.Itoa(MaxValidateMany)+" sets of values")
+	}
+	var defs map[string]attributeDoc
+	if slices.ContainsFunc(r.Items, needsDefinitions) {
+		var err error
+		if defs, err = s.definitions(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Validation, len(r.Items))
+	for i, values := range r.Items {
+		if err := validate(defs, values); err != nil {
+			var e *shop.Error
+			if !errors.As(err, &e) {
+				return nil, err
+			}
+			out[i].Error = e
+		}
+	}
+	return out, nil
+}
+
+// needsDefinitions reports whether checking values needs the definitions:
+// no values, or too many, are answered without them.
+func needsDefinitions(values map[string]any) bool {
+	return len(values) > 0 && len(values) <= MaxValues
+}
+
+// validate checks values against defs, the definitions by code (nil when
+// needsDefinitions says they are not needed): nil when all are valid, and
+// otherwise an invalid error with one field error "attributes.<code>" per
+// bad value.
+func validate(defs map[string]attributeDoc, values map[string]any) error {
 	if len(values) > MaxValues {
 		return shop.Invalid("invalid attributes", "attributes", "at most "+strconv.Itoa(MaxValues)+" attribute values")
-	}
-	if len(values) == 0 {
-		return nil
-	}
-	defs, err := s.definitions(ctx)
-	if err != nil {
-		return err
 	}
 	codes := make([]string, 0, len(values))
 	for c := range values {

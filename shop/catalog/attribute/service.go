@@ -13,7 +13,8 @@
 // product's attributes are set, so they are rejected the next time that
 // product's attributes change.
 //
-// Writes require an admin (shop.RequireAdmin); reads and Validate are public.
+// Writes require an admin (shop.RequireAdmin); reads, Validate and
+// ValidateMany are public.
 // Each attribute and group keeps its audit log (see History), which only
 // admins may read.
 package attribute
@@ -42,6 +43,10 @@ const (
 	MethodDeleteGroup = "attribute.delete_group"
 	MethodValidate    = "attribute.validate"
 	MethodHistory     = "attribute.history"
+
+	// MethodValidateMany checks the attribute values of several products
+	// in one request.
+	MethodValidateMany = "attribute.validate_many"
 )
 
 // The kinds of entity whose audit log History reads (shop.HistoryRequest's
@@ -69,6 +74,8 @@ const (
 	MaxValues = 200
 	// MaxGroupSize is the most attributes in one group.
 	MaxGroupSize = 200
+	// MaxValidateMany is the most value maps one ValidateMany call checks.
+	MaxValidateMany = 100
 )
 
 // Attribute is an attribute definition.
@@ -153,6 +160,17 @@ type ValidateResult struct {
 	Valid bool `json:"valid"`
 }
 
+// ValidateManyRequest asks to check several products' attribute values at once.
+type ValidateManyRequest struct {
+	Items []map[string]any `json:"items"`
+}
+
+// Validation is the outcome for one item of ValidateMany: Error is nil
+// when its values are valid, else what Validate would have returned for them.
+type Validation struct {
+	Error *shop.Error `json:"error,omitempty"`
+}
+
 // Service is the attribute contract; *Server and *Client implement it.
 type Service interface {
 	// Create defines an attribute (admin only); a taken code is a conflict.
@@ -184,6 +202,11 @@ type Service interface {
 	// valid and otherwise an invalid error with one field error
 	// "attributes.<code>" per bad value.
 	Validate(ctx context.Context, values map[string]any) error
+	// ValidateMany checks up to MaxValidateMany value maps at once, each
+	// as Validate does, and returns one Validation per item in the items'
+	// order. No items or too many is invalid ("items"); an error for the
+	// whole call is otherwise one worth retrying.
+	ValidateMany(ctx context.Context, r ValidateManyRequest) ([]Validation, error)
 
 	// History returns the audit log of an attribute (Kind empty or
 	// KindAttribute) or of a group (KindGroup), by code, newest first

@@ -62,6 +62,11 @@ func (c *Client) GenerateVariants(ctx context.Context, r GenerateRequest) (Produ
 	return transport.Invoke[ProductVariants](ctx, c.bus, MethodGenerateVariants, r)
 }
 
+// GenerateVariantsMany implements Service.
+func (c *Client) GenerateVariantsMany(ctx context.Context, r GenerateManyRequest) ([]GenerateResult, error) {
+	return transport.Invoke[[]GenerateResult](ctx, c.bus, MethodGenerateVariantsMany, r)
+}
+
 // AddVariant implements Service.
 func (c *Client) AddVariant(ctx context.Context, r AddVariantRequest) (ProductVariants, error) {
 	return transport.Invoke[ProductVariants](ctx, c.bus, MethodAddVariant, r)
@@ -100,6 +105,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodUpdateValue, svc.UpdateValue)
 	transport.Handle(m, MethodRemoveValue, svc.RemoveValue)
 	transport.Handle(m, MethodGenerateVariants, svc.GenerateVariants)
+	transport.Handle(m, MethodGenerateVariantsMany, svc.GenerateVariantsMany)
 	transport.Handle(m, MethodAddVariant, svc.AddVariant)
 	transport.Handle(m, MethodRemoveVariant, svc.RemoveVariant)
 	transport.Handle(m, MethodGetVariants, svc.GetVariants)

@@ -26,6 +26,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		ct.Must(opts.AddValue(c.Admin, option.ValueRequest{Group: "colour", Code: "green", Label: "Green"}))(t)
 		removed := ct.Must(opts.GenerateVariants(c.Admin, option.GenerateRequest{ProductID: "p-remove", SKU: "REM", Groups: []string{"size"}}))(t)
 		ct.Must(opts.GenerateVariants(c.Admin, option.GenerateRequest{ProductID: "p-delete", SKU: "DEL", Groups: []string{"size"}}))(t)
+		ct.Must(opts.GenerateVariants(c.Admin, option.GenerateRequest{ProductID: "p-regen", SKU: "REGEN", Groups: []string{"size"}}))(t)
 		name, position := "Sizes", 3
 		cases := []idemtest.Case{
 			{Method: option.MethodCreateGroup, Body: ct.JSON(t, option.CreateGroupRequest{Code: "sleeve", Name: "Sleeve", Values: []option.Value{{Code: "short", Label: "Short"}}})},
@@ -35,6 +36,11 @@ func TestRequestsApplyOnce(t *testing.T) {
 			{Method: option.MethodUpdateValue, Body: ct.JSON(t, option.ValueRequest{Group: "size", Code: "s", Label: "Petite"})},
 			{Method: option.MethodRemoveValue, Body: ct.JSON(t, option.ValueRequest{Group: "colour", Code: "green"})},
 			{Method: option.MethodGenerateVariants, Body: ct.JSON(t, option.GenerateRequest{ProductID: "p-gen", SKU: "GEN", Groups: []string{"size", "colour"}})},
+			{Method: option.MethodGenerateVariantsMany, Body: ct.JSON(t, option.GenerateManyRequest{Items: []option.GenerateRequest{
+				{ProductID: "p-many-1", SKU: "MANY1", Groups: []string{"size"}},
+				{ProductID: "p-many-2", SKU: "MANY2", Groups: []string{"colour"}},
+				{ProductID: "p-regen", SKU: "REGEN", Groups: []string{"colour"}}, // has variants: regenerated
+			}})},
 			{Method: option.MethodAddVariant, Body: ct.JSON(t, option.AddVariantRequest{ProductID: "p-add", SKU: "ADD", Options: map[string]string{"colour": "red"}})},
 			{Method: option.MethodRemoveVariant, Body: ct.JSON(t, option.RemoveVariantRequest{ProductID: "p-remove", VariantID: removed.Variants[0].ID})},
 			{Method: option.MethodDeleteVariants, Body: ct.JSON(t, option.ProductRequest{ProductID: "p-delete"})},

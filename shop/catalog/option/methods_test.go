@@ -26,5 +26,6 @@ func TestMethods(t *testing.T) {
 		option.MethodGetVariants,
 		option.MethodDeleteVariants,
 		option.MethodHistory,
+		option.MethodGenerateVariantsMany,
 	)
 }

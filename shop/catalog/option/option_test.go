@@ -221,6 +221,8 @@ func TestAdminRequired(t *testing.T) {
 			ct.WantCode(t, err, tc.code)
 			_, err = opts.GenerateVariants(tc.ctx, option.GenerateRequest{ProductID: "p", SKU: "P", Groups: []string{"size"}})
 			ct.WantCode(t, err, tc.code)
+			_, err = opts.GenerateVariantsMany(tc.ctx, option.GenerateManyRequest{Items: []option.GenerateRequest{{ProductID: "p", SKU: "P", Groups: []string{"size"}}}})
+			ct.WantCode(t, err, tc.code)
 			_, err = opts.AddVariant(tc.ctx, option.AddVariantRequest{ProductID: "p", SKU: "P", Options: map[string]string{"size": "s"}})
 			ct.WantCode(t, err, tc.code)
 			_, err = opts.DeleteVariants(tc.ctx, option.ProductRequest{ProductID: "p"})

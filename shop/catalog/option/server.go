@@ -499,6 +499,26 @@ func (s *Server) GenerateVariants(ctx context.Context, r GenerateRequest) (Produ
 
 func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (ProductVariants, error) {
 	var f kit.Fields
+	checkGenerate(&f, r)
+	if err := f.Err("invalid variant generation"); err != nil {
+		return ProductVariants{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	groups, err := s.loadGroups(ctx, r.Groups)
+	if err != nil {
+		return ProductVariants{}, err
+	}
+	values, err := s.combine(r, groups)
+	if err != nil {
+		return ProductVariants{}, err
+	}
+	return s.storeGenerated(ctx, r, values)
+}
+
+// checkGenerate adds to f what is wrong with r itself, before any option
+// group is looked at.
+func checkGenerate(f *kit.Fields, r GenerateRequest) {
 	f.ID("product_id", r.ProductID, true)
 	if !ValidSKUBase(r.SKU) {
 		f.Addf("sku", "must be 1-%d of A-Z, 0-9, '-', '_', '.', starting with a letter or digit", MaxSKUBaseLen)
@@ -539,24 +559,42 @@ func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (Produ
 			dup[c] = true
 		}
 	}
-	if err := f.Err("invalid variant generation"); err != nil {
-		return ProductVariants{}, err
-	}
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// The values to combine, group by group.
+// loadGroups returns the option groups named in codes that exist, by
+// code, read with one query and without their audit logs.
+func (s *Server) loadGroups(ctx context.Context, codes []string) (map[string]groupDoc, error) {
+	distinct := slices.Compact(slices.Sorted(slices.Values(codes)))
+	out := make(map[string]groupDoc, len(distinct))
+	if len(distinct) == 0 {
+		return out, nil
+	}
+	docs, err := kit.List[groupDoc](ctx, s.groups, "option groups",
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: distinct}}}},
+		options.Find().SetProjection(bson.D{{Key: audit.Field, Value: 0}}))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		out[d.Code] = d
+	}
+	return out, nil
+}
+
+// combine checks r (already checked by checkGenerate) against the option
+// groups it names, as loaded in groups, and returns the value codes to
+// combine, group by group: an unknown group or value, a group without
+// values or more variants than the cap are invalid.
+func (s *Server) combine(r GenerateRequest, groups map[string]groupDoc) ([][]string, error) {
+	var f kit.Fields
 	values := make([][]string, len(r.Groups))
 	total := 1
 	for i, g := range r.Groups {
 		field := "groups[" + strconv.Itoa(i) + "]"
-		gd, err := s.loadGroup(ctx, g)
-		if errors.Is(err, shop.ErrNotFound) {
+		gd, ok := groups[g]
+		if !ok {
 			f.Add(field, "unknown option group "+kit.Quote(g))
 			continue
-		}
-		if err != nil {
-			return ProductVariants{}, err
 		}
 		if chosen, ok := r.Values[g]; ok {
 			for _, c := range chosen {
@@ -580,20 +618,38 @@ func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (Produ
 		}
 	}
 	if err := f.Err("invalid variant generation"); err != nil {
-		return ProductVariants{}, err
+		return nil, err
 	}
 	if total > s.opts.MaxVariants {
-		return ProductVariants{}, shop.Invalid("too many variants", "groups",
+		return nil, shop.Invalid("too many variants", "groups",
 			fmt.Sprintf("the chosen groups make more than %d variants", s.opts.MaxVariants))
 	}
+	return values, nil
+}
 
+// storeGenerated replaces the product's variants with the combinations of
+// values (see combine) that r asks for, keeping the ids of the
+// combinations the product has already. The caller holds s.mu.
+func (s *Server) storeGenerated(ctx context.Context, r GenerateRequest, values [][]string) (ProductVariants, error) {
 	old, exists, err := s.loadSet(ctx, r.ProductID)
 	if err != nil {
 		return ProductVariants{}, err
 	}
+	return s.storeSet(ctx, old, exists, variantSet(ctx, r, values, old))
+}
+
+// variantSet returns the variant set that r asks for: every combination of
+// values, the first group varying slowest. A combination that old has
+// keeps its id; a new one gets an id derived from its SKU and the request
+// (idem.NewID).
+func variantSet(ctx context.Context, r GenerateRequest, values [][]string, old setDoc) setDoc {
 	ids := map[string]string{} // combo key → id of the old variant
 	for _, v := range old.Variants {
 		ids[comboKey(v.Options)] = v.ID
+	}
+	total := 1
+	for _, vs := range values {
+		total *= len(vs)
 	}
 	variants := make([]variantDoc, 0, total)
 	idx := make([]int, len(values)) // odometer over the value lists
@@ -622,8 +678,7 @@ func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (Produ
 			break
 		}
 	}
-	next := setDoc{ProductID: r.ProductID, SKU: r.SKU, Groups: slices.Clone(r.Groups), Variants: variants}
-	return s.storeSet(ctx, old, exists, next)
+	return setDoc{ProductID: r.ProductID, SKU: r.SKU, Groups: slices.Clone(r.Groups), Variants: variants}
 }
 
 // AddVariant implements Service. The variant's id derives from the
@@ -762,6 +817,9 @@ func (s *Server) removeVariant(ctx context.Context, r RemoveVariantRequest) (Pro
 // set (checking old's version), then frees the SKUs no longer used. A
 // failure before the write frees what it reserved. The caller holds s.mu.
 func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next setDoc) (ProductVariants, error) {
+	if err := sharedSKU(next.Variants); err != nil {
+		return ProductVariants{}, err
+	}
 	oldSKUs := map[string]bool{}
 	for _, v := range old.Variants {
 		oldSKUs[v.SKU] = true
@@ -769,9 +827,6 @@ func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next set
 	newSKUs := map[string]bool{}
 	var reserve []any
 	for _, v := range next.Variants {
-		if newSKUs[v.SKU] {
-			return ProductVariants{}, shop.Conflict("two variants would share SKU " + kit.Quote(v.SKU))
-		}
 		newSKUs[v.SKU] = true
 		if !oldSKUs[v.SKU] {
 			reserve = append(reserve, skuDoc{SKU: v.SKU, ProductID: next.ProductID})
@@ -781,22 +836,7 @@ func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next set
 		return ProductVariants{}, err
 	}
 
-	uses := map[string]bool{}
-	for _, g := range next.Groups {
-		uses[g] = true
-	}
-	for _, v := range next.Variants {
-		for g, c := range v.Options {
-			uses[g+"="+c] = true
-		}
-	}
-	next.Uses = make([]string, 0, len(uses))
-	for u := range uses {
-		next.Uses = append(next.Uses, u)
-	}
-	slices.Sort(next.Uses)
-	next.Version = old.Version + 1
-	next.UpdatedAt = s.now()
+	next.fill(old.Version+1, s.now())
 
 	var err error
 	if exists {
@@ -823,6 +863,40 @@ func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next set
 	}
 	s.freeSKUs(ctx, next.ProductID, free)
 	return next.set(), nil
+}
+
+// sharedSKU returns a conflict if two of variants have the same SKU
+// (value codes such as "a-b" and "b" can make one).
+func sharedSKU(variants []variantDoc) error {
+	seen := make(map[string]bool, len(variants))
+	for _, v := range variants {
+		if seen[v.SKU] {
+			return shop.Conflict("two variants would share SKU " + kit.Quote(v.SKU))
+		}
+		seen[v.SKU] = true
+	}
+	return nil
+}
+
+// fill sets what a set stores besides its variants: the markers of what
+// they use, the version and the time.
+func (d *setDoc) fill(version int64, now time.Time) {
+	uses := map[string]bool{}
+	for _, g := range d.Groups {
+		uses[g] = true
+	}
+	for _, v := range d.Variants {
+		for g, c := range v.Options {
+			uses[g+"="+c] = true
+		}
+	}
+	d.Uses = make([]string, 0, len(uses))
+	for u := range uses {
+		d.Uses = append(d.Uses, u)
+	}
+	slices.Sort(d.Uses)
+	d.Version = version
+	d.UpdatedAt = now
 }
 
 // reserveSKUs inserts the SKU documents; a SKU held by another product is
@@ -863,6 +937,16 @@ func (s *Server) reserveSKUs(ctx context.Context, productID string, docs []any) 
 // freeSKUs deletes the SKU documents that productID holds. Failures are
 // logged: a leftover SKU stays reserved for the same product.
 func (s *Server) freeSKUs(ctx context.Context, productID string, docs []any) {
+	held := make([]skuDoc, len(docs))
+	for i, d := range docs {
+		held[i] = skuDoc{SKU: d.(skuDoc).SKU, ProductID: productID}
+	}
+	s.freeHeld(ctx, held)
+}
+
+// freeHeld deletes each SKU document that its product still holds, with
+// one write. Failures are logged, as for freeSKUs.
+func (s *Server) freeHeld(ctx context.Context, docs []skuDoc) {
 	if len(docs) == 0 {
 		return
 	}
@@ -870,10 +954,10 @@ func (s *Server) freeSKUs(ctx context.Context, productID string, docs []any) {
 	defer cancel()
 	models := make([]mongo.WriteModel, len(docs))
 	for i, d := range docs {
-		models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.(skuDoc).SKU}, {Key: "product_id", Value: productID}})
+		models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: d.SKU}, {Key: "product_id", Value: d.ProductID}})
 	}
 	if _, err := s.skus.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-		s.logger.Error("option: cannot free SKUs", "product", productID, "count", len(docs), "err", err)
+		s.logger.Error("option: cannot free SKUs", "product", docs[0].ProductID, "count", len(docs), "err", err)
 	}
 }
 

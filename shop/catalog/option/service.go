@@ -13,8 +13,9 @@
 //
 // Writes require an admin (shop.RequireAdmin); reads are public, except
 // an option group's audit log (see History), which only admins may read.
-// The product service calls GenerateVariants and DeleteVariants on behalf
-// of the admin editing a product: the admin's token travels with the call.
+// The product service calls GenerateVariants (GenerateVariantsMany for
+// several products at once) and DeleteVariants on behalf of the admin
+// editing a product: the admin's token travels with the call.
 package option
 
 import (
@@ -43,6 +44,10 @@ const (
 	MethodGetVariants      = "option.get_variants"
 	MethodDeleteVariants   = "option.delete_variants"
 	MethodHistory          = "option.history"
+
+	// MethodGenerateVariantsMany generates the variants of several
+	// products in one request.
+	MethodGenerateVariantsMany = "option.generate_variants_many"
 )
 
 // KindGroup is the kind of entity whose audit log History reads: option
@@ -62,6 +67,8 @@ const (
 	MaxValuesPerGroup = 500
 	// MaxSKUBaseLen is the longest SKU base.
 	MaxSKUBaseLen = 48
+	// MaxGenerateMany is the most products one GenerateVariantsMany call takes.
+	MaxGenerateMany = 100
 )
 
 // Value is one value of an option group.
@@ -150,6 +157,19 @@ type GenerateRequest struct {
 	Values map[string][]string `json:"values,omitempty"`
 }
 
+// GenerateManyRequest asks for the variants of several products at once.
+type GenerateManyRequest struct {
+	Items []GenerateRequest `json:"items"`
+}
+
+// GenerateResult is what GenerateVariantsMany did for one product: its
+// variants, or Error saying why not (invalid or conflict: that product only).
+type GenerateResult struct {
+	ProductID string           `json:"product_id"`
+	Variants  *ProductVariants `json:"variants,omitempty"`
+	Error     *shop.Error      `json:"error,omitempty"`
+}
+
 // AddVariantRequest adds one variant with an explicit combination.
 type AddVariantRequest struct {
 	ProductID string `json:"product_id"`
@@ -197,6 +217,18 @@ type Service interface {
 	// (default 1,000) is invalid; a SKU another product holds is a conflict.
 	// Variants whose combination was there before keep their id.
 	GenerateVariants(ctx context.Context, r GenerateRequest) (ProductVariants, error)
+	// GenerateVariantsMany is GenerateVariants for up to MaxGenerateMany
+	// products at once (admin only), with one result per item in the
+	// items' order. The request is checked whole first: no items, more
+	// than MaxGenerateMany or a product named twice makes it invalid
+	// ("items", "items[i].product_id") and nothing is written. Each item
+	// is then generated as GenerateVariants would: an item that is
+	// invalid or in conflict gets its Error and the others go on; a
+	// failure worth retrying (unavailable, internal) fails the call, and a
+	// retry with the same request id generates the same variants. It
+	// costs a few writes for the whole batch where products have no
+	// variants yet.
+	GenerateVariantsMany(ctx context.Context, r GenerateManyRequest) ([]GenerateResult, error)
 	// AddVariant adds one combination to a product (admin only); a
 	// combination the product already has is a conflict.
 	AddVariant(ctx context.Context, r AddVariantRequest) (ProductVariants, error)

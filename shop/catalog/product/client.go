@@ -22,6 +22,11 @@ func (c *Client) Create(ctx context.Context, r CreateRequest) (Product, error) {
 	return transport.Invoke[Product](ctx, c.bus, MethodCreate, r)
 }
 
+// CreateMany implements Service.
+func (c *Client) CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error) {
+	return transport.Invoke[[]CreateResult](ctx, c.bus, MethodCreateMany, r)
+}
+
 // Get implements Service.
 func (c *Client) Get(ctx context.Context, r GetRequest) (Product, error) {
 	return transport.Invoke[Product](ctx, c.bus, MethodGet, r)
@@ -82,6 +87,7 @@ func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 func Handler(svc Service) *transport.Mux {
 	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreate, svc.Create)
+	transport.Handle(m, MethodCreateMany, svc.CreateMany)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
 	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)

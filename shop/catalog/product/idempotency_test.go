@@ -34,6 +34,10 @@ func TestRequestsApplyOnce(t *testing.T) {
 		title, groups := "Updated", []string{"size"}
 		cases := []idemtest.Case{
 			{Method: product.MethodCreate, Body: ct.JSON(t, w.shirt())},
+			{Method: product.MethodCreateMany, Body: ct.JSON(t, product.CreateManyRequest{Items: []product.CreateRequest{
+				{Title: "Batch one", Price: eur(100), CategoryIDs: []string{w.shirts.ID}, OptionGroups: []string{"size"}},
+				{Title: "Batch two", Price: eur(200), Attributes: map[string]any{"fit": "slim"}},
+			}})},
 			{Method: product.MethodUpdate, Body: ct.JSON(t, product.UpdateRequest{ID: updated.ID, Title: &title, OptionGroups: &groups})},
 			{Method: product.MethodPublish, Body: ct.JSON(t, product.GetRequest{ID: published.ID})},
 			{Method: product.MethodUnpublish, Body: ct.JSON(t, product.GetRequest{ID: unpublished.ID})},
@@ -74,6 +78,33 @@ func TestCreateAfterCrash(t *testing.T) {
 		vs := ct.Must(w.Options.GetVariants(ctx, option.ProductRequest{ProductID: first.ID}))(t)
 		if got := len(vs.Variants); got != len(first.Variants) {
 			t.Errorf("the option service holds %d variants, want %d", got, len(first.Variants))
+		}
+	})
+}
+
+// TestCreateManyAfterCrash: a create_many that stored its products but
+// died before remembering its outcome runs again and returns the same
+// products, with the same variants, and stores nothing more.
+func TestCreateManyAfterCrash(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		w := setup(t, bus)
+		ctx := transport.WithRequestID(w.Admin, transport.NewRequestID())
+		req := product.CreateManyRequest{Items: []product.CreateRequest{w.shirt(), {Title: "Plain", Price: eur(1)}}}
+		first := ct.Must(w.ProductServer.CreateMany(ctx, req))(t)
+		if _, err := w.ProductDB.Collection(idem.Collection).DeleteMany(ctx, bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+		again := ct.Must(w.ProductServer.CreateMany(ctx, req))(t)
+		for i := range first {
+			a, b := again[i].Product, first[i].Product
+			if a == nil || b == nil || a.ID != b.ID || a.Slug != b.Slug || a.Version != 1 || !slices.Equal(variantIDs(*a), variantIDs(*b)) {
+				t.Fatalf("re-run made %+v, want %+v", again[i], first[i])
+			}
+		}
+		for coll, want := range map[string]int64{"products": 2, "product_slugs": 2} {
+			if n, err := w.ProductDB.Collection(coll).CountDocuments(ctx, bson.D{}); err != nil || n != want {
+				t.Errorf("%s holds %d documents (%v), want %d", coll, n, err, want)
+			}
 		}
 	})
 }

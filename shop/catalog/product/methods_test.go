@@ -13,6 +13,7 @@ import (
 func TestMethods(t *testing.T) {
 	bustest.CheckMethods(t, product.Handler(product.NewClient(nil)),
 		product.MethodCreate,
+		product.MethodCreateMany,
 		product.MethodGet,
 		product.MethodGetBySlug,
 		product.MethodHoldsSlug,

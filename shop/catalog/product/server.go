@@ -442,6 +442,13 @@ func (s *Server) generate(ctx context.Context, d *productDoc) error {
 	if err != nil {
 		return renameOptionFields(err)
 	}
+	setVariants(d, pv)
+	return nil
+}
+
+// setVariants gives d the variants the option service generated, keeping
+// the own prices of variants that survive.
+func setVariants(d *productDoc, pv option.ProductVariants) {
 	own := map[string]*shop.Money{}
 	for _, v := range d.Variants {
 		own[v.ID] = v.Price
@@ -450,7 +457,6 @@ func (s *Server) generate(ctx context.Context, d *productDoc) error {
 	for i, v := range pv.Variants {
 		d.Variants[i] = variantDoc{ID: v.ID, SKU: v.SKU, Options: v.Options, Price: own[v.ID]}
 	}
-	return nil
 }
 
 // renameOptionFields names the option service's field errors after the
@@ -518,37 +524,8 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Product, error) {
 }
 
 func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
-	id := idem.NewID(ctx, "product")
-	now := s.now()
-	d := productDoc{
-		ID:           id,
-		Title:        strings.TrimSpace(r.Title),
-		Description:  r.Description,
-		Status:       r.Status,
-		SKU:          r.SKU,
-		Price:        r.Price,
-		CategoryIDs:  kit.Unique(r.CategoryIDs),
-		Attributes:   normaliseAttributes(r.Attributes),
-		OptionGroups: r.OptionGroups,
-		OptionValues: r.OptionValues,
-		Images:       kit.Unique(r.Images),
-		Version:      1,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	if d.Status == "" {
-		d.Status = shop.StatusDraft
-	}
-	if d.Status == shop.StatusPublished {
-		d.PublishedAt = now
-	}
-	d.TitleKey = strings.ToLower(d.Title)
 	var f kit.Fields
-	checkLocal(&f, &d, r.Slug)
-	checkVariantPrices(&f, r.VariantPrices, d.Price.Currency)
-	if len(r.VariantPrices) > 0 && len(d.OptionGroups) == 0 {
-		f.Add("variant_prices", "only with option_groups")
-	}
+	d := draft(idem.NewID(ctx, "product"), r, s.now(), &f)
 	if err := f.Err("invalid product"); err != nil {
 		return Product{}, err
 	}
@@ -558,6 +535,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 	if err := f.Err("invalid product"); err != nil {
 		return Product{}, err
 	}
+	now := d.CreatedAt
 
 	// At once, as none needs another's answer: whether an earlier run of
 	// this request made the product, the categories and attributes (other
@@ -570,7 +548,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 		slugErr error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { earlier, loadErr = s.load(ctx, id) })
+	wg.Go(func() { earlier, loadErr = s.load(ctx, d.ID) })
 	wg.Go(func() { slug, slugErr = s.slugs.Reserve(ctx, d.ID, r.Slug, d.Title) })
 	remoteErr := s.checkRemote(ctx, &f, &d, true, true)
 	wg.Wait()
@@ -635,6 +613,41 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Product, error) {
 	}
 	s.announce(ctx, d)
 	return d.product(), nil
+}
+
+// draft returns the product r creates, with id, before the checks with
+// other services, slug and variants, and adds to f what is wrong with it
+// on its own.
+func draft(id string, r CreateRequest, now time.Time, f *kit.Fields) productDoc {
+	d := productDoc{
+		ID:           id,
+		Title:        strings.TrimSpace(r.Title),
+		Description:  r.Description,
+		Status:       r.Status,
+		SKU:          r.SKU,
+		Price:        r.Price,
+		CategoryIDs:  kit.Unique(r.CategoryIDs),
+		Attributes:   normaliseAttributes(r.Attributes),
+		OptionGroups: r.OptionGroups,
+		OptionValues: r.OptionValues,
+		Images:       kit.Unique(r.Images),
+		Version:      1,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if d.Status == "" {
+		d.Status = shop.StatusDraft
+	}
+	if d.Status == shop.StatusPublished {
+		d.PublishedAt = now
+	}
+	d.TitleKey = strings.ToLower(d.Title)
+	checkLocal(f, &d, r.Slug)
+	checkVariantPrices(f, r.VariantPrices, d.Price.Currency)
+	if len(r.VariantPrices) > 0 && len(d.OptionGroups) == 0 {
+		f.Add("variant_prices", "only with option_groups")
+	}
+	return d
 }
 
 // skuFromSlug derives a SKU from a slug: upper-cased, cut to fit.

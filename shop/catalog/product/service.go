@@ -72,18 +72,20 @@ const ServiceName = "product"
 
 // Method names on the bus.
 const (
-	MethodCreate    = "product.create"
-	MethodGet       = "product.get"
-	MethodGetBySlug = "product.get_by_slug"
-	MethodHoldsSlug = "product.holds_slug"
-	MethodUpdate    = "product.update"
-	MethodDelete    = "product.delete"
-	MethodPublish   = "product.publish"
-	MethodUnpublish = "product.unpublish"
-	MethodList      = "product.list"
-	MethodPutImage  = "product.put_image"
-	MethodImage     = "product.image"
-	MethodHistory   = "product.history"
+	MethodCreate = "product.create"
+	// MethodCreateMany creates up to MaxCreateMany products in one request.
+	MethodCreateMany = "product.create_many"
+	MethodGet        = "product.get"
+	MethodGetBySlug  = "product.get_by_slug"
+	MethodHoldsSlug  = "product.holds_slug"
+	MethodUpdate     = "product.update"
+	MethodDelete     = "product.delete"
+	MethodPublish    = "product.publish"
+	MethodUnpublish  = "product.unpublish"
+	MethodList       = "product.list"
+	MethodPutImage   = "product.put_image"
+	MethodImage      = "product.image"
+	MethodHistory    = "product.history"
 )
 
 // ImageWorkers is how many images one Server decodes and encodes at once
@@ -102,6 +104,8 @@ const (
 	DefaultPageSize = 20
 	// MaxPageSize is the largest page List returns.
 	MaxPageSize = 200
+	// MaxCreateMany is the most products one CreateMany makes.
+	MaxCreateMany = 100
 )
 
 // Sort orders of List.
@@ -207,6 +211,18 @@ type CreateRequest struct {
 	Images []string `json:"images,omitempty"`
 }
 
+// CreateManyRequest creates several products in one request.
+type CreateManyRequest struct {
+	Items []CreateRequest `json:"items"`
+}
+
+// CreateResult is what CreateMany did with one product: the product made,
+// or Error saying why not (invalid, or a conflict: a taken slug).
+type CreateResult struct {
+	Product *Product    `json:"product,omitempty"`
+	Error   *shop.Error `json:"error,omitempty"`
+}
+
 // UpdateRequest changes the fields that are set; a set slice or map
 // replaces the whole value. Changing OptionGroups, OptionValues or SKU
 // regenerates the variants (those whose options survive keep their id);
@@ -271,6 +287,13 @@ type Service interface {
 	// attribute values and bad variant choices are invalid, with field
 	// errors; a taken explicit slug is a conflict.
 	Create(ctx context.Context, r CreateRequest) (Product, error)
+	// CreateMany makes up to MaxCreateMany products (admin only), each as
+	// Create would, with the work shared (a bulk import, a seed): one
+	// result per product, in order, with the product or why it was not
+	// made. A failure worth retrying fails the whole call; its retry with
+	// the same request id makes the rest and returns the products made
+	// before as they are.
+	CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error)
 	// Get returns a product by id: what the cart needs (status, price,
 	// variants) and everything else.
 	Get(ctx context.Context, r GetRequest) (Product, error)

@@ -30,7 +30,8 @@ var eventPatterns = []string{"product.product.*", "category.category.*", "articl
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	var subs multiSub
 	for _, p := range eventPatterns {
-		sub, err := bus.Subscribe(ServiceName, p, srv, opts...)
+		sub, err := bus.Subscribe(ServiceName, p, srv, append([]transport.ConsumerOption{
+			transport.WithConcurrency(2 * EventBatch), transport.WithBatch(EventBatch)}, opts...)...)
 		if err != nil {
 			_ = subs.Close()
 			return nil, err
@@ -73,6 +74,16 @@ type entityUpdate struct {
 // decoded, or lacks an id or version, is an error: the bus retries it and
 // then parks it in the dead-letter queue. Events of other kinds are ignored.
 func (s *Server) HandleEvent(ctx context.Context, ev transport.Event) error {
+	u, err := s.update(ev)
+	if err != nil || u == nil {
+		return err
+	}
+	return s.apply(ctx, *u)
+}
+
+// update reads what ev says about an entity: nil for an event of another
+// kind (ignored), an error for one that is malformed.
+func (s *Server) update(ev transport.Event) (*entityUpdate, error) {
 	occurred := func(t time.Time) time.Time {
 		switch {
 		case !t.IsZero():
@@ -87,7 +98,7 @@ func (s *Server) HandleEvent(ctx context.Context, ev transport.Event) error {
 	case transport.MatchTopic("product.product.*", ev.Key):
 		var e shop.ProductChanged
 		if err := decodeEvent(ev, &e); err != nil {
-			return err
+			return nil, err
 		}
 		p := e.Product
 		u = entityUpdate{kind: KindProduct, id: p.ID, version: p.Version, slug: p.Slug, oldSlug: e.OldSlug,
@@ -102,7 +113,7 @@ func (s *Server) HandleEvent(ctx context.Context, ev transport.Event) error {
 	case transport.MatchTopic("category.category.*", ev.Key):
 		var e shop.CategoryChanged
 		if err := decodeEvent(ev, &e); err != nil {
-			return err
+			return nil, err
 		}
 		c := e.Category
 		u = entityUpdate{kind: KindCategory, id: c.ID, version: c.Version, slug: c.Slug, oldSlug: e.OldSlug,
@@ -111,7 +122,7 @@ func (s *Server) HandleEvent(ctx context.Context, ev transport.Event) error {
 	case transport.MatchTopic("article.article.*", ev.Key):
 		var e shop.ArticleChanged
 		if err := decodeEvent(ev, &e); err != nil {
-			return err
+			return nil, err
 		}
 		a := e.Article
 		u = entityUpdate{kind: KindArticle, id: a.ID, version: a.Version, slug: a.Slug, oldSlug: e.OldSlug,
@@ -123,15 +134,15 @@ func (s *Server) HandleEvent(ctx context.Context, ev transport.Event) error {
 		}
 	default:
 		s.opts.Logger.Debug("seo: ignoring event", "key", ev.Key, "id", ev.ID)
-		return nil
+		return nil, nil
 	}
 	if msg := checkID(u.id); msg != "" || u.version <= 0 {
-		return fmt.Errorf("seo: malformed %s event %s: needs an id and a positive version", ev.Key, ev.ID)
+		return nil, fmt.Errorf("seo: malformed %s event %s: needs an id and a positive version", ev.Key, ev.ID)
 	}
 	if !u.deleted && (u.slug == "" || checkPath(s.prefix(u.kind)+u.slug) != "") {
-		return fmt.Errorf("seo: malformed %s event %s: bad slug %q", ev.Key, ev.ID, u.slug)
+		return nil, fmt.Errorf("seo: malformed %s event %s: bad slug %q", ev.Key, ev.ID, u.slug)
 	}
-	return s.apply(ctx, u)
+	return &u, nil
 }
 
 // decodeEvent decodes an event body, with an error naming the event.
@@ -193,15 +204,7 @@ func (s *Server) apply(ctx context.Context, u entityUpdate) error {
 					return err
 				}
 			}
-			d.Path = path
-			d.Deleted = false
-			d.Published = u.published
-			d.VisibleFrom = u.visibleFrom
-			d.Defaults = fieldsDoc{
-				Title:       trimText(plainText(u.title)+s.opts.TitleSuffix, MaxTitleLen),
-				Description: trimText(plainText(u.description), DefaultDescLen),
-				OGImage:     u.image,
-			}
+			s.fill(d, u)
 		}
 		ok, err := s.save(ctx, prev, d)
 		if err != nil {
@@ -212,6 +215,20 @@ func (s *Server) apply(ctx context.Context, u entityUpdate) error {
 		}
 	}
 	return fmt.Errorf("seo: %s: too many concurrent updates", key)
+}
+
+// fill sets what u says of a live entity in d: its path, visibility and
+// default metadata.
+func (s *Server) fill(d *entityDoc, u entityUpdate) {
+	d.Path = s.prefix(u.kind) + u.slug
+	d.Deleted = false
+	d.Published = u.published
+	d.VisibleFrom = u.visibleFrom
+	d.Defaults = fieldsDoc{
+		Title:       trimText(plainText(u.title)+s.opts.TitleSuffix, MaxTitleLen),
+		Description: trimText(plainText(u.description), DefaultDescLen),
+		OGImage:     u.image,
+	}
 }
 
 // plainText turns a description that may hold HTML tags or Markdown

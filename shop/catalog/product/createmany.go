@@ -1,0 +1,474 @@
+package product
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/internal/audit"
+	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/outbox"
+	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/attribute"
+	"github.com/shopbus/shopbus/shop/catalog/category"
+	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
+	"github.com/shopbus/shopbus/shop/catalog/option"
+	"github.com/shopbus/shopbus/transport"
+)
+
+// ManyVariantGenerator is a VariantGenerator that also generates the
+// variants of many products in one call; option.Client is one. CreateMany
+// uses it when Options.Variants has it, and one call per product otherwise.
+type ManyVariantGenerator interface {
+	GenerateVariantsMany(ctx context.Context, r option.GenerateManyRequest) ([]option.GenerateResult, error)
+}
+
+// ManyAttributeValidator is an AttributeValidator that also checks the
+// values of many products in one call; attribute.Client is one.
+type ManyAttributeValidator interface {
+	ValidateMany(ctx context.Context, r attribute.ValidateManyRequest) ([]attribute.Validation, error)
+}
+
+// createManyWorkers is how many slugs one CreateMany claims at once.
+const createManyWorkers = 8
+
+// CreateMany implements Service.
+func (s *Server) CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error) {
+	p, err := shop.RequireAdmin(ctx, s.opts.Auth)
+	if err != nil {
+		return nil, err
+	}
+	ctx = audit.WithActor(ctx, p)
+	if n := len(r.Items); n == 0 || n > MaxCreateMany {
+		return nil, shop.Invalid("invalid products", "items", "name 1-"+strconv.Itoa(MaxCreateMany)+" products")
+	}
+	return idem.Do(ctx, s.requests, MethodCreateMany, r, func(ctx context.Context) ([]CreateResult, error) {
+		return s.createMany(ctx, r)
+	})
+}
+
+// making is one product of a CreateMany under way.
+type making struct {
+	req    CreateRequest
+	doc    productDoc
+	f      kit.Fields
+	err    error // why it is not made (invalid, conflict): for it alone
+	slug   string
+	slugOK bool // slug claimed for doc.ID
+}
+
+// fail records why m is not made, releasing what it holds.
+func (s *Server) fail(ctx context.Context, m *making, err error) {
+	if m.err == nil {
+		m.err = err
+	}
+	if m.slugOK {
+		s.releaseSlug(ctx, m.slug, m.doc.ID)
+		m.slugOK = false
+	}
+}
+
+// createMany makes the products of r as Create makes each, with the work
+// shared: the categories looked up once each, the attribute values checked
+// and the variants generated with one call each for all products, the
+// products inserted with one insert and their events published through
+// one batch (outbox.Relay.Begin). Products that are invalid or in
+// conflict get their error; failures worth retrying fail the call (a
+// retry with the same request id makes the rest: ids derive from it).
+func (s *Server) createMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error) {
+	now := s.now()
+	ms := make([]*making, len(r.Items))
+	for i, req := range r.Items {
+		m := &making{req: req}
+		m.doc = draft(idem.NewID(ctx, "product/"+strconv.Itoa(i)), req, now, &m.f)
+		ms[i] = m
+	}
+	if err := s.checkManyImages(ctx, ms); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if err := m.f.Err("invalid product"); err != nil {
+			m.err = err
+		}
+	}
+	if err := s.checkManyRemote(ctx, ms); err != nil {
+		return nil, err
+	}
+	if err := s.claimManySlugs(ctx, ms); err != nil {
+		return nil, err
+	}
+	if err := s.generateMany(ctx, ms); err != nil {
+		for _, m := range ms {
+			s.fail(ctx, m, err) // releases the slugs
+		}
+		return nil, err
+	}
+	var live []*making
+	for _, m := range ms {
+		if m.err != nil {
+			continue
+		}
+		m.doc.Record(ctx, MethodCreateMany, now, audit.Changed(nil, m.doc, derivedFields...))
+		s.addEvent(&m.doc, shop.EventProductCreated, "")
+		live = append(live, m)
+	}
+	if err := s.insertMany(ctx, live); err != nil {
+		// Some may be stored: their slugs and variants stay (a retry
+		// with the same request id finds them by id and goes on).
+		return nil, err
+	}
+	out := make([]CreateResult, len(ms))
+	for i, m := range ms {
+		if m.err != nil {
+			e := transport.AsError(m.err)
+			out[i].Error = &shop.Error{Code: e.Code, Message: e.Message, Fields: e.Fields}
+			continue
+		}
+		p := m.doc.product()
+		out[i].Product = &p
+	}
+	return out, nil
+}
+
+// checkManyImages checks the stored images the products name, each
+// image once.
+func (s *Server) checkManyImages(ctx context.Context, ms []*making) error {
+	var known []string // stored images found
+	for _, m := range ms {
+		if m.f.Len() > 0 {
+			continue
+		}
+		if err := s.checkStoredImages(ctx, &m.f, m.doc.Images, known); err != nil {
+			return err
+		}
+		if m.f.Len() == 0 {
+			for _, ref := range m.doc.Images {
+				if _, _, ok := ParseImagePath(ref); ok && !slices.Contains(known, ref) {
+					known = append(known, ref)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkManyRemote asks the category service about each category the
+// products name, once, and the attribute service about all products'
+// values at once, adding field errors to the products concerned.
+func (s *Server) checkManyRemote(ctx context.Context, ms []*making) error {
+	var cats []string
+	var attrs []*making
+	for _, m := range ms {
+		if m.err != nil {
+			continue
+		}
+		for _, id := range m.doc.CategoryIDs {
+			if !slices.Contains(cats, id) {
+				cats = append(cats, id)
+			}
+		}
+		if len(m.doc.Attributes) > 0 {
+			attrs = append(attrs, m)
+		}
+	}
+	if len(cats) > 0 && s.opts.Categories == nil {
+		return shop.Internal("product: no category service configured")
+	}
+	if len(attrs) > 0 && s.opts.Attributes == nil {
+		return shop.Internal("product: no attribute service configured")
+	}
+	unknown := make([]bool, len(cats))
+	var wg sync.WaitGroup
+	var catErr error
+	var mu sync.Mutex
+	sem := make(chan struct{}, createManyWorkers)
+	for i, id := range cats {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
+			switch {
+			case errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid):
+				unknown[i] = true
+			case err != nil:
+				mu.Lock()
+				catErr = cmpErr(catErr, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	attrErrs, attrErr := s.validateMany(ctx, attrs)
+	wg.Wait()
+	if err := cmpErr(catErr, attrErr); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.err != nil {
+			continue
+		}
+		for _, id := range m.doc.CategoryIDs {
+			if unknown[slices.Index(cats, id)] {
+				m.f.Add("category_ids", "unknown category "+kit.Quote(id))
+			}
+		}
+	}
+	for k, m := range attrs {
+		if err := attrErrs[k]; err != nil && !m.f.Merge(err) {
+			m.err = err
+		}
+	}
+	for _, m := range ms {
+		if err := m.f.Err("invalid product"); err != nil && m.err == nil {
+			m.err = err
+		}
+	}
+	return nil
+}
+
+// cmpErr returns the first of two errors that is not nil.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// validateMany checks the attribute values of ms: with one call where the
+// validator takes many, else one call each. It returns each product's
+// outcome, and an error for a failure worth retrying.
+func (s *Server) validateMany(ctx context.Context, ms []*making) ([]error, error) {
+	out := make([]error, len(ms))
+	if len(ms) == 0 {
+		return out, nil
+	}
+	if many, ok := s.opts.Attributes.(ManyAttributeValidator); ok {
+		items := make([]map[string]any, len(ms))
+		for k, m := range ms {
+			items[k] = m.doc.Attributes
+		}
+		res, err := many.ValidateMany(ctx, attribute.ValidateManyRequest{Items: items})
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != len(ms) {
+			return nil, shop.Internal("product: attribute.validate_many answered " + strconv.Itoa(len(res)) + " results for " + strconv.Itoa(len(ms)))
+		}
+		for k, v := range res {
+			if v.Error != nil {
+				out[k] = v.Error
+			}
+		}
+		return out, nil
+	}
+	for k, m := range ms {
+		err := s.opts.Attributes.Validate(ctx, m.doc.Attributes)
+		switch {
+		case err == nil:
+		case errors.Is(err, shop.ErrInvalid):
+			out[k] = err
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// claimManySlugs claims each product's slug, createManyWorkers at a time:
+// products whose slugs start alike (one title twice, say) one after the
+// other, in order, so that they are numbered as Creates one after the
+// other would number them.
+func (s *Server) claimManySlugs(ctx context.Context, ms []*making) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	var bases []string
+	alike := map[string][]*making{}
+	for _, m := range ms {
+		if m.err != nil {
+			continue
+		}
+		base := m.req.Slug
+		if base == "" {
+			base = shop.Slugify(m.doc.Title)
+		}
+		if alike[base] == nil {
+			bases = append(bases, base)
+		}
+		alike[base] = append(alike[base], m)
+	}
+	sem := make(chan struct{}, createManyWorkers)
+	for _, base := range bases {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, m := range alike[base] {
+				slug, err := s.slugs.Reserve(ctx, m.doc.ID, m.req.Slug, m.doc.Title)
+				switch {
+				case err == nil:
+					m.slug, m.slugOK = slug, true
+					m.doc.Slug = slug
+					if m.doc.SKU == "" {
+						m.doc.SKU = skuFromSlug(slug)
+					}
+				case errors.Is(err, shop.ErrConflict) || errors.Is(err, shop.ErrInvalid):
+					m.err = err
+				default:
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		for _, m := range ms {
+			s.fail(ctx, m, firstErr)
+		}
+	}
+	return firstErr
+}
+
+// generateMany has the option service generate the variants of the
+// products with option groups: with one call where it takes many, else
+// one call each.
+func (s *Server) generateMany(ctx context.Context, ms []*making) error {
+	var todo []*making
+	for _, m := range ms {
+		if m.err == nil && len(m.doc.OptionGroups) > 0 {
+			todo = append(todo, m)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if s.opts.Variants == nil {
+		return shop.Internal("product: no option service configured")
+	}
+	apply := func(m *making, pv option.ProductVariants, err error) {
+		if err == nil {
+			setVariants(&m.doc, pv)
+			err = applyVariantPrices(&m.doc, m.req.VariantPrices)
+		} else {
+			err = renameOptionFields(err)
+		}
+		if err != nil {
+			s.fail(ctx, m, err)
+			if len(m.doc.Variants) > 0 {
+				s.cleanup("drop variants", s.dropVariants(ctx, m.doc.ID))
+			}
+		}
+	}
+	// A request id of this run's own, as generate does.
+	gctx := transport.WithRequestID(ctx, transport.NewRequestID())
+	many, ok := s.opts.Variants.(ManyVariantGenerator)
+	if !ok {
+		for _, m := range todo {
+			pv, err := s.opts.Variants.GenerateVariants(transport.WithRequestID(ctx, transport.NewRequestID()), option.GenerateRequest{
+				ProductID: m.doc.ID, SKU: m.doc.SKU, Groups: m.doc.OptionGroups, Values: m.doc.OptionValues,
+			})
+			if err != nil && !errors.Is(err, shop.ErrInvalid) && !errors.Is(err, shop.ErrConflict) {
+				return err
+			}
+			apply(m, pv, err)
+		}
+		return nil
+	}
+	items := make([]option.GenerateRequest, len(todo))
+	for k, m := range todo {
+		items[k] = option.GenerateRequest{ProductID: m.doc.ID, SKU: m.doc.SKU, Groups: m.doc.OptionGroups, Values: m.doc.OptionValues}
+	}
+	res, err := many.GenerateVariantsMany(gctx, option.GenerateManyRequest{Items: items})
+	if err != nil {
+		return renameOptionFields(err)
+	}
+	if len(res) != len(todo) {
+		return shop.Internal("product: option.generate_variants_many answered " + strconv.Itoa(len(res)) + " results for " + strconv.Itoa(len(todo)))
+	}
+	for k, m := range todo {
+		switch {
+		case res[k].Error != nil:
+			apply(m, option.ProductVariants{}, res[k].Error)
+		case res[k].Variants == nil:
+			apply(m, option.ProductVariants{}, shop.Internal("product: no variants in option.generate_variants_many's result"))
+		default:
+			apply(m, *res[k].Variants, nil)
+		}
+	}
+	return nil
+}
+
+// insertMany inserts the products with one insert, their events kept in
+// one batch record until published. A product whose id exists was made
+// by an earlier run of this request: it is taken as it is stored.
+func (s *Server) insertMany(ctx context.Context, ms []*making) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	pending := make([]outbox.Doc, len(ms))
+	docs := make([]any, len(ms))
+	for k, m := range ms {
+		pending[k] = outbox.Doc{ID: m.doc.ID, Version: m.doc.Version, Events: m.doc.Events}
+	}
+	b, err := s.relay.Begin(ctx, pending)
+	if err != nil {
+		return kit.Internal("store product events", err)
+	}
+	for k, m := range ms {
+		m.doc.Events = outbox.Events{Batch: b.ID()}
+		docs[k] = m.doc
+	}
+	stored := make([]bool, len(ms))
+	_, err = s.products.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	switch {
+	case err == nil:
+		for k := range stored {
+			stored[k] = true
+		}
+	case errors.As(err, &bwe) && onlyDuplicates(err):
+		for k := range stored {
+			stored[k] = true
+		}
+		for _, we := range bwe.WriteErrors {
+			if we.Index >= 0 && we.Index < len(stored) {
+				stored[we.Index] = false
+			}
+		}
+	default:
+		// Which went in is unknown: the batch's record stays for the
+		// relay, which publishes the events of those that did.
+		b.Leave()
+		return kit.Internal("insert products", err)
+	}
+	if err := b.Commit(ctx, stored); err != nil {
+		s.logger.Warn("product: events not published yet; the relay will retry", "products", len(ms), "err", err)
+	}
+	for k, m := range ms {
+		if stored[k] {
+			continue
+		}
+		old, err := s.load(ctx, m.doc.ID) // made by an earlier run of this request
+		if err != nil {
+			return err
+		}
+		if old.Slug != m.slug {
+			s.releaseSlug(ctx, m.slug, m.doc.ID)
+		}
+		m.slugOK = false
+		m.doc = old
+	}
+	for _, m := range ms {
+		m.slugOK = false // the products hold their slugs now
+	}
+	return nil
+}
