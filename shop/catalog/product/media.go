@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/image/draw"
@@ -683,15 +685,49 @@ func (s *Server) checkStoredImages(ctx context.Context, f *kit.Fields, refs, kno
 		if !ok || slices.Contains(known, ref) {
 			continue
 		}
-		d, err := s.loadImage(ctx, name)
+		typ, err := s.imageType(ctx, name)
 		switch {
 		case isNotFound(err):
 			f.Add("images["+strconv.Itoa(i)+"]", "names no stored image")
 		case err != nil:
 			return err
-		case ImageExt(d.Type) != ext:
-			f.Add("images["+strconv.Itoa(i)+"]", "must end in ."+ImageExt(d.Type)+": the image is "+d.Type)
+		case ImageExt(typ) != ext:
+			f.Add("images["+strconv.Itoa(i)+"]", "must end in ."+ImageExt(typ)+": the image is "+typ)
 		}
 	}
 	return nil
+}
+
+// maxKnownImages bounds the stored images a Server remembers (imageType).
+const maxKnownImages = 10_000
+
+// knownImages remembers the media type of stored image variants found,
+// by name. Images are content addressed and never removed, so a name
+// found once names the same image for good.
+type knownImages struct {
+	sync.Mutex
+	types map[string]string
+}
+
+// imageType returns the media type of the stored image variant name,
+// looking it up (without its bytes) unless this Server found it before.
+func (s *Server) imageType(ctx context.Context, name string) (string, error) {
+	k := &s.knownImages
+	k.Lock()
+	typ, ok := k.types[name]
+	k.Unlock()
+	if ok {
+		return typ, nil
+	}
+	d, err := kit.Find[imageDoc](ctx, s.images, "image", name, options.FindOne().SetProjection(bson.D{{Key: "type", Value: 1}}))
+	if err != nil {
+		return "", err
+	}
+	k.Lock()
+	if len(k.types) >= maxKnownImages || k.types == nil {
+		k.types = make(map[string]string) // forget them all: a few lookups again
+	}
+	k.types[name] = d.Type
+	k.Unlock()
+	return d.Type, nil
 }

@@ -101,8 +101,9 @@ type Server struct {
 	retired audit.Retired
 	// images holds the image variants by name (see media.go); imageSem
 	// bounds the images decoded at once.
-	images   *mongo.Collection
-	imageSem chan struct{}
+	images      *mongo.Collection
+	imageSem    chan struct{}
+	knownImages knownImages
 }
 
 var _ Service = (*Server)(nil)
