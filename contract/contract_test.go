@@ -379,6 +379,10 @@ func TestRealBodiesConform(t *testing.T) {
 		{d.request(t, "product.create"), "product.create request", asJSON(product.CreateRequest{Title: "Blue shirt", Price: eur(1999), CategoryIDs: []string{"c1"}, Attributes: map[string]any{"brand": "Acme", "weight": 1.5, "eco": true}})},
 		{d.reply(t, "inventory.get"), "inventory.get reply", asJSON(inventory.Stock{SKU: "MUG", OnHand: 10, Available: 10, Version: 2, UpdatedAt: at})},
 		{d.event(t, shop.EventProductUpdated), "product.product.updated", asJSON(shop.ProductChanged{Product: shop.ProductSnapshot{ID: "p1", Slug: "blue-shirt", Title: "Blue shirt", Status: shop.StatusPublished, Price: eur(1999), Version: 4, UpdatedAt: at}, Occurred: at})},
+		// CONTRACT.md's bulk-write example (the refused item of its reply).
+		{d.request(t, "product.create_many"), "product.create_many request", []byte(`{"items":[{"title":"Linen Shirt","price":{"amount":4900,"currency":"EUR"}},
+                {"title":"Lost","price":{"amount":100,"currency":"EUR"},"category_ids":["no-such-category"]}]}`)},
+		{d.reply(t, "product.create_many"), "product.create_many reply, the refused item", []byte(`[{"error":{"code":"invalid","message":"invalid product","fields":[{"field":"category_ids","message":"unknown category \"no-such-category\""}]}}]`)},
 	}
 	for _, c := range good {
 		if err := v.validate(c.schema, c.body); err != nil {
