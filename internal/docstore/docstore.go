@@ -203,9 +203,17 @@ func write(ctx context.Context, coll *mongo.Collection, id any, upsert bool, con
 	}
 	byID := bson.D{{Key: "_id", Value: id}}
 	if len(conds) == 0 || !scansFilters(ctx, coll.Database().Client()) {
-		ok, err := op(append(byID, filterOf(conds)...))
+		filter := append(byID, filterOf(conds)...)
+		ok, err := op(filter)
 		if upsert && mongo.IsDuplicateKeyError(err) {
-			return false, nil // it exists and fails the condition
+			// It exists and fails the condition, or another writer
+			// created it since the server looked: once more, now that
+			// it exists, so that a condition it meets is not taken for
+			// one it fails.
+			ok, err = op(filter)
+			if mongo.IsDuplicateKeyError(err) {
+				return false, nil // it exists and fails the condition
+			}
 		}
 		return ok, err
 	}
@@ -219,10 +227,17 @@ func write(ctx context.Context, coll *mongo.Collection, id any, upsert bool, con
 			return false, nil
 		}
 		ok, err := op(byID)
-		if mongo.IsDuplicateKeyError(err) {
-			return false, nil // created meanwhile by another process
+		if !mongo.IsDuplicateKeyError(err) {
+			return ok, err
 		}
-		return ok, err
+		// Created meanwhile by a writer that checks nothing (an insert,
+		// perhaps of another process): check the conditions against it.
+		if cur, err = coll.FindOne(ctx, byID).Raw(); err != nil {
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				return false, nil // and gone again: let the caller look
+			}
+			return false, err
+		}
 	case err != nil:
 		return false, err
 	}

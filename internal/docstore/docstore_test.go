@@ -455,3 +455,39 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestUpsertBesideAnInsertLosesNothing: a checked upsert of version 2
+// racing an unchecked insert of version 1 (ReplaceNew's first try, say,
+// of another event's handler) never leaves version 1: when the insert
+// lands between the upsert's look and its write, the upsert's duplicate
+// key is no "newer version there", and the upsert checks again.
+func TestUpsertBesideAnInsertLosesNothing(t *testing.T) {
+	eachWay(t, func(t *testing.T, coll *mongo.Collection) {
+		ctx := context.Background()
+		const pairs = 150
+		var wg sync.WaitGroup
+		for i := range pairs {
+			id := fmt.Sprint("race-", i)
+			wg.Go(func() {
+				if _, err := coll.InsertOne(ctx, doc{ID: id, Version: 1}); err != nil && !mongo.IsDuplicateKeyError(err) {
+					t.Error(err)
+				}
+			})
+			wg.Go(func() {
+				if _, err := Replace(ctx, coll, id, doc{ID: id, Version: 2}, true, Less("version", 2)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range pairs {
+			var d doc
+			if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprint("race-", i)}}).Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Version != 2 {
+				t.Fatalf("race-%d is at version %d: the upsert of version 2 was lost", i, d.Version)
+			}
+		}
+	})
+}

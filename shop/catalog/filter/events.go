@@ -27,8 +27,14 @@ const (
 // Options.Subscriber). Handling is idempotent (see Index), and an event id handled before is dropped, so redeliveries and
 // relayed duplicates are harmless; an undecodable event fails, is
 // retried and ends in the dead-letter queue.
+//
+// Events that wait are handled in batches of up to DefaultEventBatch,
+// two batches at once (see DefaultEventBatch); a WithBatch or
+// WithConcurrency among opts sets them instead (a concurrency alone, a
+// batch of half of it).
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	h := outbox.Dedupe(srv.seen, transport.EventHandlerFunc(srv.handleEvent))
+	h := outbox.Dedupe(srv.seen, eventHandler{srv})
+	opts = batchOptions(opts)
 	type subscription struct {
 		name string
 		opts []transport.ConsumerOption
@@ -93,33 +99,81 @@ func (s *Server) handleEvent(ctx context.Context, ev transport.Event) error {
 }
 
 func (s *Server) applyEvent(ctx context.Context, ev transport.Event) (bool, error) {
+	c, err := s.decodeEvent(ev)
+	if err != nil {
+		return false, err
+	}
+	switch c.kind {
+	case productChange:
+		return s.applyProduct(ctx, c.product)
+	case categoryChange:
+		return s.applyCategory(ctx, c.category)
+	case stockChange:
+		return s.applyStockChange(ctx, c.stock)
+	}
+	return false, nil
+}
+
+// changeKind says which part of the read model an event changes.
+type changeKind int
+
+const (
+	noChange       changeKind = iota // an event of a kind the service does not use
+	productChange                    // a product.product.* event
+	categoryChange                   // a category.category.* event
+	stockChange                      // an inventory.stock.changed event
+)
+
+// change is what one event asks of the read model: the product, category
+// or SKU's stock that kind names.
+type change struct {
+	kind     changeKind
+	product  product
+	category categoryRec
+	stock    stockRec
+}
+
+// decodeEvent decodes a product, category or stock event. A body that
+// cannot be decoded or lacks an id is an error (and a warning in the
+// log); an event of another kind is noChange.
+func (s *Server) decodeEvent(ev transport.Event) (change, error) {
 	switch {
 	case strings.HasPrefix(ev.Key, "product.product."):
 		var body shop.ProductChanged
 		if err := json.Unmarshal(ev.Body, &body); err != nil {
 			s.log.Warn("filter: undecodable product event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-			return false, fmt.Errorf("filter: undecodable product event %s: %w", ev.ID, err)
+			return change{}, fmt.Errorf("filter: undecodable product event %s: %w", ev.ID, err)
 		}
 		p, err := productFromEvent(body, body.Deleted || ev.Key == shop.EventProductDeleted)
 		if err != nil {
 			s.log.Warn("filter: malformed product event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-			return false, err
+			return change{}, err
 		}
-		return s.applyProduct(ctx, p)
+		return change{kind: productChange, product: p}, nil
 	case strings.HasPrefix(ev.Key, "category.category."):
 		var body shop.CategoryChanged
 		if err := json.Unmarshal(ev.Body, &body); err != nil {
 			s.log.Warn("filter: undecodable category event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-			return false, fmt.Errorf("filter: undecodable category event %s: %w", ev.ID, err)
+			return change{}, fmt.Errorf("filter: undecodable category event %s: %w", ev.ID, err)
 		}
 		c, err := categoryFromEvent(body, body.Deleted || ev.Key == shop.EventCategoryDeleted)
 		if err != nil {
 			s.log.Warn("filter: malformed category event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-			return false, err
+			return change{}, err
 		}
-		return s.applyCategory(ctx, c)
+		return change{kind: categoryChange, category: c}, nil
 	case ev.Key == shop.EventStockChanged:
-		return s.applyStockEvent(ctx, ev)
+		var body shop.StockChanged
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			s.log.Warn("filter: undecodable stock event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return change{}, fmt.Errorf("filter: undecodable stock event %s: %w", ev.ID, err)
+		}
+		st, err := stockFromEvent(body)
+		if err != nil {
+			s.log.Warn("filter: malformed stock event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
+			return change{}, err
+		}
+		return change{kind: stockChange, stock: st}, nil
 	}
-	return false, nil
+	return change{}, nil
 }

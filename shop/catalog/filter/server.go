@@ -196,9 +196,7 @@ func storeVersioned[T any](ctx context.Context, coll *mongo.Collection, id strin
 	if err != nil || stored {
 		return doc, err
 	}
-	var cur T
-	err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
-	return cur, err
+	return loadStored[T](ctx, coll, id)
 }
 
 // applyProduct persists p and applies it to the index, if it is newer than

@@ -2,11 +2,8 @@ package filter
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/shopbus/shopbus/shop"
-	"github.com/shopbus/shopbus/transport"
 )
 
 // stockCollection holds one document per SKU: its newest stock as events
@@ -209,19 +206,4 @@ func (s *Server) applyStockChange(ctx context.Context, st stockRec) (bool, error
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
 	return s.idx.applyStock(st), nil
-}
-
-// applyStockEvent decodes and applies an inventory.stock.changed event.
-func (s *Server) applyStockEvent(ctx context.Context, ev transport.Event) (bool, error) {
-	var body shop.StockChanged
-	if err := json.Unmarshal(ev.Body, &body); err != nil {
-		s.log.Warn("filter: undecodable stock event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-		return false, fmt.Errorf("filter: undecodable stock event %s: %w", ev.ID, err)
-	}
-	st, err := stockFromEvent(body)
-	if err != nil {
-		s.log.Warn("filter: malformed stock event", "key", ev.Key, "id", ev.ID, "attempt", ev.Attempt, "err", err)
-		return false, err
-	}
-	return s.applyStockChange(ctx, st)
 }
