@@ -304,6 +304,29 @@ func WithQueueExpiry(d time.Duration) ConsumerOption {
 // BatchEventHandler (see ConsumerOptions.Batch).
 func WithBatch(n int) ConsumerOption { return func(o *ConsumerOptions) { o.Batch = n } }
 
+// BatchDefaults returns opts behind the options of a batching subscriber
+// (one whose handler is a BatchEventHandler), so that opts win: a Batch of
+// batch, or of half the Concurrency opts set (at most batch), and a
+// Concurrency of twice the batch unless opts set one, so that two handler
+// runs go at once (see ConsumerOptions.Batch).
+func BatchDefaults(batch int, opts []ConsumerOption) []ConsumerOption {
+	var set ConsumerOptions
+	for _, opt := range opts {
+		opt(&set)
+	}
+	switch {
+	case set.Batch > 0:
+		batch = set.Batch
+	case set.Concurrency > 0:
+		batch = max(1, min(batch, set.Concurrency/2))
+	}
+	defaults := []ConsumerOption{WithBatch(batch)}
+	if set.Concurrency <= 0 && batch > 1 {
+		defaults = append(defaults, WithConcurrency(2*batch))
+	}
+	return append(defaults, opts...)
+}
+
 // ApplyConsumerOptions returns the options with defaults filled in. It is
 // for Bus implementations.
 func ApplyConsumerOptions(opts []ConsumerOption) ConsumerOptions {

@@ -199,3 +199,40 @@ func TestMetricsBoundedByRegisteredMethods(t *testing.T) {
 		t.Errorf("series %v; want svc.ok and %s only", series, transport.UnknownMethod)
 	}
 }
+
+// TestBatchDefaults: a batching subscriber gets two runs at once by
+// default; options the caller gives win.
+func TestBatchDefaults(t *testing.T) {
+	const defaultBatch = 50
+	var h batchHandler
+	cases := []struct {
+		name               string
+		opts               []transport.ConsumerOption
+		concurrency, batch int
+		runs, runBatch     int
+	}{
+		{"defaults", nil, 2 * defaultBatch, defaultBatch, 2, defaultBatch},
+		{"a concurrency", []transport.ConsumerOption{transport.WithConcurrency(8)}, 8, 4, 2, 4},
+		{"a concurrency of one", []transport.ConsumerOption{transport.WithConcurrency(1)}, 1, 1, 1, 1},
+		{"a batch", []transport.ConsumerOption{transport.WithBatch(10)}, 20, 10, 2, 10},
+		{"one at a time", []transport.ConsumerOption{transport.WithBatch(1)}, transport.DefaultConcurrency, 1, transport.DefaultConcurrency, 1},
+		{"both", []transport.ConsumerOption{transport.WithBatch(3), transport.WithConcurrency(12)}, 12, 3, 4, 3},
+	}
+	for _, c := range cases {
+		o := transport.ApplyConsumerOptions(transport.BatchDefaults(defaultBatch, c.opts))
+		runs, batch := o.EventRuns(h)
+		if o.Concurrency != c.concurrency || o.Batch != c.batch || runs != c.runs || batch != c.runBatch {
+			t.Errorf("%s: concurrency %d, batch %d, %d runs of %d; want %d, %d, %d runs of %d",
+				c.name, o.Concurrency, o.Batch, runs, batch, c.concurrency, c.batch, c.runs, c.runBatch)
+		}
+	}
+}
+
+// batchHandler is a BatchEventHandler that handles nothing.
+type batchHandler struct{}
+
+func (batchHandler) HandleEvent(context.Context, transport.Event) error { return nil }
+
+func (batchHandler) HandleEvents(_ context.Context, evs []transport.Event) []error {
+	return make([]error, len(evs))
+}

@@ -2,18 +2,26 @@ package seeder_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
+	"github.com/shopbus/shopbus/internal/testenv"
 	invsvc "github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/shop/seeder"
 )
 
 // BenchmarkRun seeds 100 new products per iteration (a fresh seed each
 // time, so everything is created) into one shop on the in-process bus and
-// the test MongoDB server, and reports products created per second. On
+// the test MongoDB server, and reports products created per second and
+// the database commands the shop's services sent per product (counted by
+// a command monitor; the test shop has no filter or cart service). On
 // the embedded FerretDB the rate falls as the shop grows: its writes slow
 // down with collection size.
 func BenchmarkRun(b *testing.B) {
@@ -21,18 +29,29 @@ func BenchmarkRun(b *testing.B) {
 	for _, kind := range bustest.Kinds {
 		b.Run(kind, func(b *testing.B) {
 			bus := bustest.New(b, kind)
-			s := startShop(b, bus)
+			var commands atomic.Int64
+			client, err := mongo.Connect(options.Client().ApplyURI(testenv.MongoURI(b)).SetMonitor(&event.CommandMonitor{
+				Started: func(context.Context, *event.CommandStartedEvent) { commands.Add(1) },
+			}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+			s := startShopOn(b, bus, func(tb testing.TB, name string) *mongo.Database {
+				return client.Database(testenv.MongoDB(tb, name).Name()) // dropped by testenv
+			})
 			srv := startSeeder(b, s, nil)
 			ctx, cancel := context.WithTimeout(s.admin, time.Hour)
 			defer cancel()
 			b.ResetTimer()
-			start := time.Now()
+			start, before := time.Now(), commands.Load()
 			for i := range b.N {
 				if _, err := srv.Seed(ctx, seeder.RunRequest{Seed: int64(i), Products: n}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "products/s")
+			b.ReportMetric(float64(commands.Load()-before)/float64(b.N*n), "commands/product")
 		})
 	}
 }

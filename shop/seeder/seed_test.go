@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
@@ -51,6 +53,13 @@ type testShop struct {
 // events as in production.
 func startShop(t testing.TB, bus transport.Bus) *testShop {
 	t.Helper()
+	return startShopOn(t, bus, testenv.MongoDB)
+}
+
+// startShopOn is startShop with the services' databases from database
+// (testenv.MongoDB, or a handle on them through another client).
+func startShopOn(t testing.TB, bus transport.Bus, database func(testing.TB, string) *mongo.Database) *testShop {
+	t.Helper()
 	a := shoptest.StartAuth(t, bus)
 	s := &testShop{
 		bus: bus, auth: a, admin: a.Admin, customer: a.Customer,
@@ -67,26 +76,26 @@ func startShop(t testing.TB, bus transport.Bus) *testShop {
 	}
 	fast := transport.WithRetryDelay(10 * time.Millisecond)
 
-	cat, err := category.New(testenv.MongoDB(t, "seed_category"), category.Options{Auth: a.Client, Events: bus, Logger: quiet})
+	cat, err := category.New(database(t, "seed_category"), category.Options{Auth: a.Client, Events: bus, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(category.Bind(bus, cat))
 	must(category.Subscribe(bus, cat, fast))
 
-	attr, err := attribute.New(testenv.MongoDB(t, "seed_attribute"), attribute.Options{Auth: a.Client})
+	attr, err := attribute.New(database(t, "seed_attribute"), attribute.Options{Auth: a.Client})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(attribute.Bind(bus, attr))
 
-	opt, err := option.New(testenv.MongoDB(t, "seed_option"), option.Options{Auth: a.Client, Logger: quiet})
+	opt, err := option.New(database(t, "seed_option"), option.Options{Auth: a.Client, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(option.Bind(bus, opt))
 
-	prod, err := product.New(testenv.MongoDB(t, "seed_product"), product.Options{
+	prod, err := product.New(database(t, "seed_product"), product.Options{
 		Auth: a.Client, Events: bus, Logger: quiet,
 		Categories: s.categories, Attributes: s.attributes, Variants: s.options,
 	})
@@ -96,20 +105,20 @@ func startShop(t testing.TB, bus transport.Bus) *testShop {
 	must(product.Bind(bus, prod))
 	must(product.Subscribe(bus, prod, fast))
 
-	art, err := article.New(testenv.MongoDB(t, "seed_article"), article.Options{Auth: a.Client, Events: bus, Logger: quiet})
+	art, err := article.New(database(t, "seed_article"), article.Options{Auth: a.Client, Events: bus, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(article.Bind(bus, art))
 
-	meta, err := seo.New(testenv.MongoDB(t, "seed_seo"), seo.Options{Auth: a.Client, Logger: quiet})
+	meta, err := seo.New(database(t, "seed_seo"), seo.Options{Auth: a.Client, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(seo.Bind(bus, meta))
 	must(seo.Subscribe(bus, meta, fast))
 
-	inv, err := invsvc.New(testenv.MongoDB(t, "seed_inventory"), invsvc.Options{Auth: a.Client, Events: bus, Logger: quiet})
+	inv, err := invsvc.New(database(t, "seed_inventory"), invsvc.Options{Auth: a.Client, Events: bus, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ const ProductEvents = "product.product.*"
 // among opts sets them instead (a concurrency alone, a batch of half of
 // it).
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
-	return bus.Subscribe(ServiceName, ProductEvents, productEvents{srv}, batchOptions(opts)...)
+	return bus.Subscribe(ServiceName, ProductEvents, productEvents{srv}, transport.BatchDefaults(DefaultEventBatch, opts)...)
 }
 
 // DefaultEventBatch is the most product events Subscribe hands the
@@ -39,30 +39,6 @@ func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption)
 // at a time: the references of new products with one insert, which the
 // embedded store writes several times faster than an insert each.
 const DefaultEventBatch = 50
-
-// batchOptions puts the batch options in front of opts, so that opts
-// win: a batch of DefaultEventBatch, or of half the concurrency opts
-// set (up to DefaultEventBatch), and a concurrency of twice the batch
-// unless opts set one.
-func batchOptions(opts []transport.ConsumerOption) []transport.ConsumerOption {
-	var set transport.ConsumerOptions
-	for _, opt := range opts {
-		opt(&set)
-	}
-	batch := set.Batch
-	switch {
-	case batch > 0:
-	case set.Concurrency > 0:
-		batch = max(1, min(DefaultEventBatch, set.Concurrency/2))
-	default:
-		batch = DefaultEventBatch
-	}
-	defaults := []transport.ConsumerOption{transport.WithBatch(batch)}
-	if set.Concurrency <= 0 && batch > 1 {
-		defaults = append(defaults, transport.WithConcurrency(2*batch))
-	}
-	return append(defaults, opts...)
-}
 
 // productEvents hands product events to s one at a time
 // (HandleProductEvent) or a batch at a time (HandleProductEvents).

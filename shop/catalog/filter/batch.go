@@ -34,30 +34,6 @@ func (h eventHandler) HandleEvents(ctx context.Context, evs []transport.Event) [
 	return h.s.handleEvents(ctx, evs)
 }
 
-// batchOptions puts the batch options in front of opts, so that opts
-// win: a batch of DefaultEventBatch, or of half the concurrency opts
-// set (up to DefaultEventBatch), and a concurrency of twice the batch
-// unless opts set one.
-func batchOptions(opts []transport.ConsumerOption) []transport.ConsumerOption {
-	var set transport.ConsumerOptions
-	for _, opt := range opts {
-		opt(&set)
-	}
-	batch := set.Batch
-	switch {
-	case batch > 0:
-	case set.Concurrency > 0:
-		batch = max(1, min(DefaultEventBatch, set.Concurrency/2))
-	default:
-		batch = DefaultEventBatch
-	}
-	defaults := []transport.ConsumerOption{transport.WithBatch(batch)}
-	if set.Concurrency <= 0 && batch > 1 {
-		defaults = append(defaults, transport.WithConcurrency(2*batch))
-	}
-	return append(defaults, opts...)
-}
-
 // handleEvents applies a batch of events with the result handleEvent
 // would reach one event at a time, in the order given, and returns one
 // error per event. An event that cannot be decoded gets its error alone.

@@ -88,30 +88,3 @@ func TestBatchTakesStoredNewerVersions(t *testing.T) {
 		t.Errorf("stored x: %+v %v", p, err)
 	}
 }
-
-// The subscription batches by default with two runs at once; options the
-// caller gives win.
-func TestBatchOptions(t *testing.T) {
-	h := eventHandler{}
-	cases := []struct {
-		name               string
-		opts               []transport.ConsumerOption
-		concurrency, batch int
-		runs, runBatch     int
-	}{
-		{"defaults", nil, 2 * DefaultEventBatch, DefaultEventBatch, 2, DefaultEventBatch},
-		{"a concurrency", []transport.ConsumerOption{transport.WithConcurrency(8)}, 8, 4, 2, 4},
-		{"a concurrency of one", []transport.ConsumerOption{transport.WithConcurrency(1)}, 1, 1, 1, 1},
-		{"a batch", []transport.ConsumerOption{transport.WithBatch(10)}, 20, 10, 2, 10},
-		{"one at a time", []transport.ConsumerOption{transport.WithBatch(1)}, transport.DefaultConcurrency, 1, transport.DefaultConcurrency, 1},
-		{"both", []transport.ConsumerOption{transport.WithBatch(3), transport.WithConcurrency(12)}, 12, 3, 4, 3},
-	}
-	for _, c := range cases {
-		o := transport.ApplyConsumerOptions(batchOptions(c.opts))
-		runs, batch := o.EventRuns(h)
-		if o.Concurrency != c.concurrency || o.Batch != c.batch || runs != c.runs || batch != c.runBatch {
-			t.Errorf("%s: concurrency %d, batch %d, %d runs of %d; want %d, %d, %d runs of %d",
-				c.name, o.Concurrency, o.Batch, runs, batch, c.concurrency, c.batch, c.runs, c.runBatch)
-		}
-	}
-}

@@ -34,7 +34,7 @@ const (
 // batch of half of it).
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	h := outbox.Dedupe(srv.seen, eventHandler{srv})
-	opts = batchOptions(opts)
+	opts = transport.BatchDefaults(DefaultEventBatch, opts)
 	type subscription struct {
 		name string
 		opts []transport.ConsumerOption

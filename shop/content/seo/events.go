@@ -30,8 +30,7 @@ var eventPatterns = []string{"product.product.*", "category.category.*", "articl
 func Subscribe(bus transport.Bus, srv *Server, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	var subs multiSub
 	for _, p := range eventPatterns {
-		sub, err := bus.Subscribe(ServiceName, p, srv, append([]transport.ConsumerOption{
-			transport.WithConcurrency(2 * EventBatch), transport.WithBatch(EventBatch)}, opts...)...)
+		sub, err := bus.Subscribe(ServiceName, p, srv, transport.BatchDefaults(EventBatch, opts)...)
 		if err != nil {
 			_ = subs.Close()
 			return nil, err
