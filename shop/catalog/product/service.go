@@ -292,7 +292,11 @@ type Service interface {
 	// result per product, in order, with the product or why it was not
 	// made. A failure worth retrying fails the whole call; its retry with
 	// the same request id makes the rest and returns the products made
-	// before as they are.
+	// before as they are. The reply carries every product made, variants
+	// included, and must fit in one bus message (1 MiB by default, see
+	// transport.DefaultMaxMessageSize; a reply too large fails, the
+	// products stay made): 25 products of a dozen variants take about
+	// 80 KB.
 	CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error)
 	// Get returns a product by id: what the cart needs (status, price,
 	// variants) and everything else.
