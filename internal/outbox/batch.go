@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,8 +97,9 @@ func (r *Relay) Begin(ctx context.Context, docs []Doc) (*Batch, error) {
 
 // Commit ends the batch: it publishes the events of the documents it
 // stored (stored[i] for the i-th document given to Begin; false or
-// missing: not stored, and its events are dropped), removes the record
-// and releases the locks. Should the bus not take the events, the record
+// missing: not stored, and its events are dropped), each document's in
+// order and several documents' at once, in no order among them; then it
+// removes the record and releases the locks. Should the bus not take the events, the record
 // keeps those of the stored documents for the relay, and the reason is
 // returned, which the writer may log: the documents are stored either way.
 func (b *Batch) Commit(ctx context.Context, stored []bool) error {
@@ -173,19 +175,42 @@ func (b *Batch) release() {
 	b.unlock = nil
 }
 
-// publishBatch publishes the events of entries, in order.
+// batchPublishers is how many documents' events publishBatch publishes at
+// once: a broker confirms each publish after storing it, and confirms of
+// publishes in flight together come back together.
+const batchPublishers = 16
+
+// publishBatch publishes the events of entries: each document's in order,
+// several documents at once.
 func (r *Relay) publishBatch(ctx context.Context, entries []batchEntry) error {
 	// Events go to every subscriber: never with a caller's session token.
 	ctx = shop.WithToken(ctx, "")
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, batchPublishers)
 	for _, d := range entries {
-		for _, e := range d.Events {
-			err := r.cfg.Publisher.Publish(ctx, transport.Event{ID: e.ID, Key: e.Key, Time: e.Time, Body: e.Body})
-			if err != nil {
-				return fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, e := range d.Events {
+				err := r.cfg.Publisher.Publish(ctx, transport.Event{ID: e.ID, Key: e.Key, Time: e.Time, Body: e.Body})
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
+					}
+					mu.Unlock()
+					return
+				}
 			}
-		}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return firstErr
 }
 
 // removeBatch deletes a batch record whose events are out.

@@ -676,6 +676,20 @@ func (r *run) products() ([]string, error) {
 	svc := r.s.opts.Products
 	ph := r.begin(KindProducts, r.ds.Products)
 	seoIDs := make([]string, min(SEOProducts, r.ds.Products))
+	if !r.s.opts.NoImages {
+		// Every design the products show, put at once, before the
+		// products: not one after the other inside a batch.
+		err := r.parallel(min(r.ds.Products, ImageDesigns), func(i int) error {
+			_, err := call(r, r.admin, func(ctx context.Context) (string, error) { return r.imagePath(ctx, svc, i) })
+			if err != nil {
+				return wrap(KindProducts, r.ds.Product(i).Request.Slug, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	batches := (r.ds.Products + ProductBatch - 1) / ProductBatch
 	err := r.parallel(batches, func(b int) error {
 		lo, hi := b*ProductBatch, min((b+1)*ProductBatch, r.ds.Products)
