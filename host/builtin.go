@@ -228,6 +228,7 @@ func startSEO(_ context.Context, env Env) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
+	srv.BuildSitemap() // not at the first request: see its doc
 	var a Attach
 	a.Add(seo.Bind(env.Bus, srv, env.Consumer...))
 	a.Add(seo.Subscribe(env.Bus, srv, env.Consumer...))

@@ -186,6 +186,22 @@ func (c *sitemapCache) apply(it *sitemapItem) {
 	c.view = nil
 }
 
+// BuildSitemap starts building the in-memory sitemap in the background,
+// unless it is built or being built, and returns at once. A host calls it
+// when it starts the service: the sitemap is then ready, or closer to it,
+// by the first request, and on an empty shop (a first start, before a
+// seed) it is built at once and kept up to date by the writes that follow,
+// so that no request waits for a scan of what they wrote. Without it the
+// first request starts the build and waits for it.
+func (s *Server) BuildSitemap() {
+	c := s.sitemap
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.built {
+		c.startBuild()
+	}
+}
+
 // current returns the view to serve, building the sitemap first if it
 // was never built and starting a rebuild if it is too old.
 func (c *sitemapCache) current(ctx context.Context) (*sitemapView, error) {

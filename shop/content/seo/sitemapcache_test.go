@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/shopbus/shopbus/internal/bustest"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/content/seo"
@@ -138,5 +141,34 @@ func TestSitemapScheduledArticle(t *testing.T) {
 	clk.add(time.Hour)
 	if got := sitemapURLs(t, srv); got != "/blog/post-0 /blog/post-1" {
 		t.Fatalf("at the scheduled time: %q", got)
+	}
+}
+
+// TestSitemapBuiltAtStart: a sitemap built when the service starts
+// (BuildSitemap, as hosts call it) over an empty store is kept up to date
+// by the writes that follow, and the first request is served without a
+// scan of what they wrote: the entities are deleted from the store behind
+// the service's back, and the sitemap still lists them.
+func TestSitemapBuiltAtStart(t *testing.T) {
+	bus := bustest.New(t, "inproc")
+	f := start(t, bus, seo.Options{})
+	f.srv.BuildSitemap()
+	for i := 1; i <= 3; i++ {
+		f.productEvent(t, product(fmt.Sprintf("p%d", i), fmt.Sprintf("item-%d", i), "Item", "", 1), "")
+	}
+	for i := 1; i <= 3; i++ {
+		eventually(t, "entity", f.getMeta(f.Admin, seo.KindProduct, fmt.Sprintf("p%d", i)), func(seo.Metadata) bool { return true })
+	}
+	if _, err := f.db.Collection("entities").DeleteMany(context.Background(), bson.D{}); err != nil {
+		t.Fatal(err)
+	}
+	sm, err := f.client.Sitemap(f.anon, seo.SitemapRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if loc := fmt.Sprintf("%s/products/item-%d", base, i); !strings.Contains(string(sm.Body), loc) {
+			t.Fatalf("the sitemap does not list %s: a scan built it, not the writes\n%s", loc, sm.Body)
+		}
 	}
 }
