@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
@@ -185,32 +185,20 @@ const batchPublishers = 16
 func (r *Relay) publishBatch(ctx context.Context, entries []batchEntry) error {
 	// Events go to every subscriber: never with a caller's session token.
 	ctx = shop.WithToken(ctx, "")
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	sem := make(chan struct{}, batchPublishers)
+	var g errgroup.Group
+	g.SetLimit(batchPublishers)
 	for _, d := range entries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			for _, e := range d.Events {
 				err := r.cfg.Publisher.Publish(ctx, transport.Event{ID: e.ID, Key: e.Key, Time: e.Time, Body: e.Body})
 				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
-					}
-					mu.Unlock()
-					return
+					return fmt.Errorf("outbox: publish %s of %s: %w", e.Key, d.ID, err)
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // removeBatch deletes a batch record whose events are out.

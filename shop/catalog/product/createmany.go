@@ -5,10 +5,10 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/idem"
@@ -183,29 +183,20 @@ func (s *Server) checkManyRemote(ctx context.Context, ms []*making) error {
 		return shop.Internal("product: no attribute service configured")
 	}
 	unknown := make([]bool, len(cats))
-	var wg sync.WaitGroup
-	var catErr error
-	var mu sync.Mutex
-	sem := make(chan struct{}, createManyWorkers)
+	var g errgroup.Group
+	g.SetLimit(createManyWorkers)
 	for i, id := range cats {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
-			switch {
-			case errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid):
+			if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
 				unknown[i] = true
-			case err != nil:
-				mu.Lock()
-				catErr = cmpErr(catErr, err)
-				mu.Unlock()
+				return nil
 			}
-		}()
+			return err
+		})
 	}
 	attrErrs, attrErr := s.validateMany(ctx, attrs)
-	wg.Wait()
-	if err := cmpErr(catErr, attrErr); err != nil {
+	if err := cmpErr(g.Wait(), attrErr); err != nil {
 		return err
 	}
 	for _, m := range ms {
@@ -284,11 +275,6 @@ func (s *Server) validateMany(ctx context.Context, ms []*making) ([]error, error
 // other, in order, so that they are numbered as Creates one after the
 // other would number them.
 func (s *Server) claimManySlugs(ctx context.Context, ms []*making) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
 	var bases []string
 	alike := map[string][]*making{}
 	for _, m := range ms {
@@ -304,12 +290,10 @@ func (s *Server) claimManySlugs(ctx context.Context, ms []*making) error {
 		}
 		alike[base] = append(alike[base], m)
 	}
-	sem := make(chan struct{}, createManyWorkers)
+	var g errgroup.Group
+	g.SetLimit(createManyWorkers)
 	for _, base := range bases {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			for _, m := range alike[base] {
 				slug, err := s.slugs.Reserve(ctx, m.doc.ID, m.req.Slug, m.doc.Title)
 				switch {
@@ -322,20 +306,19 @@ func (s *Server) claimManySlugs(ctx context.Context, ms []*making) error {
 				case errors.Is(err, shop.ErrConflict) || errors.Is(err, shop.ErrInvalid):
 					m.err = err
 				default:
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
+					return err
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
+	err := g.Wait()
+	if err != nil {
 		for _, m := range ms {
-			s.fail(ctx, m, firstErr)
+			s.fail(ctx, m, err)
 		}
 	}
-	return firstErr
+	return err
 }
 
 // generateMany has the option service generate the variants of the
