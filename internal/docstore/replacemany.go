@@ -2,7 +2,6 @@ package docstore
 
 import (
 	"context"
-	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
@@ -30,9 +29,8 @@ type NewItem struct {
 // order given, so that the result is that of ReplaceNew called for each
 // item in turn. Items of different ids are written in no particular order.
 //
-// Where this package checks conditions itself (FerretDB), the insert
-// holds the documents' locks, so that a checked write of one of them in
-// this process never meets it half-made (see insertLocked).
+// A checked write (Replace) racing the insert of one of the documents
+// checks its conditions against what the insert stored (see write).
 //
 // A malformed condition fails the call before anything is written. Any
 // other error means that some items may be written and others not (load
@@ -64,7 +62,7 @@ func ReplaceNewMany(ctx context.Context, coll *mongo.Collection, items []NewItem
 	for k, i := range first {
 		docs[k] = items[i].Doc
 	}
-	inserted, err := insertLocked(ctx, coll, items, first, docs)
+	inserted, err := InsertEach(ctx, coll, docs)
 	if err != nil {
 		return stored, err
 	}
@@ -87,26 +85,4 @@ func ReplaceNewMany(ctx context.Context, coll *mongo.Collection, items []NewItem
 		stored[i] = ok
 	}
 	return stored, nil
-}
-
-// insertLocked inserts docs, the documents of items[first[k]], with
-// insertMany. Where this package checks conditions itself (FerretDB) it
-// holds the documents' locks meanwhile, taken in the order of their ids
-// (no other holder of these locks waits for a second one): a checked
-// write of one of them in this process (Replace with upsert) could
-// otherwise find it missing, see the insert land, and take its own
-// create's duplicate key for a document that fails its condition.
-func insertLocked(ctx context.Context, coll *mongo.Collection, items []NewItem, first []int, docs []any) ([]bool, error) {
-	if !scansFilters(ctx, coll.Database().Client()) {
-		return insertMany(ctx, coll, docs)
-	}
-	ids := make([]string, len(first))
-	for k, i := range first {
-		ids[k] = items[i].ID
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		defer lockDoc(coll, id)()
-	}
-	return insertMany(ctx, coll, docs)
 }

@@ -65,7 +65,7 @@ func (v *Versions) StoreMany(ctx context.Context, items []StoreItem) ([]bool, er
 			}
 			docs[k] = raw
 		}
-		ok, err := insertMany(ctx, v.main, docs)
+		ok, err := InsertEach(ctx, v.main, docs)
 		for k, i := range fresh {
 			stored[i] = ok[k]
 		}
@@ -91,17 +91,18 @@ func (v *Versions) StoreMany(ctx context.Context, items []StoreItem) ([]bool, er
 		}
 		entries = append(entries, logEntry{ID: logKey(it.ID, it.Prev.inc, it.Prev.Version+1), Doc: raw, At: v.now()})
 	}
-	claimed, err := insertMany(ctx, v.log, entries)
+	claimed, err := InsertEach(ctx, v.log, entries)
 	for k, i := range rest {
 		stored[i] = claimed[k]
 	}
 	return stored, err
 }
 
-// insertMany inserts docs, unordered, and reports which were inserted: a
-// document whose _id exists is not (and is no error). On an error, the
-// documents not known to be inserted are reported as not.
-func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) ([]bool, error) {
+// InsertEach inserts docs with one unordered insert and reports which
+// were inserted: a document whose _id exists is not (and is no error).
+// On another error, the documents not known to be inserted are reported
+// as not.
+func InsertEach(ctx context.Context, coll *mongo.Collection, docs []any) ([]bool, error) {
 	inserted := make([]bool, len(docs))
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {

@@ -6,11 +6,10 @@ import (
 	"slices"
 	"strconv"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/internal/audit"
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -135,23 +134,15 @@ func (s *Server) createMany(ctx context.Context, r CreateManyRequest) ([]CreateR
 	return out, nil
 }
 
-// checkManyImages checks the stored images the products name, each
-// image once.
+// checkManyImages checks the stored images the products name (an image
+// found once is not looked up again: see imageType).
 func (s *Server) checkManyImages(ctx context.Context, ms []*making) error {
-	var known []string // stored images found
 	for _, m := range ms {
 		if m.f.Len() > 0 {
 			continue
 		}
-		if err := s.checkStoredImages(ctx, &m.f, m.doc.Images, known); err != nil {
+		if err := s.checkStoredImages(ctx, &m.f, m.doc.Images, nil); err != nil {
 			return err
-		}
-		if m.f.Len() == 0 {
-			for _, ref := range m.doc.Images {
-				if _, _, ok := ParseImagePath(ref); ok && !slices.Contains(known, ref) {
-					known = append(known, ref)
-				}
-			}
 		}
 	}
 	return nil
@@ -410,24 +401,8 @@ func (s *Server) insertMany(ctx context.Context, ms []*making) error {
 		m.doc.Events = outbox.Events{Batch: b.ID()}
 		docs[k] = m.doc
 	}
-	stored := make([]bool, len(ms))
-	_, err = s.products.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	switch {
-	case err == nil:
-		for k := range stored {
-			stored[k] = true
-		}
-	case errors.As(err, &bwe) && onlyDuplicates(err):
-		for k := range stored {
-			stored[k] = true
-		}
-		for _, we := range bwe.WriteErrors {
-			if we.Index >= 0 && we.Index < len(stored) {
-				stored[we.Index] = false
-			}
-		}
-	default:
+	stored, err := docstore.InsertEach(ctx, s.products, docs)
+	if err != nil {
 		// Which went in is unknown: the batch's record stays for the
 		// relay, which publishes the events of those that did.
 		b.Leave()

@@ -2,12 +2,9 @@ package seo
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
+	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -75,7 +72,7 @@ func (s *Server) insertFresh(ctx context.Context, ups []*entityUpdate, fresh []i
 	}
 	// Paths first, as apply does. A path held already is taken over, as
 	// apply's claim does.
-	ok, err := insertEach(ctx, s.paths, paths)
+	ok, err := docstore.InsertEach(ctx, s.paths, paths)
 	if err != nil {
 		return inserted, shop.StorageFailure(ctx, "seo: claim paths", err)
 	}
@@ -90,7 +87,7 @@ func (s *Server) insertFresh(ctx context.Context, ups []*entityUpdate, fresh []i
 	for k, d := range docs {
 		records[k] = d
 	}
-	ok, err = insertEach(ctx, s.entities, records)
+	ok, err = docstore.InsertEach(ctx, s.entities, records)
 	if err != nil {
 		return inserted, shop.StorageFailure(ctx, "seo: insert entities", err)
 	}
@@ -101,28 +98,4 @@ func (s *Server) insertFresh(ctx context.Context, ups []*entityUpdate, fresh []i
 		}
 	}
 	return inserted, nil
-}
-
-// insertEach inserts docs with one unordered insert and reports which
-// went in: a document whose _id exists does not, and is no error.
-func insertEach(ctx context.Context, coll *mongo.Collection, docs []any) ([]bool, error) {
-	in := make([]bool, len(docs))
-	for k := range in {
-		in[k] = true
-	}
-	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return in, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return nil, err
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Index < 0 || we.Index >= len(docs) || !mongo.IsDuplicateKeyError(we) {
-			return nil, err
-		}
-		in[we.Index] = false
-	}
-	return in, nil
 }
