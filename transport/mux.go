@@ -242,10 +242,27 @@ func Invoke[Resp any](ctx context.Context, b Bus, method string, req any) (Resp,
 }
 
 // Pauses between the attempts of a call that failed with CodeUnavailable.
+// A call whose service has not started yet (ErrNotStarted) is tried again
+// at most notStartedMaxDelay apart: a service's first start is a matter of
+// moments, and waiting up to a second more after it is half a sample
+// shop's seeding over RabbitMQ; the broker returns such a request at once
+// and at little cost.
 const (
-	retryMinDelay = 25 * time.Millisecond
-	retryMaxDelay = time.Second
+	retryMinDelay      = 25 * time.Millisecond
+	retryMaxDelay      = time.Second
+	notStartedMaxDelay = 200 * time.Millisecond
 )
+
+// retryPause returns the pause after an attempt that failed with err,
+// delay being the current step of the backoff, and the next step.
+func retryPause(err error, delay time.Duration) (pause, next time.Duration) {
+	limit := retryMaxDelay
+	if errors.Is(err, ErrNotStarted) {
+		limit = notStartedMaxDelay
+	}
+	delay = min(delay, limit)
+	return delay/2 + rand.N(delay/2+1), min(2*delay, limit)
+}
 
 // callRetrying calls method, and calls it again after CodeUnavailable
 // while ctx allows. ctx carries the request id and a deadline.
@@ -256,7 +273,8 @@ func callRetrying(ctx context.Context, b Bus, method string, body []byte) ([]byt
 		if err == nil || !Retryable(err) {
 			return reply, err
 		}
-		pause := delay/2 + rand.N(delay/2+1)
+		var pause time.Duration
+		pause, delay = retryPause(err, delay)
 		if deadline, _ := ctx.Deadline(); time.Until(deadline) <= pause {
 			return nil, err
 		}
@@ -267,7 +285,6 @@ func callRetrying(ctx context.Context, b Bus, method string, body []byte) ([]byt
 			return nil, err
 		case <-t.C:
 		}
-		delay = min(2*delay, retryMaxDelay)
 	}
 }
 
@@ -281,6 +298,12 @@ func Retryable(err error) bool {
 // ErrBusClosed is the cause of the CodeUnavailable error of a call on a
 // closed bus; such a call is not retried.
 var ErrBusClosed = errors.New("bus closed")
+
+// ErrNotStarted is the cause of the CodeUnavailable error of a call
+// whose service has never started: the broker found no queue to route it
+// to, so nothing ran. Invoke tries such a call again every 100 to 200 ms
+// until the service starts or the deadline passes.
+var ErrNotStarted = errors.New("service not started")
 
 // Decode unmarshals a JSON body into v and turns a failure into a
 // CodeInvalid *Error with a field error. An empty body leaves v unchanged.

@@ -560,7 +560,8 @@ func (r *run) users() (logout func(), err error) {
 func (r *run) attributes() error {
 	svc := r.s.opts.Attributes
 	ph := r.begin(KindAttributes, len(r.ds.Attributes))
-	for _, a := range r.ds.Attributes {
+	return r.parallel(len(r.ds.Attributes), func(i int) error {
+		a := r.ds.Attributes[i]
 		_, _, err := ensure(r, KindAttributes, a.Code,
 			func(ctx context.Context) (attribute.Attribute, error) {
 				return svc.Get(ctx, attribute.CodeRequest{Code: a.Code})
@@ -573,14 +574,15 @@ func (r *run) attributes() error {
 			return err
 		}
 		r.step(ph)
-	}
-	return nil
+		return nil
+	})
 }
 
 func (r *run) attributeGroups() error {
 	svc := r.s.opts.Attributes
 	ph := r.begin(KindAttributeGroups, len(r.ds.AttributeGroups))
-	for _, g := range r.ds.AttributeGroups {
+	return r.parallel(len(r.ds.AttributeGroups), func(i int) error {
+		g := r.ds.AttributeGroups[i]
 		_, _, err := ensure(r, KindAttributeGroups, g.Code,
 			func(ctx context.Context) (attribute.Group, error) {
 				return svc.GetGroup(ctx, attribute.CodeRequest{Code: g.Code})
@@ -593,14 +595,15 @@ func (r *run) attributeGroups() error {
 			return err
 		}
 		r.step(ph)
-	}
-	return nil
+		return nil
+	})
 }
 
 func (r *run) optionGroups() error {
 	svc := r.s.opts.OptionGroups
 	ph := r.begin(KindOptionGroups, len(r.ds.OptionGroups))
-	for _, g := range r.ds.OptionGroups {
+	return r.parallel(len(r.ds.OptionGroups), func(i int) error {
+		g := r.ds.OptionGroups[i]
 		_, _, err := ensure(r, KindOptionGroups, g.Code,
 			func(ctx context.Context) (option.Group, error) {
 				return svc.GetGroup(ctx, option.GroupRequest{Code: g.Code})
@@ -613,8 +616,8 @@ func (r *run) optionGroups() error {
 			return err
 		}
 		r.step(ph)
-	}
-	return nil
+		return nil
+	})
 }
 
 // categories creates the tree level by level, each level concurrently.
@@ -880,7 +883,8 @@ func (r *run) seo(productIDs []string) error {
 		puts = append(puts, m)
 	}
 	ph := r.begin(KindSEO, len(puts))
-	for _, put := range puts {
+	return r.parallel(len(puts), func(i int) error {
+		put := puts[i]
 		_, _, err := ensure(r, KindSEO, string(put.Kind)+"/"+put.EntityID,
 			func(ctx context.Context) (seo.Metadata, error) {
 				m, err := svc.Get(ctx, seo.GetRequest{Kind: put.Kind, EntityID: put.EntityID})
@@ -897,8 +901,8 @@ func (r *run) seo(productIDs []string) error {
 			return err
 		}
 		r.step(ph)
-	}
-	return nil
+		return nil
+	})
 }
 
 // ---- helpers ----

@@ -260,7 +260,8 @@ func (b *Bus) openCallChannel(s *session) (*amqp.Channel, error) {
 // takes its routing key. Nothing ran, so the caller may retry it.
 func unroutable(r amqp.Return) *transport.Error {
 	return &transport.Error{Code: transport.CodeUnavailable,
-		Message: fmt.Sprintf("no queue %s (its service has not started yet): %s", truncate(r.RoutingKey, 200), r.ReplyText)}
+		Message: fmt.Sprintf("no queue %s (its service has not started yet): %s", truncate(r.RoutingKey, 200), r.ReplyText),
+		Cause:   transport.ErrNotStarted}
 }
 
 // watchChannel treats a channel closed by the broker as a lost session: the

@@ -3,6 +3,7 @@ package rabbit_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func TestCallToUnstartedServiceIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, err := b.Call(ctx, "nobody.hello", []byte(`{}`))
-	if transport.CodeOf(err) != transport.CodeUnavailable || !transport.Retryable(err) {
-		t.Fatalf("Call to a service with no queue = %v, want a retryable unavailable", err)
+	if transport.CodeOf(err) != transport.CodeUnavailable || !transport.Retryable(err) || !errors.Is(err, transport.ErrNotStarted) {
+		t.Fatalf("Call to a service with no queue = %v, want a retryable unavailable caused by ErrNotStarted", err)
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("the call waited for its deadline: %v", err)
