@@ -186,6 +186,20 @@ type SlugHeld struct {
 	Held bool `json:"held"`
 }
 
+// MaxSlugsAsked is the most slugs one HoldsSlugs call asks about.
+const MaxSlugsAsked = 100
+
+// SlugsRequest names up to MaxSlugsAsked slugs.
+type SlugsRequest struct {
+	Slugs []string `json:"slugs"`
+}
+
+// SlugsHeld answers which of the slugs asked a service holds: those it
+// holds, in the order asked, each once; an empty list when it holds none.
+type SlugsHeld struct {
+	Held []string `json:"held"`
+}
+
 // SlugHolder is a service whose entities are pages addressed by slug. The
 // storefront serves products, categories and articles from one URL space
 // (/{slug}), so each of these services also answers whether it holds a
@@ -194,6 +208,25 @@ type SlugHolder interface {
 	// HoldsSlug reports whether one of the service's entities, in any
 	// status, holds the slug or is claiming it.
 	HoldsSlug(ctx context.Context, r SlugRequest) (SlugHeld, error)
+	// HoldsSlugs answers HoldsSlug for up to MaxSlugsAsked slugs at once
+	// (more is invalid), with one read of the store: it names those
+	// held. A malformed slug is held by nobody.
+	HoldsSlugs(ctx context.Context, r SlugsRequest) (SlugsHeld, error)
+}
+
+// CheckSlugsRequest checks r for HoldsSlugs and returns its distinct
+// slugs that valid accepts, in order: those worth looking up.
+func CheckSlugsRequest(r SlugsRequest, valid func(string) bool) ([]string, error) {
+	if len(r.Slugs) > MaxSlugsAsked {
+		return nil, Invalid("too many slugs", "slugs", fmt.Sprintf("ask about at most %d slugs at once", MaxSlugsAsked))
+	}
+	out := make([]string, 0, len(r.Slugs))
+	for _, slug := range r.Slugs {
+		if valid(slug) && !slices.Contains(out, slug) {
+			out = append(out, slug)
+		}
+	}
+	return out, nil
 }
 
 // SlugSpace names the other services sharing a service's URL space, by
@@ -241,8 +274,50 @@ func (sp SlugSpace) Check(ctx context.Context, slug string) error {
 	}
 	for i, kind := range kinds {
 		if answers[i].held {
-			return Conflict("slug is used by a "+kind, "slug", fmt.Sprintf("%q is the address of a %s", slug, kind))
+			return slugUsedBy(slug, kind)
 		}
 	}
 	return nil
+}
+
+// slugUsedBy is the conflict of a slug a page of another kind holds.
+func slugUsedBy(slug, kind string) error {
+	return Conflict("slug is used by a "+kind, "slug", fmt.Sprintf("%q is the address of a %s", slug, kind))
+}
+
+// CheckMany is Check for many slugs (at most MaxSlugsAsked) with one
+// HoldsSlugs call to each service of the space, at once. It returns, for
+// each slug another service holds, the conflict Check would give, keyed by
+// slug; or the error of a service that could not answer, in which case
+// no slug may be claimed.
+func (sp SlugSpace) CheckMany(ctx context.Context, slugs []string) (map[string]error, error) {
+	if len(slugs) == 0 {
+		return nil, nil
+	}
+	kinds := make([]string, 0, len(sp))
+	for kind := range sp {
+		kinds = append(kinds, kind)
+	}
+	slices.Sort(kinds)
+	held := make([]SlugsHeld, len(kinds))
+	errs := make([]error, len(kinds))
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		wg.Go(func() { held[i], errs[i] = sp[kind].HoldsSlugs(ctx, SlugsRequest{Slugs: slugs}) })
+	}
+	wg.Wait()
+	for i, kind := range kinds {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("checking %d slugs with the %s service: %w", len(slugs), kind, errs[i])
+		}
+	}
+	out := map[string]error{}
+	for i, kind := range kinds { // the first kind in order names a conflict, as in Check
+		for _, slug := range held[i].Held {
+			if _, seen := out[slug]; !seen && slices.Contains(slugs, slug) {
+				out[slug] = slugUsedBy(slug, kind)
+			}
+		}
+	}
+	return out, nil
 }

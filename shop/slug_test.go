@@ -1,6 +1,9 @@
 package shop_test
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -142,4 +145,58 @@ func FuzzSlugify(f *testing.F) {
 			t.Fatalf("Slugify(%q) = %q, which ValidSlug refuses", in, got)
 		}
 	})
+}
+
+// fixedHolder holds the slugs in held, or fails with err.
+type fixedHolder struct {
+	held  []string
+	err   error
+	calls int
+}
+
+func (h *fixedHolder) HoldsSlug(_ context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	h.calls++
+	return shop.SlugHeld{Held: slices.Contains(h.held, r.Slug)}, h.err
+}
+
+func (h *fixedHolder) HoldsSlugs(_ context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	h.calls++
+	out := shop.SlugsHeld{Held: []string{}}
+	for _, s := range r.Slugs {
+		if slices.Contains(h.held, s) {
+			out.Held = append(out.Held, s)
+		}
+	}
+	return out, h.err
+}
+
+// TestSlugSpaceCheckMany: CheckMany gives each slug what Check gives it,
+// with one HoldsSlugs per service; a service that cannot answer fails the
+// whole check.
+func TestSlugSpaceCheckMany(t *testing.T) {
+	ctx := context.Background()
+	cats := &fixedHolder{held: []string{"shoes", "both"}}
+	arts := &fixedHolder{held: []string{"news", "both"}}
+	space := shop.SlugSpace{"category": cats, "article": arts}
+	slugs := []string{"shoes", "free", "news", "both"}
+	got, err := space.CheckMany(ctx, slugs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cats.calls != 1 || arts.calls != 1 {
+		t.Errorf("asked the category service %d times, the article service %d times; want once each", cats.calls, arts.calls)
+	}
+	for _, slug := range slugs {
+		want := space.Check(ctx, slug)
+		if (got[slug] == nil) != (want == nil) || (want != nil && got[slug].Error() != want.Error()) {
+			t.Errorf("%q: CheckMany %v, Check %v", slug, got[slug], want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("CheckMany = %v, want 3 conflicts", got)
+	}
+	arts.err = errors.New("down")
+	if _, err := space.CheckMany(ctx, slugs); !errors.Is(err, arts.err) {
+		t.Errorf("a service down: %v", err)
+	}
 }

@@ -482,3 +482,46 @@ type brokerAway struct{}
 func (brokerAway) Publish(context.Context, transport.Event) error {
 	return shop.Unavailable("broker away")
 }
+
+// TestGetManyAndHoldsSlugs: GetMany returns the categories named that
+// exist, in the order named, each once (not deleted, unknown or malformed
+// ones), as Get returns each; HoldsSlugs names the slugs held in the
+// order asked. More than the limit is invalid.
+func TestGetManyAndHoldsSlugs(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		c := ct.Start(t, bus, ct.Config{})
+		cats := c.Categories
+		ctx := context.Background()
+		a := create(t, c, "Alpha", "")
+		b := create(t, c, "Beta", a.ID)
+		gone := create(t, c, "Gone", "")
+		ct.Must(cats.Delete(c.Admin, category.DeleteRequest{ID: gone.ID}))(t)
+
+		got := ct.Must(cats.GetMany(ctx, category.GetManyRequest{IDs: []string{b.ID, "unknown-id", gone.ID, a.ID, b.ID, "not an id!"}}))(t)
+		if len(got) != 2 || got[0].ID != b.ID || got[1].ID != a.ID {
+			t.Fatalf("GetMany = %+v, want Beta then Alpha", got)
+		}
+		for _, g := range got {
+			one := ct.Must(cats.Get(ctx, category.GetRequest{ID: g.ID}))(t)
+			if fmt.Sprint(one) != fmt.Sprint(g) {
+				t.Errorf("GetMany gave %+v, Get %+v", g, one)
+			}
+		}
+		if none := ct.Must(cats.GetMany(ctx, category.GetManyRequest{}))(t); none == nil || len(none) != 0 {
+			t.Fatalf("GetMany of nothing = %#v, want an empty list", none)
+		}
+		ids := make([]string, category.MaxGetMany+1)
+		for i := range ids {
+			ids[i] = "id-" + strconv.Itoa(i)
+		}
+		_, err := cats.GetMany(ctx, category.GetManyRequest{IDs: ids})
+		ct.WantCode(t, err, transport.CodeInvalid)
+
+		held := ct.Must(cats.HoldsSlugs(ctx, shop.SlugsRequest{Slugs: []string{"beta", "free", "alpha", "Alpha", "alpha"}}))(t)
+		if strings.Join(held.Held, ",") != "beta,alpha" {
+			t.Fatalf("HoldsSlugs = %q, want beta,alpha", held.Held)
+		}
+		_, err = cats.HoldsSlugs(ctx, shop.SlugsRequest{Slugs: make([]string, shop.MaxSlugsAsked+1)})
+		ct.WantCode(t, err, transport.CodeInvalid)
+	})
+}

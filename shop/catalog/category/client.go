@@ -62,9 +62,19 @@ func (c *Client) Ancestors(ctx context.Context, r AncestorsRequest) ([]Category,
 	return transport.Invoke[[]Category](ctx, c.bus, MethodAncestors, r)
 }
 
+// GetMany implements Service.
+func (c *Client) GetMany(ctx context.Context, r GetManyRequest) ([]Category, error) {
+	return transport.Invoke[[]Category](ctx, c.bus, MethodGetMany, r)
+}
+
 // HoldsSlug implements Service.
 func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
+}
+
+// HoldsSlugs implements Service.
+func (c *Client) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	return transport.Invoke[shop.SlugsHeld](ctx, c.bus, MethodHoldsSlugs, r)
 }
 
 // History implements Service.
@@ -78,8 +88,10 @@ func Handler(svc Service) *transport.Mux {
 	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreate, svc.Create)
 	transport.Handle(m, MethodGet, svc.Get)
+	transport.Handle(m, MethodGetMany, svc.GetMany)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
 	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
+	transport.Handle(m, MethodHoldsSlugs, svc.HoldsSlugs)
 	transport.Handle(m, MethodUpdate, svc.Update)
 	transport.Handle(m, MethodMove, svc.Move)
 	transport.Handle(m, MethodDelete, svc.Delete)

@@ -37,7 +37,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 			t.Run(cs.Method, func(t *testing.T) { ct.ApplyOnce(t, bus, c.CategoryDB, cs) })
 		}
 		idemtest.Covered(t, category.Handler(c.CategoryServer).Methods(), []string{
-			category.MethodGet, category.MethodGetBySlug, category.MethodHoldsSlug,
+			category.MethodGet, category.MethodGetMany, category.MethodGetBySlug, category.MethodHoldsSlug, category.MethodHoldsSlugs,
 			category.MethodListChildren, category.MethodTree, category.MethodAncestors, category.MethodHistory,
 		}, cases)
 	})

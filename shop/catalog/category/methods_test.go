@@ -16,6 +16,8 @@ func TestMethods(t *testing.T) {
 		category.MethodGet,
 		category.MethodGetBySlug,
 		category.MethodHoldsSlug,
+		category.MethodHoldsSlugs,
+		category.MethodGetMany,
 		category.MethodUpdate,
 		category.MethodMove,
 		category.MethodDelete,

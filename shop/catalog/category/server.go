@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,7 +150,37 @@ func (s *Server) Get(ctx context.Context, r GetRequest) (Category, error) {
 	return d.category(), nil
 }
 
-// GetBySlug implements Service.
+// GetMany implements Service.
+func (s *Server) GetMany(ctx context.Context, r GetManyRequest) ([]Category, error) {
+	if len(r.IDs) > MaxGetMany {
+		return nil, shop.Invalid("too many categories", "ids", "name at most "+strconv.Itoa(MaxGetMany)+" categories")
+	}
+	var ids []string
+	for _, id := range r.IDs {
+		if kit.ValidID(id) && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	out := make([]Category, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	docs, err := s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, withoutLog)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]categoryDoc, len(docs))
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	for _, id := range ids {
+		if d, ok := byID[id]; ok {
+			out = append(out, d.category())
+		}
+	}
+	return out, nil
+}
+
 // HoldsSlug implements Service. A malformed slug is held by nobody.
 func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
 	if !kit.ValidSlug(r.Slug) {
@@ -157,6 +188,11 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	}
 	id, err := s.slugs.Holder(ctx, r.Slug)
 	return shop.SlugHeld{Held: id != ""}, err
+}
+
+// HoldsSlugs implements Service.
+func (s *Server) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	return s.slugs.HoldsSlugs(ctx, r)
 }
 
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Category, error) {

@@ -33,8 +33,10 @@ const ServiceName = "category"
 const (
 	MethodCreate       = "category.create"
 	MethodGet          = "category.get"
+	MethodGetMany      = "category.get_many"
 	MethodGetBySlug    = "category.get_by_slug"
 	MethodHoldsSlug    = "category.holds_slug"
+	MethodHoldsSlugs   = "category.holds_slugs"
 	MethodUpdate       = "category.update"
 	MethodMove         = "category.move"
 	MethodDelete       = "category.delete"
@@ -103,6 +105,14 @@ type GetRequest struct {
 	ID string `json:"id"`
 }
 
+// MaxGetMany is the most categories one GetMany names.
+const MaxGetMany = 100
+
+// GetManyRequest names up to MaxGetMany categories by id.
+type GetManyRequest struct {
+	IDs []string `json:"ids"`
+}
+
 // GetBySlugRequest names a category by slug.
 type GetBySlugRequest struct {
 	Slug string `json:"slug"`
@@ -162,6 +172,10 @@ type Service interface {
 	Create(ctx context.Context, r CreateRequest) (Category, error)
 	// Get returns a category by id.
 	Get(ctx context.Context, r GetRequest) (Category, error)
+	// GetMany returns the categories of up to MaxGetMany ids (more is
+	// invalid) with one read of the store: those that exist, in the order
+	// named, each once. An unknown or malformed id is left out.
+	GetMany(ctx context.Context, r GetManyRequest) ([]Category, error)
 	// GetBySlug returns a category by slug.
 	GetBySlug(ctx context.Context, r GetBySlugRequest) (Category, error)
 	// Update renames a category or changes its slug, description or

@@ -67,6 +67,11 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
+// HoldsSlugs implements Service.
+func (c *Client) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	return transport.Invoke[shop.SlugsHeld](ctx, c.bus, MethodHoldsSlugs, r)
+}
+
 // PutImage implements Service.
 func (c *Client) PutImage(ctx context.Context, r PutImageRequest) (Image, error) {
 	return transport.Invoke[Image](ctx, c.bus, MethodPutImage, r)
@@ -91,6 +96,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
 	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
+	transport.Handle(m, MethodHoldsSlugs, svc.HoldsSlugs)
 	transport.Handle(m, MethodUpdate, svc.Update)
 	transport.Handle(m, MethodDelete, svc.Delete)
 	transport.Handle(m, MethodPublish, svc.Publish)

@@ -33,7 +33,15 @@ type ManyAttributeValidator interface {
 	ValidateMany(ctx context.Context, r attribute.ValidateManyRequest) ([]attribute.Validation, error)
 }
 
-// createManyWorkers is how many slugs one CreateMany claims at once.
+// ManyCategoryGetter is a CategoryGetter that also looks many categories
+// up in one call; category.Client is one. CreateMany uses it when
+// Options.Categories has it, and one call per category otherwise.
+type ManyCategoryGetter interface {
+	GetMany(ctx context.Context, r category.GetManyRequest) ([]category.Category, error)
+}
+
+// createManyWorkers is how many categories one CreateMany looks up at
+// once when they are looked up one by one.
 const createManyWorkers = 8
 
 // CreateMany implements Service.
@@ -173,19 +181,12 @@ func (s *Server) checkManyRemote(ctx context.Context, ms []*making) error {
 	if len(attrs) > 0 && s.opts.Attributes == nil {
 		return shop.Internal("product: no attribute service configured")
 	}
-	unknown := make([]bool, len(cats))
+	var unknown []bool
 	var g errgroup.Group
-	g.SetLimit(createManyWorkers)
-	for i, id := range cats {
-		g.Go(func() error {
-			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
-			if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
-				unknown[i] = true
-				return nil
-			}
-			return err
-		})
-	}
+	g.Go(func() (err error) {
+		unknown, err = s.unknownCategories(ctx, cats)
+		return err
+	})
 	attrErrs, attrErr := s.validateMany(ctx, attrs)
 	if err := cmpErr(g.Wait(), attrErr); err != nil {
 		return err
@@ -211,6 +212,39 @@ func (s *Server) checkManyRemote(ctx context.Context, ms []*making) error {
 		}
 	}
 	return nil
+}
+
+// unknownCategories reports which of ids name no category: with one call
+// per category.MaxGetMany where the category service takes many, else
+// one call each, createManyWorkers at a time.
+func (s *Server) unknownCategories(ctx context.Context, ids []string) ([]bool, error) {
+	unknown := make([]bool, len(ids))
+	if many, ok := s.opts.Categories.(ManyCategoryGetter); ok {
+		for lo := 0; lo < len(ids); lo += category.MaxGetMany {
+			part := ids[lo:min(lo+category.MaxGetMany, len(ids))]
+			found, err := many.GetMany(ctx, category.GetManyRequest{IDs: part})
+			if err != nil {
+				return nil, err
+			}
+			for k, id := range part {
+				unknown[lo+k] = !slices.ContainsFunc(found, func(c category.Category) bool { return c.ID == id })
+			}
+		}
+		return unknown, nil
+	}
+	var g errgroup.Group
+	g.SetLimit(createManyWorkers)
+	for i, id := range ids {
+		g.Go(func() error {
+			_, err := s.opts.Categories.Get(ctx, category.GetRequest{ID: id})
+			if errors.Is(err, shop.ErrNotFound) || errors.Is(err, shop.ErrInvalid) {
+				unknown[i] = true
+				return nil
+			}
+			return err
+		})
+	}
+	return unknown, g.Wait()
 }
 
 // cmpErr returns the first of two errors that is not nil.
@@ -261,55 +295,37 @@ func (s *Server) validateMany(ctx context.Context, ms []*making) ([]error, error
 	return out, nil
 }
 
-// claimManySlugs claims each product's slug, createManyWorkers at a time:
-// products whose slugs start alike (one title twice, say) one after the
-// other, in order, so that they are numbered as Creates one after the
-// other would number them.
+// claimManySlugs claims each product's slug as Creates one after the
+// other would (kit.Slugs.ReserveMany): most with one insert and one
+// question to each other service of the slug space.
 func (s *Server) claimManySlugs(ctx context.Context, ms []*making) error {
-	var bases []string
-	alike := map[string][]*making{}
+	var todo []*making
+	var claims []kit.SlugClaim
 	for _, m := range ms {
-		if m.err != nil {
-			continue
+		if m.err == nil {
+			todo = append(todo, m)
+			claims = append(claims, kit.SlugClaim{ID: m.doc.ID, Explicit: m.req.Slug, Name: m.doc.Title})
 		}
-		base := m.req.Slug
-		if base == "" {
-			base = shop.Slugify(m.doc.Title)
-		}
-		if alike[base] == nil {
-			bases = append(bases, base)
-		}
-		alike[base] = append(alike[base], m)
 	}
-	var g errgroup.Group
-	g.SetLimit(createManyWorkers)
-	for _, base := range bases {
-		g.Go(func() error {
-			for _, m := range alike[base] {
-				slug, err := s.slugs.Reserve(ctx, m.doc.ID, m.req.Slug, m.doc.Title)
-				switch {
-				case err == nil:
-					m.slug, m.slugOK = slug, true
-					m.doc.Slug = slug
-					if m.doc.SKU == "" {
-						m.doc.SKU = skuFromSlug(slug)
-					}
-				case errors.Is(err, shop.ErrConflict) || errors.Is(err, shop.ErrInvalid):
-					m.err = err
-				default:
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
+	got, err := s.slugs.ReserveMany(ctx, claims)
 	if err != nil {
 		for _, m := range ms {
 			s.fail(ctx, m, err)
 		}
+		return err
 	}
-	return err
+	for k, m := range todo {
+		if got[k].Err != nil {
+			m.err = got[k].Err
+			continue
+		}
+		m.slug, m.slugOK = got[k].Slug, true
+		m.doc.Slug = got[k].Slug
+		if m.doc.SKU == "" {
+			m.doc.SKU = skuFromSlug(got[k].Slug)
+		}
+	}
+	return nil
 }
 
 // generateMany has the option service generate the variants of the

@@ -49,7 +49,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 			t.Run(c.Method, func(t *testing.T) { ct.ApplyOnce(t, bus, w.ProductDB, c) })
 		}
 		idemtest.Covered(t, product.Handler(w.ProductServer).Methods(), []string{
-			product.MethodGet, product.MethodGetBySlug, product.MethodHoldsSlug, product.MethodList, product.MethodImage,
+			product.MethodGet, product.MethodGetBySlug, product.MethodHoldsSlug, product.MethodHoldsSlugs, product.MethodList, product.MethodImage,
 			product.MethodHistory,
 		}, cases)
 	})

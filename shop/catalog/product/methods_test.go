@@ -17,6 +17,7 @@ func TestMethods(t *testing.T) {
 		product.MethodGet,
 		product.MethodGetBySlug,
 		product.MethodHoldsSlug,
+		product.MethodHoldsSlugs,
 		product.MethodUpdate,
 		product.MethodDelete,
 		product.MethodPublish,

@@ -242,6 +242,11 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return shop.SlugHeld{Held: id != ""}, err
 }
 
+// HoldsSlugs implements Service.
+func (s *Server) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	return s.slugs.HoldsSlugs(ctx, r)
+}
+
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Product, error) {
 	slug := strings.ToLower(strings.TrimSpace(r.Slug))
 	var f kit.Fields

@@ -78,6 +78,7 @@ const (
 	MethodGet        = "product.get"
 	MethodGetBySlug  = "product.get_by_slug"
 	MethodHoldsSlug  = "product.holds_slug"
+	MethodHoldsSlugs = "product.holds_slugs"
 	MethodUpdate     = "product.update"
 	MethodDelete     = "product.delete"
 	MethodPublish    = "product.publish"

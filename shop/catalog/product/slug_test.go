@@ -28,6 +28,11 @@ func (c *counted) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugH
 	return c.SlugHolder.HoldsSlug(ctx, r)
 }
 
+func (c *counted) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	c.n.Add(1)
+	return c.SlugHolder.HoldsSlugs(ctx, r)
+}
+
 // sharedShop is a product service sharing its slug space with the
 // category and article services, as in host/builtin.go, counting the
 // questions it asks them.
@@ -123,4 +128,44 @@ func TestSlugsAgree(t *testing.T) {
 		product.CreateRequest{Title: "Tea", Slug: "чай-зелёный", Price: eur(500)}))(t); p.Slug != "чай-зелёный" {
 		t.Errorf("explicit slug %q", p.Slug)
 	}
+}
+
+// TestCreateManySlugsTogether: CreateMany asks each other service of the
+// slug space once for all the products whose slugs are free (not once per
+// product), and its products get the slugs Creates one after the other
+// would give them: a title repeated is numbered in order, a slug an
+// article holds is numbered, an explicit slug a category holds is a
+// conflict for that product alone.
+func TestCreateManySlugsTogether(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		s := startShared(t, bus)
+		ct.Must(s.articles.Create(transport.WithRequestID(s.Admin, transport.NewRequestID()), article.CreateRequest{Title: "Lamp"}))(t)
+		ct.Must(s.Categories.Create(s.Admin, category.CreateRequest{Name: "Chairs"}))(t)
+		var items []product.CreateRequest
+		for i := range 20 {
+			items = append(items, product.CreateRequest{Title: "Table " + strconv.Itoa(i), Price: eur(500)})
+		}
+		items = append(items,
+			product.CreateRequest{Title: "Stool", Price: eur(500)},
+			product.CreateRequest{Title: "Lamp", Price: eur(500)},
+			product.CreateRequest{Title: "Stool", Price: eur(500)},
+			product.CreateRequest{Title: "Chairs", Slug: "chairs", Price: eur(500)})
+		before := s.asked()
+		res := ct.Must(s.products.CreateMany(transport.WithRequestID(s.Admin, transport.NewRequestID()), product.CreateManyRequest{Items: items}))(t)
+		// Together: one question to each of the two services (2). Then,
+		// one after the other as Create would: "lamp" again and "lamp-2"
+		// (4), and "stool-2" (2). One question per product would be 48.
+		if asked := s.asked() - before; asked > 8 {
+			t.Errorf("CreateMany of %d products asked the slug space %d times", len(items), asked)
+		}
+		want := map[int]string{0: "table-0", 19: "table-19", 20: "stool", 21: "lamp-2", 22: "stool-2"}
+		for i, slug := range want {
+			if res[i].Product == nil || res[i].Product.Slug != slug {
+				t.Errorf("item %d: %+v, want slug %q", i, res[i], slug)
+			}
+		}
+		if e := res[23].Error; e == nil || e.Code != transport.CodeConflict {
+			t.Errorf("explicit slug of a category: %+v, want a conflict", res[23])
+		}
+	})
 }

@@ -498,3 +498,30 @@ func TestEventsDoNotCarryTheToken(t *testing.T) {
 		}
 	})
 }
+
+// TestHoldsSlugs: HoldsSlugs names the slugs articles hold (drafts too),
+// in the order asked, each once, as HoldsSlug answers each; malformed
+// slugs are held by nobody; more than shop.MaxSlugsAsked is invalid.
+func TestHoldsSlugs(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		f := start(t, bus)
+		must[article.Article](t)(f.client.Create(f.Admin, article.CreateRequest{Title: "Draft one"}))
+		must[article.Article](t)(f.client.Create(f.Admin, article.CreateRequest{Title: "Out now", Status: article.StatusPublished}))
+		asked := []string{"out-now", "free", "draft-one", "Draft-One", "out-now", ""}
+		got := must[shop.SlugsHeld](t)(f.client.HoldsSlugs(f.anon, shop.SlugsRequest{Slugs: asked}))
+		if strings.Join(got.Held, ",") != "out-now,draft-one" {
+			t.Fatalf("HoldsSlugs = %q, want out-now,draft-one", got.Held)
+		}
+		for _, slug := range asked[:4] {
+			one := must[shop.SlugHeld](t)(f.client.HoldsSlug(f.anon, shop.SlugRequest{Slug: slug}))
+			if in := strings.Contains(","+strings.Join(got.Held, ",")+",", ","+slug+","); one.Held != in {
+				t.Errorf("%q: HoldsSlug %v, HoldsSlugs %v", slug, one.Held, in)
+			}
+		}
+		if none := must[shop.SlugsHeld](t)(f.client.HoldsSlugs(f.anon, shop.SlugsRequest{})); none.Held == nil || len(none.Held) != 0 {
+			t.Fatalf("HoldsSlugs of nothing = %#v, want an empty list", none.Held)
+		}
+		_, err := f.client.HoldsSlugs(f.anon, shop.SlugsRequest{Slugs: make([]string, shop.MaxSlugsAsked+1)})
+		wantCode(t, err, transport.CodeInvalid)
+	})
+}

@@ -48,6 +48,11 @@ func (c *Client) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return transport.Invoke[shop.SlugHeld](ctx, c.bus, MethodHoldsSlug, r)
 }
 
+// HoldsSlugs implements Service.
+func (c *Client) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	return transport.Invoke[shop.SlugsHeld](ctx, c.bus, MethodHoldsSlugs, r)
+}
+
 // List implements Service.
 func (c *Client) List(ctx context.Context, r ListRequest) (ListResult, error) {
 	return transport.Invoke[ListResult](ctx, c.bus, MethodList, r)
@@ -68,6 +73,7 @@ func Handler(svc Service) *transport.Mux {
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)
 	transport.Handle(m, MethodHoldsSlug, svc.HoldsSlug)
+	transport.Handle(m, MethodHoldsSlugs, svc.HoldsSlugs)
 	transport.Handle(m, MethodList, svc.List)
 	transport.Handle(m, MethodHistory, svc.History)
 	return m

@@ -51,7 +51,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 			})
 		}
 		idemtest.Covered(t, article.Handler(f.srv).Methods(),
-			[]string{article.MethodGet, article.MethodGetBySlug, article.MethodHoldsSlug, article.MethodList, article.MethodHistory}, cases)
+			[]string{article.MethodGet, article.MethodGetBySlug, article.MethodHoldsSlug, article.MethodHoldsSlugs, article.MethodList, article.MethodHistory}, cases)
 	})
 }
 

@@ -18,6 +18,7 @@ func TestMethods(t *testing.T) {
 		article.MethodGet,
 		article.MethodGetBySlug,
 		article.MethodHoldsSlug,
+		article.MethodHoldsSlugs,
 		article.MethodList,
 		article.MethodHistory,
 	)

@@ -717,6 +717,37 @@ func (s *Server) HoldsSlug(ctx context.Context, r shop.SlugRequest) (shop.SlugHe
 	return shop.SlugHeld{Held: true}, nil
 }
 
+// HoldsSlugs implements Service: HoldsSlug for many slugs, with one find.
+func (s *Server) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	slugs, err := shop.CheckSlugsRequest(r, validSlug)
+	if err != nil {
+		return shop.SlugsHeld{}, err
+	}
+	held := make([]string, 0, len(slugs))
+	if len(slugs) == 0 {
+		return shop.SlugsHeld{Held: held}, nil
+	}
+	cur, err := s.slugs.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: slugs}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return shop.SlugsHeld{}, shop.StorageFailure(ctx, "article: find slugs", err)
+	}
+	var found []slugDoc
+	if err := cur.All(ctx, &found); err != nil {
+		return shop.SlugsHeld{}, shop.StorageFailure(ctx, "article: find slugs", err)
+	}
+	in := make(map[string]bool, len(found))
+	for _, d := range found {
+		in[d.Slug] = true
+	}
+	for _, slug := range slugs {
+		if in[slug] {
+			held = append(held, slug)
+		}
+	}
+	return shop.SlugsHeld{Held: held}, nil
+}
+
 // GetBySlug implements Service.
 func (s *Server) GetBySlug(ctx context.Context, r GetBySlugRequest) (Article, error) {
 	slug := r.Slug

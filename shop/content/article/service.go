@@ -39,14 +39,15 @@ const ServiceName = "article"
 
 // Bus method names.
 const (
-	MethodCreate    = "article.create"
-	MethodUpdate    = "article.update"
-	MethodDelete    = "article.delete"
-	MethodGet       = "article.get"
-	MethodGetBySlug = "article.get_by_slug"
-	MethodHoldsSlug = "article.holds_slug"
-	MethodList      = "article.list"
-	MethodHistory   = "article.history"
+	MethodCreate     = "article.create"
+	MethodUpdate     = "article.update"
+	MethodDelete     = "article.delete"
+	MethodGet        = "article.get"
+	MethodGetBySlug  = "article.get_by_slug"
+	MethodHoldsSlug  = "article.holds_slug"
+	MethodHoldsSlugs = "article.holds_slugs"
+	MethodList       = "article.list"
+	MethodHistory    = "article.history"
 )
 
 // Article statuses (the same values as shop.StatusDraft and shop.StatusPublished).

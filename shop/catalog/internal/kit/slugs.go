@@ -5,7 +5,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -73,10 +76,7 @@ func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, 
 		}
 		return explicit, nil
 	}
-	base := shop.Slugify(name)
-	if base == "" {
-		base = s.fallback
-	}
+	base := s.firstCandidate(SlugClaim{Name: name})
 	slug := base
 	for attempt := 1; ; attempt++ {
 		err := s.claim(ctx, slug, id)
@@ -101,6 +101,180 @@ func (s Slugs) Reserve(ctx context.Context, id, explicit, name string) (string, 
 		}
 		slug = shop.WithSlugSuffix(base, suffix)
 	}
+}
+
+// SlugClaim is one slug of a ReserveMany: for the entity ID, Explicit
+// when it is not empty, or else one made from Name (see Reserve).
+type SlugClaim struct {
+	ID, Explicit, Name string
+}
+
+// SlugReserved is the outcome of one SlugClaim: the slug reserved, or
+// why none is (a conflict).
+type SlugReserved struct {
+	Slug string
+	Err  error
+}
+
+// reserveManyWorkers is how many of a ReserveMany's claims that need
+// another candidate are reserved at once.
+const reserveManyWorkers = 8
+
+// ReserveMany reserves a slug for each claim, with the outcome Reserve
+// would give each, made one after the other in order: the claims whose
+// first candidate (the explicit slug, or the name's) no earlier claim of
+// the call wants are made together, with one insert here and one
+// shop.SlugSpace.CheckMany; the others, and those whose candidate is
+// taken, then go through Reserve, those of one candidate one after the
+// other in order (so numbered as one after the other).
+//
+// It returns an error, holding none of the call's slugs any more, when a
+// slug could not be claimed or checked (the store or another service
+// failed); conflicts are per claim.
+func (s Slugs) ReserveMany(ctx context.Context, claims []SlugClaim) ([]SlugReserved, error) {
+	out := make([]SlugReserved, len(claims))
+	var held []int // the claims holding out[i].Slug
+	fail := func(err error) ([]SlugReserved, error) {
+		for _, i := range held {
+			if rerr := s.Release(ctx, out[i].Slug, claims[i].ID); rerr != nil {
+				err = errors.Join(err, Internal("release slug", rerr))
+			}
+		}
+		return nil, err
+	}
+
+	// 1. Each distinct first candidate, claimed by the first claim trying
+	// it, all with one insert; a slug found taken by the claim's own id
+	// (a retry of the request) is held too.
+	later := make([]bool, len(claims)) // to go through Reserve
+	var together []int
+	var docs []any
+	tried := map[string]bool{}
+	for i, c := range claims {
+		cand := s.firstCandidate(c)
+		if tried[cand] {
+			later[i] = true
+			continue
+		}
+		tried[cand] = true
+		out[i].Slug = cand
+		together = append(together, i)
+		docs = append(docs, bson.D{{Key: "_id", Value: cand}, {Key: s.owner, Value: c.ID}})
+	}
+	inserted, err := docstore.InsertEach(ctx, s.coll, docs)
+	if err != nil {
+		return fail(Internal("reserve slugs", err))
+	}
+	var taken []string
+	for k, i := range together {
+		if inserted[k] {
+			held = append(held, i)
+		} else {
+			taken = append(taken, out[i].Slug)
+		}
+	}
+	holders, err := s.holders(ctx, taken)
+	if err != nil {
+		return fail(err)
+	}
+	for k, i := range together {
+		if inserted[k] {
+			continue
+		}
+		switch holder, found := holders[out[i].Slug]; {
+		case found && holder == claims[i].ID:
+			held = append(held, i)
+		case found && claims[i].Explicit != "":
+			out[i] = SlugReserved{Err: shop.Conflict("slug " + Quote(claims[i].Explicit) + " is taken")}
+		default:
+			later[i] = true
+		}
+	}
+
+	// 2. The other services of the space, asked about all at once.
+	claimed := make([]string, len(held))
+	for k, i := range held {
+		claimed[k] = out[i].Slug
+	}
+	conflicts, err := s.space.CheckMany(ctx, claimed)
+	if err != nil {
+		return fail(err)
+	}
+	kept := held[:0]
+	for _, i := range held {
+		cerr := conflicts[out[i].Slug]
+		if cerr == nil {
+			kept = append(kept, i)
+			continue
+		}
+		if err := s.Release(ctx, out[i].Slug, claims[i].ID); err != nil {
+			held = kept
+			return fail(errors.Join(cerr, Internal("release slug", err)))
+		}
+		if claims[i].Explicit != "" {
+			out[i] = SlugReserved{Err: cerr}
+		} else {
+			later[i] = true
+		}
+	}
+	held = kept
+
+	// 3. The rest through Reserve, those of one first candidate one after
+	// the other, in order.
+	var groups [][]int
+	group := map[string]int{}
+	for i, c := range claims {
+		if !later[i] {
+			continue
+		}
+		out[i].Slug = ""
+		cand := s.firstCandidate(c)
+		g, ok := group[cand]
+		if !ok {
+			g = len(groups)
+			group[cand] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(reserveManyWorkers)
+	for _, g := range groups {
+		eg.Go(func() error {
+			for _, i := range g {
+				c := claims[i]
+				slug, err := s.Reserve(ctx, c.ID, c.Explicit, c.Name)
+				switch {
+				case err == nil:
+					out[i].Slug = slug
+					mu.Lock()
+					held = append(held, i)
+					mu.Unlock()
+				case errors.Is(err, shop.ErrConflict) || errors.Is(err, shop.ErrInvalid):
+					out[i].Err = err
+				default:
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// firstCandidate is the first slug Reserve tries for c.
+func (s Slugs) firstCandidate(c SlugClaim) string {
+	if c.Explicit != "" {
+		return c.Explicit
+	}
+	if base := shop.Slugify(c.Name); base != "" {
+		return base
+	}
+	return s.fallback
 }
 
 // maxSlugAttempts bounds the claims of one generated slug.
@@ -190,6 +364,53 @@ func (s Slugs) Holder(ctx context.Context, slug string) (string, error) {
 	}
 	id, _ := d[s.owner].(string)
 	return id, nil
+}
+
+// Held returns those of slugs held here (claims in progress included),
+// in the order given, with one find (see holders).
+func (s Slugs) Held(ctx context.Context, slugs []string) ([]string, error) {
+	holders, err := s.holders(ctx, slugs)
+	if err != nil {
+		return nil, err
+	}
+	held := make([]string, 0, len(holders))
+	for _, slug := range slugs {
+		if _, ok := holders[slug]; ok {
+			held = append(held, slug)
+		}
+	}
+	return held, nil
+}
+
+// holders returns the id holding each of slugs held here, with one find:
+// _id in the list, an index lookup on MongoDB (FerretDB reads the whole
+// collection for it).
+func (s Slugs) holders(ctx context.Context, slugs []string) (map[string]string, error) {
+	out := make(map[string]string, len(slugs))
+	if len(slugs) == 0 {
+		return out, nil
+	}
+	found, err := List[bson.M](ctx, s.coll, "slugs", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: slugs}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: s.owner, Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range found {
+		slug, _ := d["_id"].(string)
+		id, _ := d[s.owner].(string)
+		out[slug] = id
+	}
+	return out, nil
+}
+
+// HoldsSlugs answers shop.SlugHolder.HoldsSlugs from the slugs kept here.
+func (s Slugs) HoldsSlugs(ctx context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
+	slugs, err := shop.CheckSlugsRequest(r, ValidSlug)
+	if err != nil {
+		return shop.SlugsHeld{}, err
+	}
+	held, err := s.Held(ctx, slugs)
+	return shop.SlugsHeld{Held: held}, err
 }
 
 // Release frees slug if id holds it. It goes on when ctx is cancelled, for
