@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
@@ -132,8 +133,8 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		kick:    make(chan struct{}, 1),
 		log:     cfg.Logger,
 	}
-	if _, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldPending, Value: 1}}}); err != nil {
-		return nil, fmt.Errorf("outbox: create index: %w", err)
+	if err := indexes.Ensure(ctx, r.coll, bson.D{{Key: fieldPending, Value: 1}}); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return r, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/shop"
 )
@@ -175,12 +176,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	// Only _id lookups are hot; these indexes serve the rare scans
 	// (ending a user's sessions, cleanup) on a real MongoDB. TTL indexes
 	// are not used: FerretDB lacks them, and CleanupExpired does the job.
-	// One at a time: FerretDB drops the connection when CreateMany lists
-	// indexes that exist already.
-	for _, field := range []string{"user_id", "expires_at"} {
-		if _, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
-			return nil, fmt.Errorf("auth: create session index on %s: %w", field, err)
-		}
+	if err := indexes.Ensure(ctx, s.sessions, bson.D{{Key: "user_id", Value: 1}}, bson.D{{Key: "expires_at", Value: 1}}); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if opts.AdminEmail != "" {
 		if err := s.ensureAdmin(ctx); err != nil {

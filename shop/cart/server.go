@@ -18,6 +18,7 @@ import (
 
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -200,12 +201,9 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	defer cancel()
 	// Carts are read by _id. These serve the rare scans (carts holding a
 	// changed product, expired guest carts) on a real MongoDB; FerretDB
-	// scans regardless. One at a time: FerretDB drops the connection when
-	// CreateMany lists indexes that exist already.
-	for _, field := range []string{"lines.product_id", "expires_at"} {
-		if _, err := s.carts.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
-			return nil, fmt.Errorf("cart: create index on %s: %w", field, err)
-		}
+	// scans regardless.
+	if err := indexes.Ensure(ctx, s.carts, bson.D{{Key: "lines.product_id", Value: 1}}, bson.D{{Key: "expires_at", Value: 1}}); err != nil {
+		return nil, fmt.Errorf("cart: %w", err)
 	}
 	if err := s.listStoredCarts(ctx); err != nil {
 		return nil, fmt.Errorf("cart: list the carts of each product: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -167,12 +168,9 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// The sweeper's look for open reservations; a scan on FerretDB, which
-	// indexes only _id. One at a time: FerretDB drops the connection when
-	// CreateMany lists indexes that exist already.
-	for _, field := range []string{"open", "updated_at"} {
-		if _, err := s.reservations.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: field, Value: 1}}}); err != nil {
-			return nil, fmt.Errorf("inventory: create index on %s: %w", field, err)
-		}
+	// uses only _id.
+	if err := indexes.Ensure(ctx, s.reservations, bson.D{{Key: "open", Value: 1}}, bson.D{{Key: "updated_at", Value: 1}}); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	relay, err := outbox.New(ctx, outbox.Config{Collection: s.stock, Publisher: opts.Events, Locks: &s.locks, Name: ServiceName, Logger: s.log})
 	if err != nil {

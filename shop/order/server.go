@@ -18,6 +18,7 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -240,15 +241,13 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	// Lists by user and status, recovery by open; scans on FerretDB. One
 	// at a time: FerretDB drops the connection when CreateMany lists
 	// indexes that exist already.
-	for _, keys := range []bson.D{
-		{{Key: "user_id", Value: 1}, {Key: "created_at", Value: -1}},
-		{{Key: "status", Value: 1}, {Key: "created_at", Value: -1}},
-		{{Key: "created_at", Value: -1}},
-		{{Key: "open", Value: 1}},
-	} {
-		if _, err := s.orders.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys}); err != nil {
-			return nil, fmt.Errorf("order: create index: %w", err)
-		}
+	if err := indexes.Ensure(ctx, s.orders,
+		bson.D{{Key: "user_id", Value: 1}, {Key: "created_at", Value: -1}},
+		bson.D{{Key: "status", Value: 1}, {Key: "created_at", Value: -1}},
+		bson.D{{Key: "created_at", Value: -1}},
+		bson.D{{Key: "open", Value: 1}},
+	); err != nil {
+		return nil, fmt.Errorf("order: %w", err)
 	}
 	relay, err := outbox.New(ctx, outbox.Config{Collection: s.orders, Publisher: opts.Events, Locks: &s.locks, Name: ServiceName, Logger: s.log})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/auth"
 	"github.com/shopbus/shopbus/shop/catalog/attribute"
@@ -197,9 +198,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		s.requests = idem.New(db, idem.Options{Logger: opts.Logger})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err := s.runs.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "started_at", Value: -1}}})
-		if err != nil {
-			return nil, fmt.Errorf("seed: create runs index: %w", err)
+		if err := indexes.Ensure(ctx, s.runs, bson.D{{Key: "started_at", Value: -1}}); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
 		}
 	}
 	return s, nil

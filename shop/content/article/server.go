@@ -21,6 +21,7 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -93,15 +94,11 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		requests: idem.New(db, idem.Options{Logger: opts.Logger}), retired: audit.NewRetired(db)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// One at a time: FerretDB v1 drops the connection when CreateMany
-	// meets indexes that exist already.
-	for _, keys := range []bson.D{
-		{{Key: "status", Value: 1}, {Key: "sort_at", Value: -1}, {Key: "_id", Value: -1}},
-		{{Key: "tags", Value: 1}, {Key: "sort_at", Value: -1}},
-	} {
-		if _, err := s.articles.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys}); err != nil {
-			return nil, fmt.Errorf("article: create indexes: %w", err)
-		}
+	if err := indexes.Ensure(ctx, s.articles,
+		bson.D{{Key: "status", Value: 1}, {Key: "sort_at", Value: -1}, {Key: "_id", Value: -1}},
+		bson.D{{Key: "tags", Value: 1}, {Key: "sort_at", Value: -1}},
+	); err != nil {
+		return nil, fmt.Errorf("article: %w", err)
 	}
 	relay, err := outbox.New(ctx, outbox.Config{Collection: s.articles, Publisher: opts.Events, Locks: &s.locks, Name: "article", Logger: opts.Logger})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -152,8 +153,8 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The sitemap scans published entities; lookups are all by _id.
-	if _, err := s.entities.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "published", Value: 1}}}); err != nil {
-		return nil, fmt.Errorf("seo: create indexes: %w", err)
+	if err := indexes.Ensure(ctx, s.entities, bson.D{{Key: "published", Value: 1}}); err != nil {
+		return nil, fmt.Errorf("seo: %w", err)
 	}
 	return s, nil
 }

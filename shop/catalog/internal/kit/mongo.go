@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/shopbus/shopbus/internal/docstore"
+	"github.com/shopbus/shopbus/internal/indexes"
 	"github.com/shopbus/shopbus/shop"
 )
 
@@ -19,16 +20,15 @@ type Index struct {
 	Keys       bson.D
 }
 
-// EnsureIndexes creates the indexes one at a time (FerretDB drops the
-// connection when CreateMany lists an index that exists already). They
-// serve the occasional scans on a real MongoDB; FerretDB on SQLite uses
-// only _id.
-func EnsureIndexes(indexes ...Index) error {
+// EnsureIndexes creates the indexes (see package indexes: they serve the
+// occasional scans on a real MongoDB, and none is made on FerretDB v1,
+// which uses only _id).
+func EnsureIndexes(ixs ...Index) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, ix := range indexes {
-		if _, err := ix.Collection.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys}); err != nil {
-			return Internal("create index on "+ix.Collection.Name(), err)
+	for _, ix := range ixs {
+		if err := indexes.Ensure(ctx, ix.Collection, ix.Keys); err != nil {
+			return Internal("create index", err)
 		}
 	}
 	return nil
