@@ -360,3 +360,62 @@ func TestDoWritesTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeReplyRememberedCompressed: a large outcome (a bulk reply) is
+// stored compressed, a fraction of its size, and a repeat gets it back
+// exactly; a small one is stored as it is.
+func TestLargeReplyRememberedCompressed(t *testing.T) {
+	db := testenv.MongoDB(t, "idem_large")
+	s := idem.New(db, idem.Options{})
+	type item struct {
+		ID, Title, Description string
+		Price                  int
+	}
+	big := make([]item, 300)
+	for i := range big {
+		big[i] = item{ID: "id-" + string(rune('a'+i%26)), Title: "Linen shirt", Description: "A shirt of washed linen, loose, with a collar.", Price: 4900 + i}
+	}
+	runs := 0
+	work := func(context.Context) ([]item, error) { runs++; return big, nil }
+	ctx := serving("large")
+	for i := range 2 {
+		got, err := idem.Do(ctx, s, "x.create_many", 1, work)
+		if err != nil || len(got) != len(big) || got[299] != big[299] {
+			t.Fatalf("attempt %d: %d items, %v", i, len(got), err)
+		}
+	}
+	if runs != 1 {
+		t.Fatalf("work ran %d times, want 1", runs)
+	}
+	var rec bson.M
+	if err := db.Collection(idem.Collection).FindOne(context.Background(), bson.D{{Key: "_id", Value: "x.create_many large"}}).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	z, ok := rec["reply_z"].(bson.Binary)
+	if !ok || rec["reply"] != nil {
+		t.Fatalf("record %v: want the reply compressed only", keys(rec))
+	}
+	if plain := 300 * 100; len(z.Data) > plain/4 {
+		t.Errorf("compressed reply of %d bytes for about %d", len(z.Data), plain)
+	}
+
+	// A small reply is stored as it is.
+	if _, err := idem.Do(serving("small"), s, "x.create", 1, (&counter{}).work(nil)); err != nil {
+		t.Fatal(err)
+	}
+	rec = nil
+	if err := db.Collection(idem.Collection).FindOne(context.Background(), bson.D{{Key: "_id", Value: "x.create small"}}).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec["reply"].(bson.Binary); !ok || rec["reply_z"] != nil {
+		t.Fatalf("small record %v: want the reply as it is", keys(rec))
+	}
+}
+
+func keys(m bson.M) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
