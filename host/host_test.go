@@ -495,3 +495,63 @@ func TestNodeSeedsOnce(t *testing.T) {
 		t.Error("the second start seeded again")
 	}
 }
+
+// TestStopGivesUpWaitingHandlers: a handler of one service waiting for
+// another service of the same node, stopped with it, is given up after
+// HandlerGrace: the node stops well within the supervisor's stop timeout
+// (10 s) instead of failing it, and the caller is told unavailable (the
+// request may be retried with its id), not left waiting.
+func TestStopGivesUpWaitingHandlers(t *testing.T) {
+	bus := inproc.New(inproc.Options{Logger: quiet})
+	defer bus.Close()
+	entered := make(chan struct{}, 1)
+	// "front" calls "back", which never answers once the node stops: its
+	// handler waits for the stop, then for its caller's deadline.
+	back := host.Service{Name: "back", Start: func(ctx context.Context, env host.Env) (*host.Started, error) {
+		var a host.Attach
+		a.Add(env.Bus.Serve("back", transport.HandlerFunc(func(hctx context.Context, req *transport.Request) ([]byte, error) {
+			select {
+			case <-ctx.Done(): // stopping: the back service stops answering
+			case <-hctx.Done():
+				return nil, hctx.Err()
+			}
+			return nil, transport.Errorf(transport.CodeUnavailable, "back stopped")
+		}), env.Consumer...))
+		return a.Started(nil)
+	}}
+	front := host.Service{Name: "front", Start: func(ctx context.Context, env host.Env) (*host.Started, error) {
+		var a host.Attach
+		a.Add(env.Bus.Serve("front", transport.HandlerFunc(func(hctx context.Context, req *transport.Request) ([]byte, error) {
+			entered <- struct{}{}
+			// Invoke retries back's unavailable until hctx ends.
+			return transport.Invoke[json.RawMessage](hctx, env.Bus, "back.wait", nil)
+		}), env.Consumer...))
+		return a.Started(nil)
+	}}
+	n := newNode(t, bus, []host.Service{back, front})
+	stop := run(t, n)
+	waitReady(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		_, err := bus.Call(ctx, "front.go", []byte(`{}`))
+		result <- err
+	}()
+	<-entered
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Node.Run: %v", err)
+	}
+	if took := time.Since(start); took > host.HandlerGrace+3*time.Second {
+		t.Errorf("the node took %v to stop (grace %v)", took, host.HandlerGrace)
+	}
+	select {
+	case err := <-result:
+		if transport.CodeOf(err) != transport.CodeUnavailable {
+			t.Errorf("the caller got %v, want unavailable", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the caller got no answer after the node stopped")
+	}
+}

@@ -215,9 +215,11 @@ func (n *Node) serve(ctx context.Context, svc Service) error {
 	if c := n.Concurrency[svc.Name]; c > 0 {
 		consumer = append(consumer, transport.WithConcurrency(c))
 	}
+	stopping, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
 	started, err := svc.Start(ctx, Env{
 		Name:     svc.Name,
-		Bus:      &serviceBus{Bus: n.bus, node: n, service: svc.Name},
+		Bus:      &serviceBus{Bus: n.bus, node: n, service: svc.Name, stopping: stopping},
 		DB:       n.Database(svc.Name),
 		Consumer: consumer,
 		Settings: n.Settings,
@@ -248,6 +250,8 @@ func (n *Node) serve(ctx context.Context, svc Service) error {
 	if runErr == nil {
 		<-ctx.Done()
 	}
+	grace := time.AfterFunc(HandlerGrace, giveUp)
+	defer grace.Stop()
 	if cerr := closeAll(started.Subscriptions); cerr != nil {
 		log.Warn("host: closing consumers", "err", cerr)
 	}

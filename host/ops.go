@@ -31,15 +31,44 @@ type serviceBus struct {
 	transport.Bus
 	node    *Node
 	service string
+	// stopping ends once the service has been stopping for HandlerGrace:
+	// the requests its handlers still serve are then given up.
+	stopping context.Context
 }
 
 // Serve implements transport.Bus: on the service's own queue, h answers
-// everything but the operations methods.
+// everything but the operations methods; and every handler gives up its
+// request once the service has been stopping for HandlerGrace.
 func (b *serviceBus) Serve(service string, h transport.Handler, opts ...transport.ConsumerOption) (transport.Subscription, error) {
 	if service == b.service {
 		h = withOps(service, h, ops.Handler(service, &opsServer{node: b.node, service: service}))
 	}
+	if b.stopping != nil {
+		h = givingUp(h, b.stopping)
+	}
 	return b.Bus.Serve(service, h, opts...)
+}
+
+// HandlerGrace is how long a stopping service's handlers may go on with
+// the requests they serve before these are given up: their contexts are
+// cancelled and the callers told unavailable, which they retry (with the
+// same request id: applied at most once) elsewhere or after the restart.
+// A handler waiting for another service of the same node, stopping too,
+// would otherwise hold the node's stop until the supervisor's timeout.
+const HandlerGrace = 5 * time.Second
+
+// givingUp returns h with its requests given up once stopping ends.
+func givingUp(h transport.Handler, stopping context.Context) transport.Handler {
+	return transport.HandlerFunc(func(ctx context.Context, req *transport.Request) ([]byte, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(stopping, cancel)()
+		out, err := h.ServeBus(ctx, req)
+		if err != nil && stopping.Err() != nil {
+			return nil, &transport.Error{Code: transport.CodeUnavailable, Message: "service stopping; the request may or may not have been applied", Cause: err}
+		}
+		return out, err
+	})
 }
 
 // Subscribe implements transport.Bus, recording subscriber as one of the
