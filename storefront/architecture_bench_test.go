@@ -1,7 +1,6 @@
 package storefront_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,25 +9,27 @@ import (
 	"time"
 
 	"github.com/shopbus/shopbus/internal/bustest"
-	"github.com/shopbus/shopbus/internal/wire"
+	"github.com/shopbus/shopbus/shop/auth"
+	"github.com/shopbus/shopbus/shop/catalog/attribute"
+	"github.com/shopbus/shopbus/shop/catalog/category"
+	"github.com/shopbus/shopbus/shop/catalog/filter"
+	"github.com/shopbus/shopbus/shop/catalog/option"
+	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/shop/content/article"
+	"github.com/shopbus/shopbus/shop/content/seo"
+	"github.com/shopbus/shopbus/shop/inventory"
 	"github.com/shopbus/shopbus/storefront"
-	"github.com/shopbus/shopbus/transport"
 )
 
-// BenchmarkArchitectureCost measures what the bus costs the storefront:
-// the home, category and product pages per second (8 requests in flight,
-// as a guest) of the test shop on the in-process bus, against the same
-// pages of a second storefront whose calls reach the same services' handlers
-// directly, in the caller's goroutine (directBus: no queue, no hand-off to
-// a consumer goroutine, no copies of the bodies). Rounds of the two
+// BenchmarkArchitectureCost measures what the architecture costs the
+// storefront: the home, category and product pages per second (8
+// requests in flight, as a guest) of the test shop on the in-process bus,
+// against the same pages of a second storefront that calls the same
+// services, on the same databases, as Go values (directServices: no bus,
+// no encoding, no hand-off to another goroutine). Rounds of the two
 // alternate, so that the machine's load hits both alike. It reports the
 // pages per second of each and, as "bus/direct", the worst ratio of the
 // three pages (the target is at least 0.8).
-//
-// The direct storefront still encodes requests and replies as JSON: the
-// storefront reaches the services only through their bus clients
-// (storefront.Options has a Bus, no Service values), so the cost of
-// encoding is counted on both sides and this measures the bus alone.
 //
 //	go test ./storefront -run '^$' -bench ArchitectureCost -benchtime 20x
 func BenchmarkArchitectureCost(b *testing.B) {
@@ -37,7 +38,7 @@ func BenchmarkArchitectureCost(b *testing.B) {
 		rec := serve(f.front, "/red-runner")
 		return strings.Contains(rec.Body.String(), seoBaseURL+"/red-runner")
 	})
-	direct, _, _ := f.newFront(b, storefront.Options{}, func(bus transport.Bus) transport.Bus { return &directBus{switchBus: f.bus} })
+	direct := directServices(b, f)
 	pages := []struct{ name, path, want string }{
 		{"home", "/", `<section class="latest-articles">`},
 		{"category", "/shoes", `<span class="price-range">`},
@@ -124,48 +125,40 @@ func BenchmarkArchitectureCost(b *testing.B) {
 // handler is a storefront.
 type handler = http.Handler
 
-// directBus calls the handlers the services serve on the fixture's bus
-// directly, in the caller's goroutine, with the context and headers the
-// in-process bus would give them; everything else goes to the bus.
-type directBus struct {
-	*switchBus
-}
-
-func (d *directBus) Call(ctx context.Context, method string, body []byte) ([]byte, error) {
-	service, err := transport.ServiceOf(method)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	list := d.served[service]
-	d.mu.Unlock()
-	if len(list) == 0 {
-		return nil, transport.Errorf(transport.CodeUnavailable, "no handler for %s", service)
-	}
-	served := list[len(list)-1]
-	headers := wire.OutgoingHeaders(ctx)
-	id := transport.NewRequestID()
-	if rid := transport.CallRequestID(ctx, method, body); rid != "" {
-		if headers == nil {
-			headers = map[string]string{}
+// directServices returns a storefront calling the services its pages
+// read (all but auth, cart and order) as Go values: a second instance of
+// each on the shop's own databases, as a second replica would be, made
+// once the shop is filled (the filter service loads its model when made).
+func directServices(b *testing.B, f *fixture) handler {
+	b.Helper()
+	db := f.node.Database
+	authn := auth.NewClient(f.bus)
+	must := func(err error) {
+		b.Helper()
+		if err != nil {
+			b.Fatal(err)
 		}
-		headers[wire.HeaderRequestID] = rid
 	}
-	rid, bad := wire.RequestID(headers, id)
-	if bad != nil {
-		return nil, bad
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(transport.DefaultCallTimeout)
-	}
-	o := transport.ApplyConsumerOptions(served.opts)
-	hctx, cancel := wire.HandlerContext(deadline, o.MaxDeadline, headers, rid)
-	defer cancel()
-	req := transport.Request{Method: method, ID: id, RequestID: rid, Body: body, Header: wire.AppHeaders(headers)}
-	reply, terr := wire.Serve(hctx, served.h, &req, transport.DefaultMaxMessageSize, quiet)
-	if terr != nil {
-		return nil, terr
-	}
-	return reply, nil
+	cats, err := category.New(db("category"), category.Options{Auth: authn, Logger: quiet})
+	must(err)
+	attrs, err := attribute.New(db("attribute"), attribute.Options{Auth: authn})
+	must(err)
+	opts, err := option.New(db("option"), option.Options{Auth: authn, Logger: quiet})
+	must(err)
+	prods, err := product.New(db("product"), product.Options{Auth: authn, Categories: cats, Attributes: attrs, Variants: opts, Logger: quiet})
+	must(err)
+	filt, err := filter.New(db("filter"), filter.Options{Auth: authn, Products: filter.FromProductService(prods), Categories: filter.FromCategoryService(cats), Logger: quiet})
+	must(err)
+	arts, err := article.New(db("article"), article.Options{Auth: authn, Logger: quiet})
+	must(err)
+	meta, err := seo.New(db("seo"), seo.Options{Auth: authn, BaseURL: seoBaseURL, Logger: quiet})
+	must(err)
+	stock, err := inventory.New(db("inventory"), inventory.Options{Auth: authn, Logger: quiet})
+	must(err)
+	front, err := storefront.NewWithServices(storefront.Options{Bus: f.bus, Logger: quiet}, storefront.Services{
+		Categories: cats, Attributes: attrs, Options: opts, Products: prods, Filter: filt,
+		Articles: arts, SEO: meta, Inventory: stock,
+	})
+	must(err)
+	return front
 }

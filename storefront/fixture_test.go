@@ -72,6 +72,7 @@ type fixture struct {
 	cats     map[string]category.Category
 	article  article.Article
 	pay      *order.FakePayment
+	node     *host.Node
 }
 
 // newShop starts every service and the storefront, and fills the
@@ -107,7 +108,7 @@ func newShopOn(t testing.TB, raw transport.Bus, opts storefront.Options) *fixtur
 	})
 	waitFor(t, "the services", func() bool { return node.Status(context.Background()).Ready })
 
-	f := &fixture{bus: bus, products: map[string]product.Product{}, cats: map[string]category.Category{}, pay: pay}
+	f := &fixture{bus: bus, products: map[string]product.Product{}, cats: map[string]category.Category{}, pay: pay, node: node}
 	f.front, f.srv, f.logs = f.newFront(t, opts)
 
 	s, err := auth.NewClient(bus).Login(context.Background(), auth.LoginRequest{Email: adminEmail, Password: adminPassword})

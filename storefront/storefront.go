@@ -1,6 +1,7 @@
 package storefront
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"html/template"
@@ -169,17 +170,17 @@ type Storefront struct {
 	limits  *limits
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	auth    *auth.Client
-	cats    *category.Client
-	attrs   *attribute.Client
-	options *option.Client
-	filter  *filter.Client
-	product *product.Client
-	cart    *cart.Client
-	article *article.Client
-	seo     *seo.Client
-	order   *order.Client
-	stockSv *inventory.Client
+	auth    auth.Service
+	cats    category.Service
+	attrs   attribute.Service
+	options option.Service
+	filter  filter.Service
+	product product.Service
+	cart    cart.Service
+	article article.Service
+	seo     seo.Service
+	order   order.Service
+	stockSv inventory.Service
 
 	seoMu        sync.Mutex
 	seoDownUntil time.Time
@@ -209,6 +210,46 @@ func (e *ConfigError) Error() string { return "storefront: Options." + e.Field +
 // New returns a storefront calling the services on opts.Bus. Unusable
 // options are a *ConfigError.
 func New(opts Options) (*Storefront, error) {
+	return newStorefront(opts, services{})
+}
+
+// services are the services a Storefront calls. New calls each through
+// its bus client; BenchmarkArchitectureCost gives some as Go values (no
+// bus, no encoding) to measure what the bus costs.
+type services struct {
+	Auth       auth.Service
+	Categories category.Service
+	Attributes attribute.Service
+	Options    option.Service
+	Filter     filter.Service
+	Products   product.Service
+	Carts      cart.Service
+	Articles   article.Service
+	SEO        seo.Service
+	Orders     order.Service
+	Inventory  inventory.Service
+}
+
+// orClients returns sv with each service not given reached through its
+// client on bus.
+func (sv services) orClients(bus transport.Bus) services {
+	sv.Auth = cmp.Or[auth.Service](sv.Auth, auth.NewClient(bus))
+	sv.Categories = cmp.Or[category.Service](sv.Categories, category.NewClient(bus))
+	sv.Attributes = cmp.Or[attribute.Service](sv.Attributes, attribute.NewClient(bus))
+	sv.Options = cmp.Or[option.Service](sv.Options, option.NewClient(bus))
+	sv.Filter = cmp.Or[filter.Service](sv.Filter, filter.NewClient(bus))
+	sv.Products = cmp.Or[product.Service](sv.Products, product.NewClient(bus))
+	sv.Carts = cmp.Or[cart.Service](sv.Carts, cart.NewClient(bus))
+	sv.Articles = cmp.Or[article.Service](sv.Articles, article.NewClient(bus))
+	sv.SEO = cmp.Or[seo.Service](sv.SEO, seo.NewClient(bus))
+	sv.Orders = cmp.Or[order.Service](sv.Orders, order.NewClient(bus))
+	sv.Inventory = cmp.Or[inventory.Service](sv.Inventory, inventory.NewClient(bus))
+	return sv
+}
+
+// newStorefront is New with the services given as Go values where sv
+// has them.
+func newStorefront(opts Options, sv services) (*Storefront, error) {
 	if opts.Bus == nil {
 		return nil, &ConfigError{Field: "Bus", Message: "is nil"}
 	}
@@ -268,18 +309,10 @@ func New(opts Options) (*Storefront, error) {
 		secure:  secure,
 		origin:  origin,
 		limits:  newLimits(opts.RateLimits, opts.ClientIP, opts.Now),
-		auth:    auth.NewClient(opts.Bus),
-		cats:    category.NewClient(opts.Bus),
-		attrs:   attribute.NewClient(opts.Bus),
-		options: option.NewClient(opts.Bus),
-		filter:  filter.NewClient(opts.Bus),
-		product: product.NewClient(opts.Bus),
-		cart:    cart.NewClient(opts.Bus),
-		article: article.NewClient(opts.Bus),
-		seo:     seo.NewClient(opts.Bus),
-		order:   order.NewClient(opts.Bus),
-		stockSv: inventory.NewClient(opts.Bus),
 	}
+	sv = sv.orClients(opts.Bus)
+	s.auth, s.cats, s.attrs, s.options, s.filter, s.product = sv.Auth, sv.Categories, sv.Attributes, sv.Options, sv.Filter, sv.Products
+	s.cart, s.article, s.seo, s.order, s.stockSv = sv.Carts, sv.Articles, sv.SEO, sv.Orders, sv.Inventory
 	s.navCache.ttl = NavTTL
 	s.media = newMediaState(opts)
 	if s.log == nil {
