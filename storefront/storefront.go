@@ -304,11 +304,11 @@ func newStorefront(opts Options, sv services) (*Storefront, error) {
 		origin = u.Scheme + "://" + u.Host
 	}
 	s := &Storefront{
-		opts:    opts,
-		log:     opts.Logger,
-		secure:  secure,
-		origin:  origin,
-		limits:  newLimits(opts.RateLimits, opts.ClientIP, opts.Now),
+		opts:   opts,
+		log:    opts.Logger,
+		secure: secure,
+		origin: origin,
+		limits: newLimits(opts.RateLimits, opts.ClientIP, opts.Now),
 	}
 	sv = sv.orClients(opts.Bus)
 	s.auth, s.cats, s.attrs, s.options, s.filter, s.product = sv.Auth, sv.Categories, sv.Attributes, sv.Options, sv.Filter, sv.Products
