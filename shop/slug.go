@@ -245,11 +245,7 @@ type SlugSpace map[string]SlugHolder
 // one that checks last therefore sees the other's claim: both may give it
 // up, but both never keep it.
 func (sp SlugSpace) Check(ctx context.Context, slug string) error {
-	kinds := make([]string, 0, len(sp))
-	for kind := range sp {
-		kinds = append(kinds, kind)
-	}
-	slices.Sort(kinds)
+	kinds := sp.kinds()
 	type answer struct {
 		held bool
 		err  error
@@ -285,37 +281,53 @@ func slugUsedBy(slug, kind string) error {
 	return Conflict("slug is used by a "+kind, "slug", fmt.Sprintf("%q is the address of a %s", slug, kind))
 }
 
-// CheckMany is Check for many slugs (at most MaxSlugsAsked) with one
-// HoldsSlugs call to each service of the space, at once. It returns, for
-// each slug another service holds, the conflict Check would give, keyed by
-// slug; or the error of a service that could not answer, in which case
-// no slug may be claimed.
-func (sp SlugSpace) CheckMany(ctx context.Context, slugs []string) (map[string]error, error) {
-	if len(slugs) == 0 {
-		return nil, nil
-	}
+// kinds returns the kinds of the space in order: the order in which a
+// conflict names the first service holding a slug.
+func (sp SlugSpace) kinds() []string {
 	kinds := make([]string, 0, len(sp))
 	for kind := range sp {
 		kinds = append(kinds, kind)
 	}
 	slices.Sort(kinds)
-	held := make([]SlugsHeld, len(kinds))
-	errs := make([]error, len(kinds))
-	var wg sync.WaitGroup
-	for i, kind := range kinds {
-		wg.Go(func() { held[i], errs[i] = sp[kind].HoldsSlugs(ctx, SlugsRequest{Slugs: slugs}) })
+	return kinds
+}
+
+// CheckMany is Check for many slugs, with one HoldsSlugs call to each
+// service of the space per MaxSlugsAsked slugs, all at once. It returns,
+// for each slug another service holds, the conflict Check would give,
+// keyed by slug; or the error of a service that could not answer, in
+// which case no slug may be claimed.
+func (sp SlugSpace) CheckMany(ctx context.Context, slugs []string) (map[string]error, error) {
+	kinds := sp.kinds()
+	type ask struct {
+		kind  string
+		slugs []string
+		held  SlugsHeld
+		err   error
 	}
-	wg.Wait()
-	for i, kind := range kinds {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("checking %d slugs with the %s service: %w", len(slugs), kind, errs[i])
+	var asks []*ask
+	for part := range slices.Chunk(slugs, MaxSlugsAsked) {
+		for _, kind := range kinds {
+			asks = append(asks, &ask{kind: kind, slugs: part})
 		}
 	}
+	var wg sync.WaitGroup
+	for _, a := range asks {
+		wg.Go(func() { a.held, a.err = sp[a.kind].HoldsSlugs(ctx, SlugsRequest{Slugs: a.slugs}) })
+	}
+	wg.Wait()
+	asked := make(map[string]bool, len(slugs))
+	for _, slug := range slugs {
+		asked[slug] = true
+	}
 	out := map[string]error{}
-	for i, kind := range kinds { // the first kind in order names a conflict, as in Check
-		for _, slug := range held[i].Held {
-			if _, seen := out[slug]; !seen && slices.Contains(slugs, slug) {
-				out[slug] = slugUsedBy(slug, kind)
+	for _, a := range asks { // in order of kinds within a part, as Check names the first
+		if a.err != nil {
+			return nil, fmt.Errorf("checking %d slugs with the %s service: %w", len(a.slugs), a.kind, a.err)
+		}
+		for _, slug := range a.held.Held {
+			if _, seen := out[slug]; !seen && asked[slug] {
+				out[slug] = slugUsedBy(slug, a.kind)
 			}
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -147,20 +149,31 @@ func FuzzSlugify(f *testing.F) {
 	})
 }
 
-// fixedHolder holds the slugs in held, or fails with err.
+// fixedHolder holds the slugs in held, or fails with err. Like the
+// services, it refuses more than shop.MaxSlugsAsked slugs at once.
 type fixedHolder struct {
 	held  []string
 	err   error
+	mu    sync.Mutex
 	calls int
 }
 
-func (h *fixedHolder) HoldsSlug(_ context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+func (h *fixedHolder) count() {
+	h.mu.Lock()
 	h.calls++
+	h.mu.Unlock()
+}
+
+func (h *fixedHolder) HoldsSlug(_ context.Context, r shop.SlugRequest) (shop.SlugHeld, error) {
+	h.count()
 	return shop.SlugHeld{Held: slices.Contains(h.held, r.Slug)}, h.err
 }
 
 func (h *fixedHolder) HoldsSlugs(_ context.Context, r shop.SlugsRequest) (shop.SlugsHeld, error) {
-	h.calls++
+	h.count()
+	if len(r.Slugs) > shop.MaxSlugsAsked {
+		return shop.SlugsHeld{}, shop.Invalid("too many slugs", "slugs", "at most 100")
+	}
 	out := shop.SlugsHeld{Held: []string{}}
 	for _, s := range r.Slugs {
 		if slices.Contains(h.held, s) {
@@ -194,6 +207,19 @@ func TestSlugSpaceCheckMany(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Errorf("CheckMany = %v, want 3 conflicts", got)
+	}
+	// More slugs than one HoldsSlugs may ask about: asked in parts.
+	var many []string
+	for i := range shop.MaxSlugsAsked + 50 {
+		many = append(many, "s-"+strconv.Itoa(i))
+	}
+	cats.held, cats.calls, arts.calls = []string{"s-3", "s-140"}, 0, 0
+	got, err = space.CheckMany(ctx, many)
+	if err != nil || len(got) != 2 || got["s-3"] == nil || got["s-140"] == nil {
+		t.Errorf("CheckMany of %d slugs = %v, %v; want s-3 and s-140", len(many), got, err)
+	}
+	if cats.calls != 2 || arts.calls != 2 {
+		t.Errorf("%d slugs: asked %d and %d times, want twice each", len(many), cats.calls, arts.calls)
 	}
 	arts.err = errors.New("down")
 	if _, err := space.CheckMany(ctx, slugs); !errors.Is(err, arts.err) {

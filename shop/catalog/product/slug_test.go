@@ -169,3 +169,27 @@ func TestCreateManySlugsTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestHoldsSlugsOverTheBus: product.holds_slugs names the slugs products
+// hold, in the order asked, as holds_slug answers each; more than
+// shop.MaxSlugsAsked is invalid.
+func TestHoldsSlugsOverTheBus(t *testing.T) {
+	bustest.Each(t, func(t *testing.T, bus transport.Bus) {
+		c := ct.Start(t, bus, ct.Config{})
+		ct.Must(c.Products.Create(transport.WithRequestID(c.Admin, transport.NewRequestID()), product.CreateRequest{Title: "Desk lamp", Price: eur(900)}))(t)
+		ct.Must(c.Products.Create(transport.WithRequestID(c.Admin, transport.NewRequestID()), product.CreateRequest{Title: "Floor lamp", Price: eur(900)}))(t)
+		asked := []string{"floor-lamp", "free", "desk-lamp", "Desk-Lamp", "floor-lamp"}
+		got := ct.Must(c.Products.HoldsSlugs(context.Background(), shop.SlugsRequest{Slugs: asked}))(t)
+		if len(got.Held) != 2 || got.Held[0] != "floor-lamp" || got.Held[1] != "desk-lamp" {
+			t.Fatalf("HoldsSlugs = %q, want floor-lamp, desk-lamp", got.Held)
+		}
+		for _, slug := range asked[:4] {
+			one := ct.Must(c.Products.HoldsSlug(context.Background(), shop.SlugRequest{Slug: slug}))(t)
+			if want := slug == "floor-lamp" || slug == "desk-lamp"; one.Held != want {
+				t.Errorf("HoldsSlug(%q) = %v, want %v", slug, one.Held, want)
+			}
+		}
+		_, err := c.Products.HoldsSlugs(context.Background(), shop.SlugsRequest{Slugs: make([]string, shop.MaxSlugsAsked+1)})
+		ct.WantCode(t, err, transport.CodeInvalid)
+	})
+}

@@ -201,14 +201,14 @@ func (s Slugs) ReserveMany(ctx context.Context, claims []SlugClaim) ([]SlugReser
 		return fail(err)
 	}
 	kept := held[:0]
-	for _, i := range held {
+	for k, i := range held {
 		cerr := conflicts[out[i].Slug]
 		if cerr == nil {
 			kept = append(kept, i)
 			continue
 		}
 		if err := s.Release(ctx, out[i].Slug, claims[i].ID); err != nil {
-			held = kept
+			held = append(kept, held[k+1:]...) // those still held, to release
 			return fail(errors.Join(cerr, Internal("release slug", err)))
 		}
 		if claims[i].Explicit != "" {
