@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,6 +95,21 @@ func (r *recorder) waitFor(t *testing.T, n int) []string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("got %d events, want %d: %v", len(r.ids()), n, r.ids())
+	return nil
+}
+
+// waitForID waits until the event id has arrived and returns every id
+// received so far, in order.
+func (r *recorder) waitForID(t *testing.T, id string) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if ids := r.ids(); slices.Contains(ids, id) {
+			return ids
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never arrived; got %v", id, r.ids())
 	return nil
 }
 
