@@ -35,15 +35,12 @@
 package idem
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -53,6 +50,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/shopbus/shopbus/internal/deflate"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/transport"
@@ -292,7 +290,7 @@ func (s *Store) settle(ctx context.Context, key, owner, fp string, out any, runE
 	if runErr != nil {
 		rec.Err, err = json.Marshal(transport.AsError(runErr))
 	} else if rec.Reply, err = json.Marshal(out); err == nil && len(rec.Reply) > compressAbove {
-		rec.ReplyZ, err = compress(rec.Reply)
+		rec.ReplyZ, err = deflate.Compress(rec.Reply)
 		rec.Reply = nil
 	}
 	var stored bool
@@ -338,7 +336,7 @@ func outcome[Resp any](rec *record) (Resp, error) {
 	reply := rec.Reply
 	if len(rec.ReplyZ) > 0 {
 		var err error
-		if reply, err = decompress(rec.ReplyZ); err != nil {
+		if reply, err = deflate.Decompress(rec.ReplyZ, maxReply); err != nil {
 			return out, fmt.Errorf("idem: decode remembered reply: %w", err)
 		}
 	}
@@ -356,31 +354,6 @@ const compressAbove = 2048
 
 // maxReply bounds a decompressed reply: what a bus message can carry.
 const maxReply = 16 << 20
-
-// compress deflates b, fast rather than small.
-func compress(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// decompress inflates what compress made, at most maxReply bytes.
-func decompress(z []byte) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), maxReply+1))
-	if err == nil && len(b) > maxReply {
-		err = fmt.Errorf("reply larger than %d bytes", maxReply)
-	}
-	return b, err
-}
 
 // maybeSweep deletes expired records in the background, at most once per
 // half TTL, and no sooner than sweepSpacing times the last sweep's

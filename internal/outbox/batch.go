@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shopbus/shopbus/internal/deflate"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -48,8 +49,61 @@ type batchDoc struct {
 	At time.Time `bson:"at"`
 	// Checked says Docs lists only documents the batch stored (its
 	// writer's Commit ran but could not publish).
-	Checked bool         `bson:"checked,omitempty"`
-	Docs    []batchEntry `bson:"docs"`
+	Checked bool `bson:"checked,omitempty"`
+	// Docs are the batch's documents and their events. They are stored
+	// in Z, and read from docs only in records an earlier version wrote.
+	Docs []batchEntry `bson:"docs,omitempty"`
+	// Z is Docs encoded as BSON, then deflated: a batch's events are most
+	// of a record (25 products' bodies: 100 KB), which the embedded store
+	// converts field by field on each write, read and delete, and which
+	// shrinks to a fifth or less as one blob.
+	Z []byte `bson:"z,omitempty"`
+}
+
+// maxBatchEvents bounds a batch record's events, inflated: far above what
+// a bulk creation of MaxBatch documents makes, and bounded memory for a
+// damaged record.
+const maxBatchEvents = 64 << 20
+
+// packedEntries is how Z holds Docs.
+type packedEntries struct {
+	Docs []batchEntry `bson:"docs"`
+}
+
+// pack returns entries as Z holds them.
+func pack(entries []batchEntry) ([]byte, error) {
+	raw, err := bson.Marshal(packedEntries{Docs: entries})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: encode batch events: %w", err)
+	}
+	return deflate.Compress(raw)
+}
+
+// stored returns the record as written: its events in Z.
+func (d batchDoc) stored() (batchDoc, error) {
+	z, err := pack(d.Docs)
+	if err != nil {
+		return d, err
+	}
+	d.Docs, d.Z = nil, z
+	return d, nil
+}
+
+// unpack reads Docs from Z, where the record holds them there.
+func (d *batchDoc) unpack() error {
+	if d.Z == nil {
+		return nil
+	}
+	raw, err := deflate.Decompress(d.Z, maxBatchEvents)
+	if err != nil {
+		return fmt.Errorf("outbox: batch %s: %w", d.ID, err)
+	}
+	var p packedEntries
+	if err := bson.Unmarshal(raw, &p); err != nil {
+		return fmt.Errorf("outbox: batch %s: %w", d.ID, err)
+	}
+	d.Docs, d.Z = p.Docs, nil
+	return nil
 }
 
 // batchEntry is one document of a batch and its events.
@@ -88,7 +142,11 @@ func (r *Relay) Begin(ctx context.Context, docs []Doc) (*Batch, error) {
 	if len(b.doc.Docs) == 0 {
 		return b, nil
 	}
-	if _, err := r.batches.InsertOne(ctx, b.doc); err != nil {
+	rec, err := b.doc.stored()
+	if err == nil {
+		_, err = r.batches.InsertOne(ctx, rec)
+	}
+	if err != nil {
 		b.release()
 		return nil, fmt.Errorf("outbox: store batch events: %w", err)
 	}
@@ -140,8 +198,13 @@ func (b *Batch) Commit(ctx context.Context, stored []bool) error {
 	if len(keep) == 0 {
 		return errors.Join(err, r.removeBatch(ctx, b.doc.ID))
 	}
-	_, uerr := r.batches.UpdateOne(ctx, bson.D{{Key: "_id", Value: b.doc.ID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "checked", Value: true}, {Key: "docs", Value: keep}}}})
+	z, uerr := pack(keep)
+	if uerr == nil {
+		_, uerr = r.batches.UpdateOne(ctx, bson.D{{Key: "_id", Value: b.doc.ID}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "checked", Value: true}, {Key: "z", Value: z}}},
+			{Key: "$unset", Value: bson.D{{Key: "docs", Value: ""}}},
+		})
+	}
 	if uerr != nil {
 		uerr = fmt.Errorf("outbox: keep batch events: %w", uerr)
 	}
@@ -220,7 +283,17 @@ func (r *Relay) pendingBatches(ctx context.Context) ([]batchDoc, error) {
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("outbox: read batch events: %w", err)
 	}
-	return docs, nil
+	readable := docs[:0]
+	for _, d := range docs {
+		if err := d.unpack(); err != nil {
+			// Left where it is for an operator to look at; it must not
+			// hold up the others.
+			r.log.Warn("outbox: unreadable batch record left in place", "service", r.cfg.Name, "collection", r.batches.Name(), "err", err)
+			continue
+		}
+		readable = append(readable, d)
+	}
+	return readable, nil
 }
 
 // sweepBatches publishes the events of the batch records left behind: by
@@ -268,6 +341,9 @@ func (r *Relay) relayBatch(ctx context.Context, rec batchDoc) (int, error) {
 		return 0, nil // its writer committed meanwhile
 	case err != nil:
 		return 0, fmt.Errorf("outbox: read batch %s: %w", rec.ID, err)
+	}
+	if err := rec.unpack(); err != nil {
+		return 0, err
 	}
 	keep := rec.Docs
 	if !rec.Checked {

@@ -3,7 +3,9 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,12 +152,12 @@ func TestBatchOfADeadWriterIsRecovered(t *testing.T) {
 
 	// A sweep leaves a young record to its writer...
 	now.Add(int64(30 * time.Second))
-	if n, _, err := s.relay.sweep(ctx, time.Second); err != nil || n != 0 {
+	if n, _, err := s.relay.sweep(ctx, time.Second, true); err != nil || n != 0 {
 		t.Fatalf("sweep of a 30 s old batch = %d, %v; want 0 (its writer may be at it)", n, err)
 	}
 	// ...and recovers an old one: the events of what it made only.
 	now.Add(int64(2 * time.Minute))
-	if n, _, err := s.relay.sweep(ctx, time.Second); err != nil || n != 1 {
+	if n, _, err := s.relay.sweep(ctx, time.Second, true); err != nil || n != 1 {
 		t.Fatalf("sweep of a dead writer's batch = %d, %v; want 1 (a's)", n, err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -217,4 +219,88 @@ func eventsOf(id string) Events {
 	var ev Events
 	ev.Add(id, "thing.thing.created", map[string]any{"id": id}, time.Now())
 	return ev
+}
+
+// TestBatchRecordHoldsItsEventsCompressed: a batch record stores its
+// events as one deflated blob, a fraction of their size, and a failed
+// Commit keeps them that way; the relay publishes them from it.
+func TestBatchRecordHoldsItsEventsCompressed(t *testing.T) {
+	ctx := context.Background()
+	bus := bustest.New(t, "inproc")
+	pub := &switchable{Bus: bus}
+	rec := record(t, bus)
+	s := newStore(t, pub, Config{})
+	body := map[string]any{"description": strings.Repeat("Simple lines, honest materials. ", 100)}
+	docs := make([]Doc, 25)
+	plain := 0
+	for i := range docs {
+		id := fmt.Sprint("p", i)
+		var ev Events
+		ev.Add(id+"-v1", "thing.thing.created", body, time.Now())
+		docs[i] = Doc{ID: id, Version: 1, Events: ev}
+		plain += len(ev.Pending[0].Body)
+	}
+	pub.off.Store(true)
+	b, err := s.relay.Begin(ctx, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := make([]bool, len(docs))
+	for i := range stored {
+		stored[i] = i%2 == 0 // what this writer stored
+	}
+	if err := b.Commit(ctx, stored); err == nil {
+		t.Fatal("commit published with the bus away")
+	}
+	var raw bson.M
+	if err := s.relay.batches.FindOne(ctx, bson.D{{Key: "_id", Value: b.ID()}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	z, ok := raw["z"].(bson.Binary)
+	if _, plainToo := raw["docs"]; !ok || plainToo {
+		t.Fatalf("record fields %v, want the events in z only", slices.Collect(maps.Keys(raw)))
+	}
+	if len(z.Data) > plain/5 {
+		t.Errorf("events of %d bytes stored in %d, want a fifth or less", plain, len(z.Data))
+	}
+	if n := s.backlog(t); n != 13 {
+		t.Fatalf("backlog %d, want the 13 stored documents' events", n)
+	}
+	pub.off.Store(false)
+	if n, err := s.relay.Drain(ctx); err != nil || n != 13 {
+		t.Fatalf("drain = %d, %v; want 13", n, err)
+	}
+	if got := rec.waitFor(t, 13); len(got) != 13 || !strings.HasPrefix(got[0], "p") {
+		t.Fatalf("events %v", got)
+	}
+	if n := s.batchRecords(t); n != 0 {
+		t.Fatalf("%d batch records after the drain, want 0", n)
+	}
+}
+
+// TestBatchRecordsWrittenBefore: records an earlier version wrote, with
+// their events in plain "docs", are still relayed; an unreadable one is
+// left in place and does not hold up the others.
+func TestBatchRecordsWrittenBefore(t *testing.T) {
+	ctx := context.Background()
+	bus := bustest.New(t, "inproc")
+	rec := record(t, bus)
+	s := newStore(t, &switchable{Bus: bus}, Config{})
+	at := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	old := bson.D{{Key: "_id", Value: "old"}, {Key: "at", Value: at}, {Key: "checked", Value: true},
+		{Key: "docs", Value: []batchEntry{{ID: "o", Events: eventsOf("o-v1").Pending}}}}
+	damaged := bson.D{{Key: "_id", Value: "damaged"}, {Key: "at", Value: at.Add(-time.Minute)}, {Key: "checked", Value: true},
+		{Key: "z", Value: []byte("not deflate at all")}}
+	if _, err := s.relay.batches.InsertMany(ctx, []any{old, damaged}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.relay.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("drain = %d, %v; want the old record's 1 event", n, err)
+	}
+	if got := rec.waitFor(t, 1); !slices.Equal(got, []string{"o-v1"}) {
+		t.Fatalf("events %v", got)
+	}
+	if n := s.batchRecords(t); n != 1 {
+		t.Fatalf("%d batch records left, want the damaged one", n)
+	}
 }

@@ -10,7 +10,8 @@
 // the broker has confirmed them. When the publish fails (the broker is
 // away, the process dies in between), the events stay in the document and
 // the relay publishes them later: at start-up, after every reconnect of
-// the bus, and periodically.
+// the bus, when a writer's publish failed or its process died, and
+// periodically (see Relay.Run).
 //
 // Delivery is at least once: a relay that dies after the broker confirmed
 // but before it removed the events publishes them again. Events keep their

@@ -272,7 +272,7 @@ func TestOnlyOneRelaySweepsAtATime(t *testing.T) {
 	}
 	holders := 0
 	for _, r := range relays {
-		ok, err := r.acquire(ctx)
+		ok, _, err := r.acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,13 +283,13 @@ func TestOnlyOneRelaySweepsAtATime(t *testing.T) {
 	if holders != 1 {
 		t.Fatalf("%d relays hold the lease, want 1", holders)
 	}
-	if ok, err := relays[0].acquire(ctx); err != nil || !ok {
+	if ok, _, err := relays[0].acquire(ctx); err != nil || !ok {
 		t.Fatalf("the holder cannot renew its lease: %v %v", ok, err)
 	}
 	// An expired lease passes to another relay.
 	later := time.Now().Add(2 * time.Hour)
 	relays[1].cfg.Now = func() time.Time { return later }
-	if ok, err := relays[1].acquire(ctx); err != nil || !ok {
+	if ok, _, err := relays[1].acquire(ctx); err != nil || !ok {
 		t.Fatalf("an expired lease was not taken over: %v %v", ok, err)
 	}
 }

@@ -189,7 +189,7 @@ func (r *Relay) Flush(ctx context.Context, d Doc) error {
 // Drain publishes every event waiting in the collection, whatever its age,
 // and returns how many it published. It stops at the first failure.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
-	n, _, err := r.sweep(ctx, 0)
+	n, _, err := r.sweep(ctx, 0, true)
 	return n, err
 }
 
@@ -199,7 +199,20 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 // the service's database), so several workers of one service do not
 // storm the broker with the same events. Failures are logged and retried;
 // Run returns nil when ctx ends.
+//
+// Where looking through the whole collection is expensive (a store that
+// scans it: FerretDB), the periodic sweeps look only at batch records,
+// and through the collection only when something may have been left
+// there: a writer's process died (its heartbeat, which Run keeps in the
+// lease collection, lapsed), or a relay without the lease asked (its
+// writer's publish failed, or it has just started).
 func (r *Relay) Run(ctx context.Context) error {
+	alive := make(chan struct{})
+	go func() {
+		defer close(alive)
+		r.keepAlive(ctx)
+	}()
+	defer func() { <-alive }()
 	periodic := time.NewTicker(r.cfg.Interval)
 	defer periodic.Stop()
 	poll := time.NewTicker(readyPoll)
@@ -207,8 +220,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	retry := time.NewTimer(0) // the sweep at start-up
 	defer retry.Stop()
 	wasReady := r.ready() == nil
-	var lastSweep time.Time
+	var lastSweep, lastFull time.Time
 	for {
+		// A sweep of the whole collection, not only of its batch records;
+		// asked for, from the lease's holder, by a relay that is not it.
+		full, asking := true, true
 		select {
 		case <-ctx.Done():
 			return nil
@@ -216,6 +232,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			if time.Since(lastSweep) < r.spaced(r.cfg.Interval) {
 				continue // the last look was expensive: let the store breathe
 			}
+			full, asking = r.scanIsCheap(), false
 		case <-retry.C:
 		case <-r.kick:
 			// Leave the writer's events the time to become old enough.
@@ -233,14 +250,27 @@ func (r *Relay) Run(ctx context.Context) error {
 		if r.ready() != nil {
 			continue // the poll sweeps once it is back
 		}
-		if ok, err := r.acquire(ctx); err != nil || !ok {
-			if err != nil && ctx.Err() == nil {
+		held, asked, err := r.acquire(ctx)
+		if err != nil || !held {
+			switch {
+			case err != nil && ctx.Err() == nil:
 				r.log.Warn("outbox: lease", "service", r.cfg.Name, "err", err)
+			case err == nil && asking:
+				r.ask(ctx)
 			}
 			continue
 		}
-		n, younger, err := r.sweep(ctx, r.cfg.MinAge)
+		var lapsed []heartbeat
+		if !full && time.Since(lastFull) >= r.spaced(r.cfg.Interval) {
+			lapsed, err = r.lapsedWriters(ctx)
+			full = err == nil && (len(lapsed) > 0 || !asked.IsZero())
+		}
+		n, younger, err := r.sweep(ctx, r.cfg.MinAge, full)
 		lastSweep = time.Now()
+		if full && err == nil {
+			lastFull = lastSweep
+			r.forget(ctx, lapsed, asked)
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.log.Warn("outbox: relaying stored events failed; will retry", "service", r.cfg.Name, "relayed", n, "err", err)
@@ -252,6 +282,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Info("outbox: relayed stored events", "service", r.cfg.Name, "events", n)
 		}
 	}
+}
+
+// scanIsCheap reports whether the last look through the collection was
+// cheap enough to repeat every Interval.
+func (r *Relay) scanIsCheap() bool {
+	return r.spaced(r.cfg.Interval) <= r.cfg.Interval
 }
 
 // spaced returns how long to wait before looking for waiting events
@@ -369,15 +405,15 @@ func oldest(d stored) time.Time {
 	return d.Pending[0].Time
 }
 
-// sweep publishes the waiting events of every document whose newest event
-// is at least minAge old, and reports how many it published and whether
-// it left younger ones.
-func (r *Relay) sweep(ctx context.Context, minAge time.Duration) (n int, younger bool, err error) {
+// sweep publishes the waiting events of the batch records and, if full,
+// of every document whose newest event is at least minAge old, and
+// reports how many it published and whether it left younger ones.
+func (r *Relay) sweep(ctx context.Context, minAge time.Duration, full bool) (n int, younger bool, err error) {
 	if r.cfg.Publisher == nil {
 		return 0, false, nil
 	}
 	n, younger, err = r.sweepBatches(ctx, minAge)
-	if err != nil {
+	if err != nil || !full {
 		return n, younger, err
 	}
 	docs, err := r.pendingDocs(ctx)
@@ -517,9 +553,19 @@ func (r *Relay) clear(ctx context.Context, d stored) error {
 // the server scans for it (tests take both ways on one server).
 var serverChecks bool
 
+// lease is a collection's record in the lease collection.
+type lease struct {
+	Owner string    `bson:"owner"`
+	Until time.Time `bson:"until"`
+	// Asked, when set, is when a relay without the lease asked for a
+	// sweep of the whole collection.
+	Asked time.Time `bson:"asked,omitempty"`
+}
+
 // acquire takes or renews the sweeping lease and reports whether this
-// relay holds it.
-func (r *Relay) acquire(ctx context.Context) (bool, error) {
+// relay holds it, and if so whether a sweep of the whole collection was
+// asked for (when).
+func (r *Relay) acquire(ctx context.Context) (held bool, asked time.Time, err error) {
 	now := r.cfg.Now()
 	filter := bson.D{
 		{Key: "_id", Value: r.coll.Name()},
@@ -529,14 +575,104 @@ func (r *Relay) acquire(ctx context.Context) (bool, error) {
 		}},
 	}
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: r.owner}, {Key: "until", Value: now.Add(r.cfg.Lease)}}}}
-	_, err := r.leases.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	var l lease
+	err = r.leases.FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&l)
 	if mongo.IsDuplicateKeyError(err) {
-		return false, nil // another worker's relay holds it
+		return false, time.Time{}, nil // another worker's relay holds it
 	}
 	if err != nil {
-		return false, fmt.Errorf("outbox: take the sweeping lease: %w", err)
+		return false, time.Time{}, fmt.Errorf("outbox: take the sweeping lease: %w", err)
 	}
-	return true, nil
+	return true, l.Asked, nil
+}
+
+// ask asks the lease's holder for a sweep of the whole collection.
+// Failing, it logs: the holder's next look at the writers' heartbeats, or
+// this relay's own next turn with the lease, covers it.
+func (r *Relay) ask(ctx context.Context) {
+	_, err := r.leases.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.coll.Name()}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "asked", Value: r.cfg.Now()}}}})
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("outbox: ask for a sweep", "service", r.cfg.Name, "err", err)
+	}
+}
+
+// A heartbeat is a writer's record in the lease collection: its process
+// is alive until Until. Its _id is the collection's name, "/writer/" and
+// the relay's owner id.
+type heartbeat struct {
+	ID    string    `bson:"_id"`
+	Until time.Time `bson:"until"`
+}
+
+// heartbeatIDs returns the range of the collection's heartbeat ids, and
+// this relay's own.
+func (r *Relay) heartbeatIDs() (from, to, own string) {
+	from = r.coll.Name() + "/writer/"
+	return from, r.coll.Name() + "/writer0", from + r.owner
+}
+
+// keepAlive renews this relay's heartbeat every third of the lease until
+// ctx ends, then removes it: a process that stops cleanly leaves nothing
+// to look for, one that dies leaves a heartbeat that lapses.
+func (r *Relay) keepAlive(ctx context.Context) {
+	_, _, own := r.heartbeatIDs()
+	byID := bson.D{{Key: "_id", Value: own}}
+	tick := time.NewTicker(r.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		update := bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: r.cfg.Now().Add(r.cfg.Lease)}}}}
+		if _, err := r.leases.UpdateOne(ctx, byID, update, options.UpdateOne().SetUpsert(true)); err != nil && ctx.Err() == nil {
+			r.log.Warn("outbox: heartbeat", "service", r.cfg.Name, "err", err)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_, _ = r.leases.DeleteOne(stop, byID)
+			return
+		}
+	}
+}
+
+// lapsedWriters returns the heartbeats of other writers that lapsed: their
+// processes died, perhaps between a write and its publish.
+func (r *Relay) lapsedWriters(ctx context.Context) ([]heartbeat, error) {
+	from, to, own := r.heartbeatIDs()
+	cur, err := r.leases.Find(ctx, bson.D{
+		{Key: "_id", Value: bson.D{{Key: "$gt", Value: from}, {Key: "$lt", Value: to}, {Key: "$ne", Value: own}}},
+		{Key: "until", Value: bson.D{{Key: "$lt", Value: r.cfg.Now()}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: find lapsed writers: %w", err)
+	}
+	var beats []heartbeat
+	if err := cur.All(ctx, &beats); err != nil {
+		return nil, fmt.Errorf("outbox: read lapsed writers: %w", err)
+	}
+	return beats, nil
+}
+
+// forget removes what a sweep of the whole collection answered: the lapsed
+// heartbeats and the request asked at asked (unless renewed or asked
+// again meanwhile). Failing, it logs: the next sweep is one too many, no
+// more.
+func (r *Relay) forget(ctx context.Context, lapsed []heartbeat, asked time.Time) {
+	var errs []error
+	for _, b := range lapsed {
+		_, err := r.leases.DeleteOne(ctx, bson.D{{Key: "_id", Value: b.ID}, {Key: "until", Value: b.Until}})
+		errs = append(errs, err)
+	}
+	if !asked.IsZero() {
+		_, err := r.leases.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.coll.Name()}, {Key: "asked", Value: asked}},
+			bson.D{{Key: "$unset", Value: bson.D{{Key: "asked", Value: ""}}}})
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
+		r.log.Warn("outbox: forget answered sweep requests", "service", r.cfg.Name, "err", err)
+	}
 }
 
 // ready reports why the publisher cannot take events now, if it can tell.
