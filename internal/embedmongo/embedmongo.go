@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -141,7 +142,7 @@ func Start(ctx context.Context, dir string, opts ...Option) (*Server, error) {
 	s := &Server{cancel: cancel, done: make(chan struct{})}
 	var indexer sync.WaitGroup
 	if !o.noIDIndexes {
-		x := &idIndexer{dir: abs, logger: o.logger, checked: map[string]fileState{}}
+		x := &idIndexer{dir: abs, logger: o.logger, checked: map[string]fileState{}, quietUntil: map[string]time.Time{}}
 		indexer.Go(func() { x.run(ctx) })
 	}
 	go func() {

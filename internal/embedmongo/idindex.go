@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,10 @@ type idIndexer struct {
 	// checked holds each file's state when it was last indexed: a file is
 	// looked at again only once it has changed.
 	checked map[string]fileState
+	// quietUntil holds, for each file whose last look found every table
+	// indexed, when to look again at the soonest: files change with every
+	// write, and opening one ten times a second cost 2% of a seed's CPU.
+	quietUntil map[string]time.Time
 }
 
 // fileState identifies a database file's content closely enough to tell
@@ -50,8 +55,13 @@ type fileState struct {
 	modTime, walTime time.Time
 }
 
-// idIndexInterval is how often the id indexer looks for new tables.
-const idIndexInterval = 100 * time.Millisecond
+// idIndexInterval is how often the id indexer looks for new tables;
+// idIndexQuiet, how often at most in a file whose tables all had the
+// index at the last look (a table created since is indexed within it).
+const (
+	idIndexInterval = 100 * time.Millisecond
+	idIndexQuiet    = time.Second
+)
 
 // run indexes until ctx ends, at once and then every idIndexInterval.
 func (x *idIndexer) run(ctx context.Context) {
@@ -72,23 +82,30 @@ func (x *idIndexer) run(ctx context.Context) {
 func (x *idIndexer) sweep(ctx context.Context) {
 	files, _ := filepath.Glob(filepath.Join(x.dir, "*.sqlite"))
 	present := make(map[string]bool, len(files))
+	now := time.Now()
 	for _, path := range files {
 		present[path] = true
 		before, ok := stateOf(path)
-		if !ok || before == x.checked[path] {
+		if !ok || before == x.checked[path] || now.Before(x.quietUntil[path]) && before.inode == x.checked[path].inode {
 			continue
 		}
-		if err := indexFile(ctx, path); err != nil {
+		allIndexed, err := indexFile(ctx, path)
+		if err != nil {
 			x.logger.DebugContext(ctx, "embedmongo: indexing _id", "file", path, "error", err)
 			continue // again next time
 		}
 		if after, ok := stateOf(path); ok {
 			x.checked[path] = after
 		}
+		delete(x.quietUntil, path)
+		if allIndexed {
+			x.quietUntil[path] = now.Add(idIndexQuiet)
+		}
 	}
 	for path := range x.checked {
 		if !present[path] {
 			delete(x.checked, path)
+			delete(x.quietUntil, path)
 		}
 	}
 }
@@ -108,49 +125,55 @@ func stateOf(path string) (fileState, bool) {
 	return st, true
 }
 
-// indexFile adds the missing _id indexes to one database file. It never
-// creates the file (mode=rw): a database being dropped stays dropped.
-func indexFile(ctx context.Context, path string) error {
+// indexFile adds the missing _id indexes to one database file, and
+// reports whether every table of the file had one when it looked (none
+// was missing, and FerretDB had set the file up). It never creates the
+// file (mode=rw): a database being dropped stays dropped.
+func indexFile(ctx context.Context, path string) (allIndexed bool, err error) {
+	fileLooks.Add(1)
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer db.Close()
-	tables, err := missingIDIndexes(ctx, db)
+	tables, setUp, err := missingIDIndexes(ctx, db)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, table := range tables {
 		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (_ferretdb_sjson->'$._id')`,
 			quoteIdent(idIndexPrefix+table), quoteIdent(table))
 		if _, err := db.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "no such table") {
-			return fmt.Errorf("index %s: %w", table, err)
+			return false, fmt.Errorf("index %s: %w", table, err)
 		}
 	}
-	return nil
+	return setUp && len(tables) == 0, nil
 }
 
-// missingIDIndexes lists FerretDB's collection tables that lack the index.
-func missingIDIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
+// missingIDIndexes lists FerretDB's collection tables that lack the index,
+// and reports whether FerretDB has set the file up.
+func missingIDIndexes(ctx context.Context, db *sql.DB) (tables []string, setUp bool, err error) {
 	rows, err := db.QueryContext(ctx, `SELECT c.table_name FROM _ferretdb_collections c
 		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'index' AND m.name = ? || c.table_name)`, idIndexPrefix)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			return nil, nil // FerretDB has not set the file up yet
+			return nil, false, nil // FerretDB has not set the file up yet
 		}
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
-	var tables []string
 	for rows.Next() {
 		var t string
 		if err := rows.Scan(&t); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		tables = append(tables, t)
 	}
-	return tables, errors.Join(rows.Err(), rows.Close())
+	return tables, true, errors.Join(rows.Err(), rows.Close())
 }
+
+// fileLooks counts indexFile's looks (tests read it).
+var fileLooks atomic.Int64
 
 // quoteIdent quotes an SQL identifier.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

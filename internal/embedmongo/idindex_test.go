@@ -168,3 +168,46 @@ func BenchmarkFindByID(b *testing.B) {
 		})
 	}
 }
+
+// TestIndexerLooksLessAtQuietFiles: a file being written all the time is
+// opened about once a second once its tables all have the index, not at
+// every sweep, and a collection created later still gets its index.
+func TestIndexerLooksLessAtQuietFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	_, client := start(t, dir)
+	coll := client.Database("busy").Collection("items")
+	db := openSQLite(t, filepath.Join(dir, "busy.sqlite"))
+	indexes := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'shopbus_id_%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(until time.Time) {
+		for i := 0; time.Now().Before(until); i++ {
+			if _, err := coll.InsertOne(ctx, bson.D{{Key: "n", Value: i}}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	write(time.Now().Add(300 * time.Millisecond))
+	if n := indexes(); n != 1 {
+		t.Fatalf("%d _id indexes after 300 ms, want 1", n)
+	}
+	before := embedmongo.FileLooks()
+	write(time.Now().Add(2 * time.Second))
+	if looks := embedmongo.FileLooks() - before; looks > 4 {
+		t.Errorf("%d looks at a fully indexed file in 2 s of writes, want about 2 (every 100 ms: 20)", looks)
+	}
+	if _, err := client.Database("busy").Collection("later").InsertOne(ctx, bson.D{{Key: "n", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	write(time.Now().Add(1500 * time.Millisecond))
+	if n := indexes(); n != 2 {
+		t.Fatalf("%d _id indexes 1.5 s after a second collection, want 2", n)
+	}
+}
