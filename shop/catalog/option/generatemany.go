@@ -3,7 +3,6 @@ package option
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -109,9 +108,8 @@ func (s *Server) generateVariantsMany(ctx context.Context, r GenerateManyRequest
 		codes = append(codes, req.Groups...)
 	}
 
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	defer s.lockSets(items)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	groups, err := s.loadGroups(ctx, codes)
 	if err != nil {
 		return nil, err
@@ -138,25 +136,6 @@ func (s *Server) generateVariantsMany(ctx context.Context, r GenerateManyRequest
 		out[i] = items[i].out
 	}
 	return out, nil
-}
-
-// lockSets takes the locks of the items' products (s.sets), in one order
-// for every caller, and returns the function that releases them.
-func (s *Server) lockSets(items []manyItem) (unlock func()) {
-	ids := make([]string, 0, len(items))
-	for _, it := range items {
-		ids = append(ids, it.req.ProductID)
-	}
-	slices.Sort(ids)
-	var unlocks []func()
-	for _, id := range slices.Compact(ids) {
-		unlocks = append(unlocks, s.sets.Lock(id))
-	}
-	return func() {
-		for _, u := range unlocks {
-			u()
-		}
-	}
 }
 
 // planMany checks each item not done against the option groups, as
@@ -196,7 +175,7 @@ func (s *Server) planMany(ctx context.Context, items []manyItem, groups map[stri
 // another product holds gets a conflict (and its other SKUs are freed),
 // one that its own product holds already is fine. Then it inserts the
 // sets with another: an item whose product has a set already goes alone.
-// The caller holds s.mu for reading and the items' products' locks.
+// The caller holds s.mu.
 func (s *Server) storeMany(ctx context.Context, items []manyItem) error {
 	var docs []any
 	var owner []int // the item of each document

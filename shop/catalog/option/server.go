@@ -19,7 +19,6 @@ import (
 	"github.com/shopbus/shopbus/internal/audit"
 	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
-	"github.com/shopbus/shopbus/internal/keylock"
 	"github.com/shopbus/shopbus/shop"
 	"github.com/shopbus/shopbus/shop/catalog/internal/kit"
 )
@@ -58,13 +57,7 @@ type Server struct {
 	opts    Options
 	now     func() time.Time
 	logger  *slog.Logger
-	// mu orders the changes of option groups (Lock) against the writes of
-	// variant sets, which check their values against the groups (RLock):
-	// a value is never removed while a set that uses it is being stored.
-	mu sync.RWMutex
-	// sets serialises the writes of one product's variant set within this
-	// process (see keylock: FerretDB's conditional writes are not atomic).
-	sets keylock.Map
+	mu      sync.Mutex
 }
 
 var _ Service = (*Server)(nil)
@@ -510,9 +503,8 @@ func (s *Server) generateVariants(ctx context.Context, r GenerateRequest) (Produ
 	if err := f.Err("invalid variant generation"); err != nil {
 		return ProductVariants{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	defer s.sets.Lock(r.ProductID)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	groups, err := s.loadGroups(ctx, r.Groups)
 	if err != nil {
 		return ProductVariants{}, err
@@ -637,8 +629,7 @@ func (s *Server) combine(r GenerateRequest, groups map[string]groupDoc) ([][]str
 
 // storeGenerated replaces the product's variants with the combinations of
 // values (see combine) that r asks for, keeping the ids of the
-// combinations the product has already. The caller holds s.mu for
-// reading and the product's lock (s.sets).
+// combinations the product has already. The caller holds s.mu.
 func (s *Server) storeGenerated(ctx context.Context, r GenerateRequest, values [][]string) (ProductVariants, error) {
 	old, exists, err := s.loadSet(ctx, r.ProductID)
 	if err != nil {
@@ -717,9 +708,8 @@ func (s *Server) addVariant(ctx context.Context, r AddVariantRequest) (ProductVa
 	if err := f.Err("invalid variant"); err != nil {
 		return ProductVariants{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	defer s.sets.Lock(r.ProductID)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	old, exists, err := s.loadSet(ctx, r.ProductID)
 	if err != nil {
 		return ProductVariants{}, err
@@ -808,9 +798,8 @@ func (s *Server) removeVariant(ctx context.Context, r RemoveVariantRequest) (Pro
 	if err := f.Err("invalid variant"); err != nil {
 		return ProductVariants{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	defer s.sets.Lock(r.ProductID)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	old, exists, err := s.loadSet(ctx, r.ProductID)
 	if err != nil {
 		return ProductVariants{}, err
@@ -826,8 +815,7 @@ func (s *Server) removeVariant(ctx context.Context, r RemoveVariantRequest) (Pro
 
 // storeSet replaces old with next: it reserves the new SKUs, writes the
 // set (checking old's version), then frees the SKUs no longer used. A
-// failure before the write frees what it reserved. The caller holds s.mu
-// for reading and the product's lock (s.sets).
+// failure before the write frees what it reserved. The caller holds s.mu.
 func (s *Server) storeSet(ctx context.Context, old setDoc, exists bool, next setDoc) (ProductVariants, error) {
 	if err := sharedSKU(next.Variants); err != nil {
 		return ProductVariants{}, err
@@ -1006,9 +994,8 @@ func (s *Server) deleteVariants(ctx context.Context, r ProductRequest) (ProductV
 	if err := f.Err("invalid product id"); err != nil {
 		return ProductVariants{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	defer s.sets.Lock(r.ProductID)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	d, exists, err := s.loadSet(ctx, r.ProductID)
 	if err != nil {
 		return ProductVariants{}, err
