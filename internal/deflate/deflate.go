@@ -7,6 +7,7 @@ package deflate
 import (
 	"bytes"
 	"compress/flate"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -52,8 +53,4 @@ func Decompress(z []byte, limit int) ([]byte, error) {
 
 // ErrTooLarge is the cause of Decompress's failure on a blob that inflates
 // beyond its limit.
-var ErrTooLarge = errTooLarge{}
-
-type errTooLarge struct{}
-
-func (errTooLarge) Error() string { return "deflate: blob too large" }
+var ErrTooLarge = errors.New("deflate: blob too large")

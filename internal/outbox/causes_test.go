@@ -141,3 +141,36 @@ func TestExpensiveLooksWaitForACause(t *testing.T) {
 		}
 	}
 }
+
+// TestCheapLooksClearLapsedHeartbeats: where every periodic sweep looks
+// through the collection (MongoDB's index, a small collection), the
+// heartbeats of dead writers are removed all the same, not left to pile
+// up with every crash.
+func TestCheapLooksClearLapsedHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	bus := bustest.New(t, "inproc")
+	rec := record(t, bus)
+	// A look at a near-empty collection takes a few milliseconds: 20 times
+	// that is within a second.
+	s := newStore(t, &switchable{Bus: bus}, Config{Interval: time.Second, MinAge: 10 * time.Millisecond, Lease: 3 * time.Second})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.relay.Run(runCtx) }()
+	waitUntil(t, "the relay's heartbeat", func() bool { return len(s.heartbeats(t)) == 1 })
+	leftBehind(t, s.coll, "dead")
+	from, _, _ := s.relay.heartbeatIDs()
+	for _, id := range []string{"gone-1", "gone-2"} {
+		if _, err := s.relay.leases.InsertOne(ctx, heartbeat{ID: from + id, Until: time.Now().Add(-time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.waitForID(t, "dead-v1")
+	waitUntil(t, "the lapsed heartbeats removed", func() bool { return len(s.heartbeats(t)) == 1 })
+	if !s.relay.scanIsCheap() {
+		t.Fatalf("looks took %v: not the cheap case this test is about", time.Duration(s.relay.scanCost.Load()))
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

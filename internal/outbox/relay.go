@@ -260,9 +260,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		var lapsed []heartbeat
+		// Read before every sweep, and removed after one through the whole
+		// collection: also where every sweep looks (MongoDB), so that the
+		// heartbeats of dead writers do not pile up.
+		lapsed, err := r.lapsedWriters(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("outbox: heartbeats", "service", r.cfg.Name, "err", err)
+		}
 		if !full && time.Since(lastFull) >= r.spaced(r.cfg.Interval) {
-			lapsed, err = r.lapsedWriters(ctx)
 			full = err == nil && (len(lapsed) > 0 || !asked.IsZero())
 		}
 		n, younger, err := r.sweep(ctx, r.cfg.MinAge, full)
