@@ -558,10 +558,9 @@ func (r *Relay) clear(ctx context.Context, d stored) error {
 // the server scans for it (tests take both ways on one server).
 var serverChecks bool
 
-// lease is a collection's record in the lease collection.
+// lease is what acquire reads of a collection's record in the lease
+// collection (which also holds its owner and until).
 type lease struct {
-	Owner string    `bson:"owner"`
-	Until time.Time `bson:"until"`
 	// Asked, when set, is when a relay without the lease asked for a
 	// sweep of the whole collection.
 	Asked time.Time `bson:"asked,omitempty"`
