@@ -37,6 +37,26 @@ func tableOf(t testing.TB, db *sql.DB, collection string) string {
 	return table
 }
 
+// waitForIDIndexes waits up to 5 seconds until the id indexer has indexed
+// n tables of db.
+func waitForIDIndexes(t testing.TB, db *sql.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var indexed int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'shopbus_id_%'`).Scan(&indexed); err != nil {
+			t.Fatal(err)
+		}
+		if indexed == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d collections have the _id index after 5 s", indexed, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // The statements FerretDB v1.24 runs to find, update and delete by _id
 // all use the index the server adds.
 func TestLookupsByIDUseAnIndex(t *testing.T) {
@@ -52,20 +72,7 @@ func TestLookupsByIDUseAnIndex(t *testing.T) {
 	db := openSQLite(t, filepath.Join(dir, "shop.sqlite"))
 	table := tableOf(t, db, "items")
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'shopbus_id_%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 2 collections have the _id index after 5 s", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForIDIndexes(t, db, 2)
 	for _, q := range []string{
 		`SELECT _ferretdb_sjson FROM %q WHERE _ferretdb_sjson->'$._id' = ?`,
 		`UPDATE %q SET _ferretdb_sjson = ? WHERE _ferretdb_sjson->'$._id' = ?`,
