@@ -51,7 +51,8 @@ type Server struct {
 	opts    Options
 	now     func() time.Time
 	logger  *slog.Logger
-	defs    definitions
+	// defs is the in-memory copy of the definitions (newDefinitions).
+	defs *kit.Snapshot[map[string]attributeDoc]
 }
 
 var _ Service = (*Server)(nil)
@@ -109,6 +110,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		now:      kit.Clock(opts.Now),
 		logger:   kit.Logger(opts.Logger),
 	}
+	s.defs = s.newDefinitions()
 	if err := kit.EnsureIndexes(kit.Index{Collection: s.groups, Keys: bson.D{{Key: "attributes", Value: 1}}}); err != nil {
 		return nil, err
 	}
@@ -185,7 +187,7 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Attribute, error)
 	if err := kit.Insert(ctx, s.attrs, "attribute", r.Code, d); err != nil {
 		return Attribute{}, err
 	}
-	s.changed(ctx)
+	s.defs.Changed(ctx)
 	return d.attribute(), nil
 }
 
@@ -269,7 +271,7 @@ func (s *Server) update(ctx context.Context, r UpdateRequest) (Attribute, error)
 	if err := kit.Replace(ctx, s.attrs, "attribute", d.Code, d.Version, next); err != nil {
 		return Attribute{}, err
 	}
-	s.changed(ctx)
+	s.defs.Changed(ctx)
 	return next.attribute(), nil
 }
 
@@ -314,7 +316,7 @@ func (s *Server) delete(ctx context.Context, r CodeRequest) (Attribute, error) {
 	if _, err := s.attrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.Code}}); err != nil {
 		return Attribute{}, kit.Internal("delete attribute", err)
 	}
-	s.changed(ctx)
+	s.defs.Changed(ctx)
 	return d.attribute(), nil
 }
 
@@ -571,7 +573,7 @@ func (s *Server) Validate(ctx context.Context, values map[string]any) error {
 	var defs map[string]attributeDoc
 	if needsDefinitions(values) {
 		var err error
-		if defs, err = s.definitions(ctx); err != nil {
+		if defs, err = s.defs.Get(ctx); err != nil {
 			return err
 		}
 	}
@@ -590,7 +592,7 @@ func (s *Server) ValidateMany(ctx context.Context, r ValidateManyRequest) ([]Val
 	var defs map[string]attributeDoc
 	if slices.ContainsFunc(r.Items, needsDefinitions) {
 		var err error
-		if defs, err = s.definitions(ctx); err != nil {
+		if defs, err = s.defs.Get(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -46,8 +46,10 @@ type Options struct {
 // found by _id), product_refs (product id → category ids, the read
 // model fed by product events), requests (the writes handled, so that
 // a repeated request is answered without applying it again; see
-// internal/idem) and audit_deleted (the audit logs of deleted categories;
-// a live category's log is in its own document, see History).
+// internal/idem), audit_deleted (the audit logs of deleted categories;
+// a live category's log is in its own document, see History) and
+// category_stamp (a counter raised by every write of a category, which
+// tells GetMany when its in-memory copy of the categories is out of date).
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
@@ -67,6 +69,30 @@ type Server struct {
 	requests *idem.Store
 	// retired keeps the audit logs of deleted categories.
 	retired audit.Retired
+	// live is the in-memory copy of the live categories (newLive).
+	live *kit.Snapshot[map[string]categoryDoc]
+}
+
+// liveMaxAge bounds how long GetMany trusts its copy of the categories
+// should a write's stamp have been lost (a crash between the two).
+const liveMaxAge = 30 * time.Second
+
+// newLive returns the in-memory copy of the live categories by id, without
+// their audit logs, that GetMany answers from: product writes check their
+// categories with it, and on FerretDB a find of several ids reads the
+// whole collection. A shop has at most some thousands of categories.
+func (s *Server) newLive(stamps *mongo.Collection) *kit.Snapshot[map[string]categoryDoc] {
+	return kit.NewSnapshot(stamps, "categories", liveMaxAge, s.logger, func(ctx context.Context) (map[string]categoryDoc, error) {
+		docs, err := s.find(ctx, bson.D{}, withoutLog)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]categoryDoc, len(docs))
+		for _, d := range docs {
+			byID[d.ID] = d
+		}
+		return byID, nil
+	})
 }
 
 var _ Service = (*Server)(nil)
@@ -117,6 +143,7 @@ func New(db *mongo.Database, opts Options) (*Server, error) {
 		logger:  kit.Logger(opts.Logger),
 	}
 	s.requests = idem.New(db, idem.Options{Logger: s.logger})
+	s.live = s.newLive(db.Collection("category_stamp"))
 	if err := kit.EnsureIndexes(
 		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "parent_id", Value: 1}}},
 		kit.Index{Collection: s.cats, Keys: bson.D{{Key: "ancestors", Value: 1}}},
@@ -165,13 +192,9 @@ func (s *Server) GetMany(ctx context.Context, r GetManyRequest) ([]Category, err
 	if len(ids) == 0 {
 		return out, nil
 	}
-	docs, err := s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, withoutLog)
+	byID, err := s.live.Get(ctx)
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[string]categoryDoc, len(docs))
-	for _, d := range docs {
-		byID[d.ID] = d
 	}
 	for _, id := range ids {
 		if d, ok := byID[id]; ok {
@@ -428,7 +451,9 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) 
 	s.addEvent(&d, shop.EventCategoryCreated, "")
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
-	if _, err := s.cats.InsertOne(ctx, d); err != nil {
+	_, err = s.cats.InsertOne(ctx, d)
+	s.live.Changed(ctx)
+	if err != nil {
 		if mongo.IsDuplicateKeyError(err) { // an earlier run of this request made it
 			old, err := s.load(ctx, d.ID)
 			if err != nil {
@@ -696,7 +721,9 @@ func (s *Server) save(ctx context.Context, action string, cur, next categoryDoc,
 		next.Record(ctx, action, next.UpdatedAt, audit.Changed(cur, next))
 	}
 	s.addEvent(&next, key, oldSlug)
-	if err := kit.Replace(ctx, s.cats, "category", cur.ID, cur.Version, next); err != nil {
+	err := kit.Replace(ctx, s.cats, "category", cur.ID, cur.Version, next)
+	s.live.Changed(ctx)
+	if err != nil {
 		return categoryDoc{}, err
 	}
 	s.announce(ctx, next)

@@ -1,0 +1,96 @@
+package kit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Snapshot is an in-memory copy of data a service owns and reads on
+// almost every call (the attribute definitions, the categories), loaded
+// again only when it may have changed. Every write of that data raises a
+// stamp (Changed), one document read by _id; Get reads the stamp and loads
+// the data again only when it moved, so a write made by any replica is
+// seen by the next Get of every replica. Should a raise be lost (a crash
+// between a write and its raise), the copy is trusted for at most maxAge.
+type Snapshot[T any] struct {
+	stamps *mongo.Collection
+	id     string
+	maxAge time.Duration
+	load   func(context.Context) (T, error)
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	value    T
+	loaded   bool
+	stamp    int64
+	loadedAt time.Time
+}
+
+// NewSnapshot returns a Snapshot whose stamp is the document id of stamps
+// and whose data load reads.
+func NewSnapshot[T any](stamps *mongo.Collection, id string, maxAge time.Duration, logger *slog.Logger, load func(context.Context) (T, error)) *Snapshot[T] {
+	return &Snapshot[T]{stamps: stamps, id: id, maxAge: maxAge, load: load, logger: Logger(logger)}
+}
+
+type stampDoc struct {
+	ID string `bson:"_id"`
+	N  int64  `bson:"n"`
+}
+
+// Get returns the data, from memory if its stamp has not moved since it
+// was loaded. Callers must not change what it returns.
+func (s *Snapshot[T]) Get(ctx context.Context) (T, error) {
+	var zero T
+	var st stampDoc
+	err := s.stamps.FindOne(ctx, bson.D{{Key: "_id", Value: s.id}}).Decode(&st)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return zero, Internal("read the stamp of "+s.id, err)
+	}
+	s.mu.Lock()
+	if s.loaded && s.stamp == st.N && time.Since(s.loadedAt) < s.maxAge {
+		v := s.value
+		s.mu.Unlock()
+		return v, nil
+	}
+	s.mu.Unlock()
+	// The stamp was read before the data: if a write lands between the
+	// two, the copy is labelled older than it is and is loaded again next
+	// time, never the reverse.
+	loadedAt := time.Now()
+	v, err := s.load(ctx)
+	if err != nil {
+		return zero, err
+	}
+	s.mu.Lock()
+	if !s.loaded || st.N >= s.stamp {
+		s.value, s.loaded, s.stamp, s.loadedAt = v, true, st.N, loadedAt
+	}
+	s.mu.Unlock()
+	return v, nil
+}
+
+// Changed raises the stamp after a write of the data (or an attempt that
+// may have been stored), so that every replica loads it again. A failure is logged: the copies are then at
+// most maxAge old. It raises the stamp even when ctx is cancelled (for up
+// to 10 seconds): the write it follows may be stored already.
+func (s *Snapshot[T]) Changed(ctx context.Context) {
+	ctx, cancel := Detach(ctx, 10*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	var zero T
+	s.value, s.loaded = zero, false
+	s.mu.Unlock()
+	_, err := s.stamps.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: int64(1)}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		s.logger.Warn("cannot raise the stamp of "+s.id+"; other replicas may read an older copy for a while",
+			"err", err, "for", s.maxAge)
+	}
+}
