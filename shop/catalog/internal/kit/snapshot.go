@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -69,7 +70,7 @@ func (s *Snapshot[T]) Get(ctx context.Context) (T, error) {
 		return zero, err
 	}
 	s.mu.Lock()
-	if !s.loaded || st.N >= s.stamp {
+	if !s.loaded || !loadedAt.Before(s.loadedAt) { // the later load
 		s.value, s.loaded, s.stamp, s.loadedAt = v, true, st.N, loadedAt
 	}
 	s.mu.Unlock()
@@ -87,8 +88,22 @@ func (s *Snapshot[T]) Changed(ctx context.Context) {
 	var zero T
 	s.value, s.loaded = zero, false
 	s.mu.Unlock()
-	_, err := s.stamps.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: int64(1)}}}}, options.UpdateOne().SetUpsert(true))
+	// A new random value rather than an increment: FerretDB applies $inc
+	// by reading and writing the document, so two raises at once could
+	// both store n+1, and a copy loaded between them would miss the
+	// second write. Each raise stores a value no copy has seen.
+	stamp := rand.Int64()
+	raise := func() error {
+		_, err := s.stamps.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: stamp}}}}, options.UpdateOne().SetUpsert(true))
+		return err
+	}
+	err := raise()
+	if mongo.IsDuplicateKeyError(err) {
+		// Another raise created the stamp first (FerretDB does not retry
+		// such an upsert itself): it exists now.
+		err = raise()
+	}
 	if err != nil {
 		s.logger.Warn("cannot raise the stamp of "+s.id+"; other replicas may read an older copy for a while",
 			"err", err, "for", s.maxAge)

@@ -1,7 +1,11 @@
 package kit_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,4 +85,52 @@ func TestSnapshot(t *testing.T) {
 	if age := time.Since(beforeLoad); age < maxAge {
 		t.Errorf("a write without a raise was seen %v after the load, before maxAge %v: the copy is not kept", age, maxAge)
 	}
+}
+
+// TestSnapshotRaisesAtOnce: raises at once on a stamp not yet stored all
+// land (an upsert that loses the race to create the stamp document is
+// tried again) and move the stamp, so a copy loaded before them reloads.
+func TestSnapshotRaisesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	stamps := testenv.MongoDB(t, "snapshot").Collection("stamps")
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	var loads atomic.Int32
+	newCopy := func() *kit.Snapshot[int32] {
+		return kit.NewSnapshot(stamps, "data", time.Minute, logger, func(context.Context) (int32, error) { return loads.Add(1), nil })
+	}
+	reader := newCopy()
+	if _, err := reader.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 32 {
+		writer := newCopy()
+		wg.Go(func() { writer.Changed(ctx) })
+	}
+	wg.Wait()
+	if strings.Contains(logs.String(), "cannot raise") {
+		t.Errorf("a raise was lost:\n%s", logs.String())
+	}
+	if v, err := reader.Get(ctx); err != nil || v != 2 {
+		t.Errorf("Get after the raises = %d, %v; want the second load", v, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
