@@ -78,9 +78,10 @@ func (s *Snapshot[T]) Get(ctx context.Context) (T, error) {
 }
 
 // Changed raises the stamp after a write of the data (or an attempt that
-// may have been stored), so that every replica loads it again. A failure is logged: the copies are then at
-// most maxAge old. It raises the stamp even when ctx is cancelled (for up
-// to 10 seconds): the write it follows may be stored already.
+// may have been stored), so that every replica loads it again. A failure
+// is logged: the copies are then at most maxAge old. It raises the stamp
+// even when ctx is cancelled (for up to 10 seconds): the write it follows
+// may be stored already.
 func (s *Snapshot[T]) Changed(ctx context.Context) {
 	ctx, cancel := Detach(ctx, 10*time.Second)
 	defer cancel()
