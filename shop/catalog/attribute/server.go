@@ -37,7 +37,7 @@ type Options struct {
 // are stored by code as _id, so every lookup is by _id. The collection
 // requests remembers the writes handled, so that a repeated request is
 // answered without applying it again (see internal/idem); attribute_stamp
-// holds one counter raised by every write of an attribute, which tells
+// holds one stamp changed by every write of an attribute, which tells
 // Validate when its in-memory copy of the definitions is out of date;
 // audit_deleted keeps the audit logs of deleted attributes and groups (a
 // live one's log is in its own document, see History).

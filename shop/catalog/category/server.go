@@ -48,7 +48,7 @@ type Options struct {
 // a repeated request is answered without applying it again; see
 // internal/idem), audit_deleted (the audit logs of deleted categories;
 // a live category's log is in its own document, see History) and
-// category_stamp (a counter raised by every write of a category, which
+// category_stamp (a stamp changed by every write of a category, which
 // tells GetMany when its in-memory copy of the categories is out of date).
 //
 // A change is stored together with its event in the same document (an
