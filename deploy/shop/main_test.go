@@ -76,28 +76,10 @@ type shop struct {
 	cmd    *exec.Cmd
 	url    string
 	opsURL string // where /readyz, /stats and /metrics answer (the first worker's)
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	done   chan error
 	// serving counts the "shopbus serving on" lines (one per worker process).
 	serving atomic.Int32
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitLog waits until the binary has logged msg.
@@ -121,7 +103,7 @@ func start(t *testing.T, bin string, environ []string) *shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &shop{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &shop{cmd: cmd, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -678,8 +677,8 @@ func TestAdminEmailRegisteredFirst(t *testing.T) {
 		s1 := f.login(t, "boss@shop.test", "squatter-password")
 		s2 := f.login(t, "boss@shop.test", "squatter-password")
 
-		var logs logBuffer
-		opts := auth.Options{BcryptCost: bcrypt.MinCost, Now: f.clock.Now, Logger: logs.logger(),
+		var logs testenv.Buffer
+		opts := auth.Options{BcryptCost: bcrypt.MinCost, Now: f.clock.Now, Logger: logs.Logger(),
 			AdminEmail: "boss@shop.test", AdminPassword: "configured-password"}
 		if _, err := auth.New(f.db, opts); err != nil {
 			t.Fatalf("New with the admin e-mail taken: %v", err)
@@ -712,26 +711,6 @@ func TestAdminEmailRegisteredFirst(t *testing.T) {
 		f.login(t, "boss@shop.test", "configured-password")
 	})
 }
-
-// logBuffer collects what a logger logs, in text form.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func mustAuth(t *testing.T, c *auth.Client, token string) shop.Principal {
 	t.Helper()

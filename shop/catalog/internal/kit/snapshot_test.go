@@ -1,9 +1,7 @@
 package kit_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,8 +91,8 @@ func TestSnapshot(t *testing.T) {
 func TestSnapshotRaisesAtOnce(t *testing.T) {
 	ctx := context.Background()
 	stamps := testenv.MongoDB(t, "snapshot").Collection("stamps")
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	var logs testenv.Buffer
+	logger := logs.Logger()
 	var loads atomic.Int32
 	newCopy := func() *kit.Snapshot[int32] {
 		return kit.NewSnapshot(stamps, "data", time.Minute, logger, func(context.Context) (int32, error) { return loads.Add(1), nil })
@@ -115,22 +113,4 @@ func TestSnapshotRaisesAtOnce(t *testing.T) {
 	if v, err := reader.Get(ctx); err != nil || v != 2 {
 		t.Errorf("Get after the raises = %d, %v; want the second load", v, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
