@@ -26,7 +26,7 @@ func callSkipOrFatal(r *recorder) {
 			}
 		}
 	}()
-	skipOrFatal(r, "no broker")
+	SkipOrFatal(r, "no broker")
 }
 
 func TestSkipOrFatal(t *testing.T) {

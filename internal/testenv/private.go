@@ -49,7 +49,7 @@ func PrivateRabbitWith(tb testing.TB, cfg PrivateConfig) *Broker {
 	tb.Helper()
 	server, ctl := lookSbin("rabbitmq-server"), lookSbin("rabbitmqctl")
 	if server == "" || ctl == "" {
-		skipOrFatal(tb, "testenv: rabbitmq-server is not installed; run ./scripts/rabbitmq.sh")
+		SkipOrFatal(tb, "testenv: rabbitmq-server is not installed; run ./scripts/rabbitmq.sh")
 	}
 	// In /tmp, not $TMPDIR (which may be private): Debian's scripts run the
 	// node as the rabbitmq user, which must reach the directory.

@@ -63,8 +63,9 @@ func inCI() bool {
 	return v != "" && v != "false" && v != "0"
 }
 
-// skipOrFatal skips the test, or fails it in CI.
-func skipOrFatal(tb testing.TB, msg string) {
+// SkipOrFatal skips the test for lack of infrastructure, or fails it when
+// CI is set (not "false" or "0"): there a skip would hide missing coverage.
+func SkipOrFatal(tb testing.TB, msg string) {
 	tb.Helper()
 	if inCI() {
 		tb.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
@@ -96,7 +97,7 @@ func AMQPURL(tb testing.TB) string {
 	}
 	rabbit.once.Do(func() { rabbit.skip, rabbit.err = ensureLocalRabbit() })
 	if rabbit.skip != "" {
-		skipOrFatal(tb, rabbit.skip)
+		SkipOrFatal(tb, rabbit.skip)
 	}
 	if rabbit.err != nil {
 		tb.Fatalf("testenv: local RabbitMQ: %v", rabbit.err)
@@ -183,11 +184,11 @@ func RabbitCtl(tb testing.TB, args ...string) string {
 	tb.Helper()
 	node := os.Getenv(EnvRabbitNode)
 	if os.Getenv(EnvAMQPURL) != "" && node == "" {
-		skipOrFatal(tb, "testenv: RabbitCtl controls only a local node, but "+EnvAMQPURL+" is set without "+EnvRabbitNode)
+		SkipOrFatal(tb, "testenv: RabbitCtl controls only a local node, but "+EnvAMQPURL+" is set without "+EnvRabbitNode)
 	}
 	ctl := lookSbin("rabbitmqctl")
 	if ctl == "" {
-		skipOrFatal(tb, "testenv: rabbitmqctl is not installed")
+		SkipOrFatal(tb, "testenv: rabbitmqctl is not installed")
 	}
 	if node != "" {
 		args = append([]string{"-n", node}, args...)
