@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/shopbus/shopbus/shop"
 )
 
 // Snapshot is an in-memory copy of data a service owns and reads on
@@ -26,6 +28,10 @@ type Snapshot[T any] struct {
 	maxAge time.Duration
 	load   func(context.Context) (T, error)
 	logger *slog.Logger
+
+	// loading lets one Get at a time load the data: those that find the
+	// copy stale at once wait for the first load instead of repeating it.
+	loading sync.Mutex
 
 	mu       sync.Mutex
 	value    T
@@ -52,15 +58,16 @@ func (s *Snapshot[T]) Get(ctx context.Context) (T, error) {
 	var st stampDoc
 	err := s.stamps.FindOne(ctx, bson.D{{Key: "_id", Value: s.id}}).Decode(&st)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return zero, Internal("read the stamp of "+s.id, err)
+		return zero, shop.StorageFailure(ctx, "read the stamp of "+s.id, err)
 	}
-	s.mu.Lock()
-	if s.loaded && s.stamp == st.N && time.Since(s.loadedAt) < s.maxAge {
-		v := s.value
-		s.mu.Unlock()
+	if v, ok := s.fresh(st.N); ok {
 		return v, nil
 	}
-	s.mu.Unlock()
+	s.loading.Lock()
+	defer s.loading.Unlock()
+	if v, ok := s.fresh(st.N); ok {
+		return v, nil // loaded by the Get this one waited for
+	}
 	// The stamp was read before the data: if a write lands between the
 	// two, the copy is labelled older than it is and is loaded again next
 	// time, never the reverse.
@@ -70,11 +77,21 @@ func (s *Snapshot[T]) Get(ctx context.Context) (T, error) {
 		return zero, err
 	}
 	s.mu.Lock()
-	if !s.loaded || !loadedAt.Before(s.loadedAt) { // the later load
-		s.value, s.loaded, s.stamp, s.loadedAt = v, true, st.N, loadedAt
-	}
+	s.value, s.loaded, s.stamp, s.loadedAt = v, true, st.N, loadedAt
 	s.mu.Unlock()
 	return v, nil
+}
+
+// fresh returns the copy if it was loaded under stamp and is younger than
+// maxAge.
+func (s *Snapshot[T]) fresh(stamp int64) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded && s.stamp == stamp && time.Since(s.loadedAt) < s.maxAge {
+		return s.value, true
+	}
+	var zero T
+	return zero, false
 }
 
 // Changed raises the stamp after a write of the data (or an attempt that

@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,7 @@ func TestSnapshot(t *testing.T) {
 				V string `bson:"v"`
 			}
 			err := data.FindOne(ctx, bson.D{{Key: "_id", Value: "d"}}).Decode(&d)
-			if err == mongo.ErrNoDocuments {
+			if errors.Is(err, mongo.ErrNoDocuments) {
 				err = nil
 			}
 			return d.V, err
@@ -62,7 +63,15 @@ func TestSnapshot(t *testing.T) {
 	write("three") // by another replica, which raises the stamp
 	other.Changed(ctx)
 	beforeLoad := time.Now()
-	get("three", 3)
+	var wg sync.WaitGroup
+	for range 8 { // Gets at once that find the copy stale load it once
+		wg.Go(func() {
+			if got, err := snap.Get(ctx); err != nil || got != "three" {
+				t.Errorf("Get = %q, %v; want three", got, err)
+			}
+		})
+	}
+	wg.Wait()
 	get("three", 3)
 
 	write("four") // a raise lost
