@@ -2,7 +2,9 @@ package seeder_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +17,9 @@ import (
 	"github.com/shopbus/shopbus/internal/shoptest"
 	"github.com/shopbus/shopbus/internal/testenv"
 	"github.com/shopbus/shopbus/shop"
+	"github.com/shopbus/shopbus/shop/catalog/category"
 	"github.com/shopbus/shopbus/shop/catalog/product"
+	"github.com/shopbus/shopbus/shop/content/seo"
 	"github.com/shopbus/shopbus/shop/seeder"
 	"github.com/shopbus/shopbus/transport"
 )
@@ -125,6 +129,80 @@ func TestRunRetriedAfterAFailure(t *testing.T) {
 	runs, err := srv.Runs(ctx, seeder.RunsRequest{})
 	if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
 		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+	}
+}
+
+// flakySEO fails the first metadata writes with unavailable.
+type flakySEO struct {
+	seo.Service
+	fails atomic.Int32
+}
+
+func (m *flakySEO) Put(ctx context.Context, r seo.PutRequest) (seo.Metadata, error) {
+	if m.fails.Add(-1) >= 0 {
+		return seo.Metadata{}, shop.Unavailable("seo service restarting")
+	}
+	return m.Service.Put(ctx, r)
+}
+
+// TestRunRetriedAfterItsWrites: a run that fails at its last phase, after
+// it made the categories, products and stock, runs again to the end when
+// the caller retries it with the same request id. The retry's bulk
+// creations are requests of their own (under the retry's new admin
+// session), not repeats of the first attempt's, and find what it made.
+func TestRunRetriedAfterItsWrites(t *testing.T) {
+	s := startShop(t, bustest.New(t, "inproc"))
+	flaky := &flakySEO{Service: s.seo}
+	flaky.fails.Store(4) // every attempt the seeder makes at its first metadata
+	srv, _ := serveSeeder(t, s, seeder.Options{SEO: flaky, Concurrency: 1, NoImages: true})
+	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
+	defer cancel()
+	rep, err := seeder.NewClient(s.bus).Run(ctx, seeder.RunRequest{Seed: 9, Products: 2})
+	if err != nil {
+		t.Fatalf("retried run: %v", err)
+	}
+	if flaky.fails.Load() >= 0 {
+		t.Fatal("the run never failed: the test proves nothing")
+	}
+	for _, k := range []seeder.Kind{seeder.KindCategories, seeder.KindProducts, seeder.KindStock} {
+		if c := rep.Counts[k]; c.Created != 0 || c.Different != 0 || c.Existing == 0 {
+			t.Errorf("%s in the retry: %+v, want all made by the first attempt", k, c)
+		}
+	}
+	runs, err := srv.Runs(ctx, seeder.RunsRequest{})
+	if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
+		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+	}
+}
+
+// brokenCategories refuses every category.create_many.
+type brokenCategories struct{ category.Service }
+
+func (brokenCategories) CreateMany(context.Context, category.CreateManyRequest) ([]category.CreateResult, error) {
+	return nil, shop.Internal("category store broken")
+}
+
+// TestRunStopsAtAFailedPhase: a phase that fails while others run beside
+// it (the category tree beside the attributes and pictures) fails the run
+// with its own error, and the phases that need it never start.
+func TestRunStopsAtAFailedPhase(t *testing.T) {
+	s := startShop(t, bustest.New(t, "inproc"))
+	srv, _ := serveSeeder(t, s, seeder.Options{Categories: brokenCategories{s.categories}})
+	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
+	defer cancel()
+	rep, err := srv.Seed(ctx, seeder.RunRequest{Seed: 9, Products: 4})
+	if !errors.Is(err, shop.ErrInternal) || !strings.Contains(err.Error(), "seed categories") {
+		t.Fatalf("run: %v, want the categories' internal error", err)
+	}
+	if c := rep.Counts[seeder.KindProducts]; c.Total() != 0 {
+		t.Errorf("products: %+v, want none made", c)
+	}
+	ds, err := seeder.NewDataset(9, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.products.GetBySlug(ctx, product.GetBySlugRequest{Slug: ds.Product(0).Request.Slug}); !errors.Is(err, shop.ErrNotFound) {
+		t.Errorf("first product: %v, want not_found", err)
 	}
 }
 

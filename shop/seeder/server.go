@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/indexes"
@@ -441,6 +442,9 @@ type run struct {
 
 	stockMu  sync.Mutex
 	stocking []inventory.SetStockRequest // SKUs of products made, waiting to be stocked
+
+	failMu  sync.Mutex
+	failure error // the first error of a phase: the others start no new item
 }
 
 // imagePath puts product i's picture (Dataset.ProductImage) unless this
@@ -467,7 +471,14 @@ func (r *run) imagePath(ctx context.Context, svc product.Service, i int) (string
 	return img.Path, nil
 }
 
-// seed runs every phase in order.
+// seed runs the phases. The admin's login comes first. The phases that
+// need nothing more run at once: the attributes and then their groups,
+// the option groups, the category tree and the product pictures. Then the
+// products and, beside them, the articles (whose covers are the
+// pictures); last the metadata of the products made. Running them at
+// once keeps a bus's round trips (the category tree is made one
+// category at a time) off the critical path, where the CPU-bound
+// pictures hide them.
 func (r *run) seed() error {
 	logout, err := r.users()
 	if logout != nil {
@@ -476,19 +487,56 @@ func (r *run) seed() error {
 	if err != nil {
 		return err
 	}
-	for _, phase := range []func() error{r.attributes, r.attributeGroups, r.optionGroups, r.categories} {
-		if err := phase(); err != nil {
+	attributes := func() error {
+		if err := r.attributes(); err != nil {
 			return err
 		}
+		return r.attributeGroups()
 	}
-	seoIDs, err := r.products()
-	if err != nil {
+	if err := r.together(attributes, r.optionGroups, r.categories, r.pictures); err != nil {
 		return err
 	}
-	if err := r.articles(); err != nil {
+	var seoIDs []string
+	products := func() (err error) {
+		seoIDs, err = r.products()
+		return err
+	}
+	if err := r.together(products, r.articles); err != nil {
 		return err
 	}
 	return r.seo(seoIDs)
+}
+
+// together runs the phases at once and returns the first error of the
+// run; once one fails, the others start no new item (see fanOut).
+func (r *run) together(phases ...func() error) error {
+	var g errgroup.Group
+	for _, ph := range phases {
+		g.Go(func() error {
+			if err := ph(); err != nil {
+				r.fail(err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the phases return nil
+	return r.failed()
+}
+
+// fail records err as the run's failure, unless it has one already.
+func (r *run) fail(err error) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	if r.failure == nil {
+		r.failure = err
+	}
+}
+
+// failed returns the first error of the run's phases, nil if none failed.
+func (r *run) failed() error {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	return r.failure
 }
 
 // users logs in as the admin and registers the demo customer. It returns
@@ -620,7 +668,10 @@ func (r *run) optionGroups() error {
 	})
 }
 
-// categories creates the tree level by level, each level concurrently.
+// categories creates the tree a level at a time, each level with
+// category.create_many calls (category.MaxCreateMany categories each), the
+// calls concurrently. A category whose creation is a conflict (a run over
+// a seeded shop: its slug is taken) is looked up and counted as existing.
 func (r *run) categories() error {
 	svc := r.s.opts.Categories
 	ph := r.begin(KindCategories, len(r.ds.Categories))
@@ -631,27 +682,51 @@ func (r *run) categories() error {
 				specs = append(specs, c)
 			}
 		}
-		err := r.parallel(len(specs), func(i int) error {
-			c := specs[i]
-			parentID := ""
-			if c.ParentSlug != "" {
-				parentID = r.categoryID(c.ParentSlug)
+		calls := (len(specs) + category.MaxCreateMany - 1) / category.MaxCreateMany
+		err := r.parallel(calls, func(b int) error {
+			part := specs[b*category.MaxCreateMany : min((b+1)*category.MaxCreateMany, len(specs))]
+			reqs := make([]category.CreateRequest, len(part))
+			for k, c := range part {
+				reqs[k] = c.Request(r.categoryID(c.ParentSlug))
 			}
-			got, _, err := ensure(r, KindCategories, c.Slug,
-				func(ctx context.Context) (category.Category, error) {
-					return svc.GetBySlug(ctx, category.GetBySlugRequest{Slug: c.Slug})
-				},
-				func(ctx context.Context) (category.Category, error) { return svc.Create(ctx, c.Request(parentID)) },
-				func(got category.Category) bool {
-					return got.Name == c.Name && got.ParentID == parentID && got.Description == c.Description
-				})
+			res, err := call(r, r.attempt(), func(ctx context.Context) ([]category.CreateResult, error) {
+				return svc.CreateMany(ctx, category.CreateManyRequest{Items: reqs})
+			})
 			if err != nil {
-				return err
+				return wrap(KindCategories, reqs[0].Slug, err)
 			}
-			r.mu.Lock()
-			r.catIDs[c.Slug] = got.ID
-			r.mu.Unlock()
-			r.step(ph)
+			if len(res) != len(reqs) {
+				return shop.Internal(fmt.Sprintf("seed: category.create_many answered %d results for %d categories", len(res), len(reqs)))
+			}
+			for k, made := range res {
+				c, req := part[k], reqs[k]
+				var got category.Category
+				switch {
+				case made.Category != nil:
+					got = *made.Category
+					r.add(KindCategories, 1, 0, 0)
+				case made.Error != nil && made.Error.Code == transport.CodeConflict:
+					got, _, err = ensure(r, KindCategories, c.Slug,
+						func(ctx context.Context) (category.Category, error) {
+							return svc.GetBySlug(ctx, category.GetBySlugRequest{Slug: c.Slug})
+						},
+						func(ctx context.Context) (category.Category, error) { return svc.Create(ctx, req) },
+						func(got category.Category) bool {
+							return got.Name == c.Name && got.ParentID == req.ParentID && got.Description == c.Description
+						})
+					if err != nil {
+						return err
+					}
+				case made.Error != nil:
+					return wrap(KindCategories, c.Slug, made.Error)
+				default:
+					return shop.Internal("seed: category.create_many answered neither a category nor an error for " + c.Slug)
+				}
+				r.mu.Lock()
+				r.catIDs[c.Slug] = got.ID
+				r.mu.Unlock()
+				r.step(ph)
+			}
 			return nil
 		})
 		if err != nil {
@@ -667,6 +742,23 @@ func (r *run) categoryID(slug string) string {
 	return r.catIDs[slug]
 }
 
+// pictures puts every picture design the products show (unless
+// Options.NoImages), at once and before the products: not one after the
+// other inside a batch of products.
+func (r *run) pictures() error {
+	if r.s.opts.NoImages {
+		return nil
+	}
+	svc := r.s.opts.Products
+	return r.parallel(min(r.ds.Products, ImageDesigns), func(i int) error {
+		_, err := call(r, r.admin, func(ctx context.Context) (string, error) { return r.imagePath(ctx, svc, i) })
+		if err != nil {
+			return wrap(KindProducts, r.ds.Product(i).Request.Slug, err)
+		}
+		return nil
+	})
+}
+
 // ProductBatch is how many products one product.create_many call of a
 // run makes.
 const ProductBatch = 25
@@ -679,20 +771,6 @@ func (r *run) products() ([]string, error) {
 	svc := r.s.opts.Products
 	ph := r.begin(KindProducts, r.ds.Products)
 	seoIDs := make([]string, min(SEOProducts, r.ds.Products))
-	if !r.s.opts.NoImages {
-		// Every design the products show, put at once, before the
-		// products: not one after the other inside a batch.
-		err := r.parallel(min(r.ds.Products, ImageDesigns), func(i int) error {
-			_, err := call(r, r.admin, func(ctx context.Context) (string, error) { return r.imagePath(ctx, svc, i) })
-			if err != nil {
-				return wrap(KindProducts, r.ds.Product(i).Request.Slug, err)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
 	batches := (r.ds.Products + ProductBatch - 1) / ProductBatch
 	err := r.parallel(batches, func(b int) error {
 		lo, hi := b*ProductBatch, min((b+1)*ProductBatch, r.ds.Products)
@@ -710,7 +788,7 @@ func (r *run) products() ([]string, error) {
 			}
 			reqs = append(reqs, req)
 		}
-		res, err := call(r, r.admin, func(ctx context.Context) ([]product.CreateResult, error) {
+		res, err := call(r, r.attempt(), func(ctx context.Context) ([]product.CreateResult, error) {
 			return svc.CreateMany(ctx, product.CreateManyRequest{Items: reqs})
 		})
 		if err != nil {
@@ -815,7 +893,7 @@ func (r *run) flushStock(least int) error {
 		}
 		r.stocking = slices.Delete(r.stocking, 0, n)
 		r.stockMu.Unlock()
-		res, err := call(r, r.admin, func(ctx context.Context) ([]inventory.StockResult, error) {
+		res, err := call(r, r.attempt(), func(ctx context.Context) ([]inventory.StockResult, error) {
 			return svc.SetStockMany(ctx, inventory.SetStockManyRequest{Items: items, IfAbsent: true})
 		})
 		if err != nil {
@@ -907,6 +985,16 @@ func (r *run) seo(productIDs []string) error {
 
 // ---- helpers ----
 
+// attempt returns the admin's context with a request id of its own, for a
+// bulk call that creates first and looks up only what is in conflict: the
+// call's retries (see call) carry that id, but a run made again after a
+// failure makes it afresh under its new admin session (a request id
+// derived from the served request's and the same body would be refused
+// as used by another caller).
+func (r *run) attempt() context.Context {
+	return transport.WithRequestID(r.admin, transport.NewRequestID())
+}
+
 // ensure finds an entity with lookup, or creates it with create when
 // lookup says not_found; a conflict on creation means someone else
 // created it meanwhile, and lookup runs again. It counts the entity under
@@ -971,14 +1059,12 @@ func (r *run) parallel(n int, fn func(i int) error) error {
 }
 
 // fanOut runs fn(0) ... fn(n-1) on up to workers goroutines, as parallel
-// does.
+// does. Once an item of any phase fails, no new item starts, and it
+// returns the run's first error.
 func (r *run) fanOut(n, workers int, fn func(i int) error) error {
 	var (
-		next     atomic.Int64
-		failed   atomic.Bool
-		errOnce  sync.Once
-		firstErr error
-		wg       sync.WaitGroup
+		next atomic.Int64
+		wg   sync.WaitGroup
 	)
 	for range min(workers, n) {
 		wg.Add(1)
@@ -986,22 +1072,24 @@ func (r *run) fanOut(n, workers int, fn func(i int) error) error {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n || failed.Load() || r.ctx.Err() != nil {
+				if i >= n || r.failed() != nil || r.ctx.Err() != nil {
 					return
 				}
 				if err := fn(i); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					failed.Store(true)
+					r.fail(err)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr == nil && r.ctx.Err() != nil {
+	if err := r.failed(); err != nil {
+		return err
+	}
+	if r.ctx.Err() != nil {
 		return transport.ContextError(r.ctx)
 	}
-	return firstErr
+	return nil
 }
 
 // sleep waits for d or until ctx ends, and reports whether d passed.

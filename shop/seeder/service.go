@@ -50,8 +50,12 @@
 //
 // RunRequest.Products goes from a handful to MaxProducts (100,000, for
 // benchmarks); the category tree and the attribute and option schema do
-// not grow with it, articles do (see ArticlesFor). Products and articles
-// are created Options.Concurrency at a time; Options.Progress is called
+// not grow with it, articles do (see ArticlesFor). Kinds that do not need
+// each other are made at once: the attributes, option groups, category
+// tree and product pictures, then the products beside the articles. Each
+// kind makes Options.Concurrency calls at a time; the products
+// ProductBatch a call (product.create_many) and the categories a level
+// of the tree a call (category.create_many). Options.Progress is called
 // every Options.ProgressEvery items and at the end of each kind, and long
 // runs log progress lines.
 //

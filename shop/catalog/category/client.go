@@ -22,6 +22,11 @@ func (c *Client) Create(ctx context.Context, r CreateRequest) (Category, error) 
 	return transport.Invoke[Category](ctx, c.bus, MethodCreate, r)
 }
 
+// CreateMany implements Service.
+func (c *Client) CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error) {
+	return transport.Invoke[[]CreateResult](ctx, c.bus, MethodCreateMany, r)
+}
+
 // Get implements Service.
 func (c *Client) Get(ctx context.Context, r GetRequest) (Category, error) {
 	return transport.Invoke[Category](ctx, c.bus, MethodGet, r)
@@ -87,6 +92,7 @@ func (c *Client) History(ctx context.Context, r shop.HistoryRequest) (shop.Histo
 func Handler(svc Service) *transport.Mux {
 	m := shop.NewMux(ServiceName)
 	transport.Handle(m, MethodCreate, svc.Create)
+	transport.Handle(m, MethodCreateMany, svc.CreateMany)
 	transport.Handle(m, MethodGet, svc.Get)
 	transport.Handle(m, MethodGetMany, svc.GetMany)
 	transport.Handle(m, MethodGetBySlug, svc.GetBySlug)

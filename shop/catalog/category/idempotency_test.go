@@ -28,6 +28,7 @@ func TestRequestsApplyOnce(t *testing.T) {
 		name, slug := "Renamed", "renamed"
 		cases := []idemtest.Case{
 			{Method: category.MethodCreate, Body: ct.JSON(t, category.CreateRequest{Name: "Shoes", ParentID: root.ID})},
+			{Method: category.MethodCreateMany, Body: ct.JSON(t, category.CreateManyRequest{Items: []category.CreateRequest{{Name: "Bags", ParentID: root.ID}, {Name: "Belts"}}})},
 			{Method: category.MethodUpdate, Body: ct.JSON(t, category.UpdateRequest{ID: renamed.ID, Name: &name, Slug: &slug})},
 			{Method: category.MethodMove, Body: ct.JSON(t, category.MoveRequest{ID: moved.ID, ParentID: root.ID})},
 			{Method: category.MethodDelete, Body: ct.JSON(t, category.DeleteRequest{ID: withChild.ID, Reparent: true})},
@@ -72,6 +73,21 @@ func TestCreateAfterCrash(t *testing.T) {
 			t.Fatalf("created %+v, want id %s with slug caps", caps, id)
 		}
 		count(t, c, "category_slugs", bson.D{}, 2)
+
+		// The same for a create_many: the categories it stored are found
+		// by their ids, nothing is made twice.
+		ctx = transport.WithRequestID(c.Admin, transport.NewRequestID())
+		many := category.CreateManyRequest{Items: []category.CreateRequest{{Name: "Scarves"}, {Name: "Gloves", ParentID: caps.ID}}}
+		made := ct.Must(srv.CreateMany(ctx, many))(t)
+		forget(t, c)
+		remade := ct.Must(srv.CreateMany(ctx, many))(t)
+		for i := range made {
+			if made[i].Category == nil || remade[i].Category == nil || remade[i].Category.ID != made[i].Category.ID || remade[i].Category.Slug != made[i].Category.Slug {
+				t.Fatalf("item %d: re-run made %+v, want %+v", i, remade[i], made[i])
+			}
+		}
+		count(t, c, "categories", bson.D{}, 4)
+		count(t, c, "category_slugs", bson.D{}, 4)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 func TestMethods(t *testing.T) {
 	bustest.CheckMethods(t, category.Handler(category.NewClient(nil)),
 		category.MethodCreate,
+		category.MethodCreateMany,
 		category.MethodGet,
 		category.MethodGetBySlug,
 		category.MethodHoldsSlug,

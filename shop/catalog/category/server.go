@@ -53,8 +53,10 @@ type Options struct {
 //
 // A change is stored together with its event in the same document (an
 // outbox), published, then removed from the document; RunRelay publishes
-// whatever a crash or a bus outage left there. Structural changes (create, move,
-// delete) are serialised within one Server.
+// whatever a crash or a bus outage left there. Within one Server, moves,
+// updates and deletes run one at a time and alone; creations run at once
+// with each other, never beside those (a category created under a parent
+// being moved or deleted would keep stale ancestors or lose its parent).
 type Server struct {
 	cats   *mongo.Collection
 	slugs  kit.Slugs
@@ -62,7 +64,7 @@ type Server struct {
 	opts   Options
 	now    func() time.Time
 	logger *slog.Logger
-	mu     sync.Mutex
+	mu     sync.RWMutex // creations share it; moves, updates and deletes hold it alone
 	locks  keylock.Map
 	relay  *outbox.Relay
 	// requests remembers the writes handled, by request id.
@@ -396,58 +398,37 @@ func (s *Server) Create(ctx context.Context, r CreateRequest) (Category, error) 
 }
 
 func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) {
-	var f kit.Fields
-	f.Text("name", r.Name, true, kit.MaxNameLen)
-	if r.Slug != "" {
-		f.Slug("slug", r.Slug)
-	}
-	f.LongText("description", r.Description, false, kit.MaxDescriptionLen)
-	f.ID("parent_id", r.ParentID, false)
-	if err := f.Err("invalid category"); err != nil {
+	if err := checkCreate(r); err != nil {
 		return Category{}, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	id := idem.NewID(ctx, "category")
 	if d, err := s.load(ctx, id); err == nil {
 		return d.category(), nil // made by an earlier run of this request
 	}
-	var ancestors []string
+	var parent *categoryDoc
 	if r.ParentID != "" {
-		parent, err := s.load(ctx, r.ParentID)
+		p, err := s.load(ctx, r.ParentID)
 		if errors.Is(err, shop.ErrNotFound) {
-			return Category{}, shop.Invalid("invalid category", "parent_id", "unknown category "+kit.Quote(r.ParentID))
+			return Category{}, unknownParent(r.ParentID)
 		}
 		if err != nil {
 			return Category{}, err
 		}
-		ancestors = append(slices.Clone(parent.Ancestors), parent.ID)
-		if len(ancestors)+1 > MaxDepth {
-			return Category{}, shop.Invalid("invalid category", "parent_id", "categories nest at most 16 deep")
-		}
+		parent = &p
 	}
-	now := s.now()
-	d := categoryDoc{
-		ID:          id,
-		Name:        strings.TrimSpace(r.Name),
-		Description: r.Description,
-		ParentID:    r.ParentID,
-		Ancestors:   ancestors,
-		Position:    r.Position,
-		Version:     1,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
-	if d.Ancestors == nil {
-		d.Ancestors = []string{}
+	d, err := newCategory(id, r, parent, s.now())
+	if err != nil {
+		return Category{}, err
 	}
 	slug, err := s.slugs.Reserve(ctx, d.ID, r.Slug, d.Name)
 	if err != nil {
 		return Category{}, err
 	}
 	d.Slug = slug
-	d.Record(ctx, MethodCreate, now, audit.Changed(nil, d))
+	d.Record(ctx, MethodCreate, d.CreatedAt, audit.Changed(nil, d))
 	s.addEvent(&d, shop.EventCategoryCreated, "")
 	unlock := s.locks.Lock(d.ID)
 	defer unlock()
@@ -469,6 +450,47 @@ func (s *Server) create(ctx context.Context, r CreateRequest) (Category, error) 
 	}
 	s.announce(ctx, d)
 	return d.category(), nil
+}
+
+// checkCreate checks the fields of a creation.
+func checkCreate(r CreateRequest) error {
+	var f kit.Fields
+	f.Text("name", r.Name, true, kit.MaxNameLen)
+	if r.Slug != "" {
+		f.Slug("slug", r.Slug)
+	}
+	f.LongText("description", r.Description, false, kit.MaxDescriptionLen)
+	f.ID("parent_id", r.ParentID, false)
+	return f.Err("invalid category")
+}
+
+// unknownParent is the error of a creation under a category that does not
+// exist.
+func unknownParent(id string) error {
+	return shop.Invalid("invalid category", "parent_id", "unknown category "+kit.Quote(id))
+}
+
+// newCategory returns the category r creates with id under parent (nil for
+// a root), made at now, without its slug; too deep is invalid.
+func newCategory(id string, r CreateRequest, parent *categoryDoc, now time.Time) (categoryDoc, error) {
+	ancestors := []string{}
+	if parent != nil {
+		ancestors = append(slices.Clone(parent.Ancestors), parent.ID)
+		if len(ancestors)+1 > MaxDepth {
+			return categoryDoc{}, shop.Invalid("invalid category", "parent_id", "categories nest at most 16 deep")
+		}
+	}
+	return categoryDoc{
+		ID:          id,
+		Name:        strings.TrimSpace(r.Name),
+		Description: r.Description,
+		ParentID:    r.ParentID,
+		Ancestors:   ancestors,
+		Position:    r.Position,
+		Version:     1,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}, nil
 }
 
 // Update implements Service.

@@ -32,6 +32,7 @@ const ServiceName = "category"
 // Method names on the bus.
 const (
 	MethodCreate       = "category.create"
+	MethodCreateMany   = "category.create_many"
 	MethodGet          = "category.get"
 	MethodGetMany      = "category.get_many"
 	MethodGetBySlug    = "category.get_by_slug"
@@ -98,6 +99,23 @@ type CreateRequest struct {
 	// ParentID is the parent's id; empty creates a root.
 	ParentID string `json:"parent_id,omitempty"`
 	Position int    `json:"position,omitempty"`
+}
+
+// MaxCreateMany is the most categories one CreateMany makes.
+const MaxCreateMany = 100
+
+// CreateManyRequest creates several categories in one request, each as
+// CreateRequest would. Their parents must exist before the request: make
+// a tree a level at a time.
+type CreateManyRequest struct {
+	Items []CreateRequest `json:"items"`
+}
+
+// CreateResult is what CreateMany did with one category: the category
+// made, or why not (invalid, conflict).
+type CreateResult struct {
+	Category *Category   `json:"category,omitempty"`
+	Error    *shop.Error `json:"error,omitempty"`
 }
 
 // GetRequest names a category by id.
@@ -170,6 +188,12 @@ type Service interface {
 	// Create adds a category (admin only). An unknown parent is invalid,
 	// a taken explicit slug a conflict.
 	Create(ctx context.Context, r CreateRequest) (Category, error)
+	// CreateMany makes up to MaxCreateMany categories (admin only), each
+	// as Create would, with one result per item in order: an item that is
+	// invalid or in conflict gets its error and the others are made. A
+	// failure worth retrying fails the call: repeat it with the same
+	// request id, which makes the rest and returns those made before.
+	CreateMany(ctx context.Context, r CreateManyRequest) ([]CreateResult, error)
 	// Get returns a category by id.
 	Get(ctx context.Context, r GetRequest) (Category, error)
 	// GetMany returns the categories of up to MaxGetMany ids (more is
