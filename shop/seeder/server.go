@@ -474,11 +474,12 @@ func (r *run) imagePath(ctx context.Context, svc product.Service, i int) (string
 // seed runs the phases. The admin's login comes first. The phases that
 // need nothing more run at once: the attributes and then their groups,
 // the option groups, the category tree and the product pictures. Then the
-// products and, beside them, the articles (whose covers are the
-// pictures); last the metadata of the products made. Running them at
-// once keeps a bus's round trips (the category tree is made one
-// category at a time) off the critical path, where the CPU-bound
-// pictures hide them.
+// products, the articles (whose covers are the pictures) and the metadata
+// of the products made. Running those first phases at once keeps a bus's
+// round trips off the critical path, where the CPU-bound pictures hide
+// them. The articles do not run beside the products: on a machine the
+// products keep busy, a seed of 20,000 products then took 49.6 to 56.5 s
+// against 45.2 to 48.6 s, with more CPU.
 func (r *run) seed() error {
 	logout, err := r.users()
 	if logout != nil {
@@ -496,12 +497,11 @@ func (r *run) seed() error {
 	if err := r.together(attributes, r.optionGroups, r.categories, r.pictures); err != nil {
 		return err
 	}
-	var seoIDs []string
-	products := func() (err error) {
-		seoIDs, err = r.products()
+	seoIDs, err := r.products()
+	if err != nil {
 		return err
 	}
-	if err := r.together(products, r.articles); err != nil {
+	if err := r.articles(); err != nil {
 		return err
 	}
 	return r.seo(seoIDs)

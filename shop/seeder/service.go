@@ -52,12 +52,12 @@
 // benchmarks); the category tree and the attribute and option schema do
 // not grow with it, articles do (see ArticlesFor). Kinds that do not need
 // each other are made at once: the attributes, option groups, category
-// tree and product pictures, then the products beside the articles. Each
-// kind makes Options.Concurrency calls at a time; the products
-// ProductBatch a call (product.create_many) and the categories a level
-// of the tree a call (category.create_many). Options.Progress is called
-// every Options.ProgressEvery items and at the end of each kind, and long
-// runs log progress lines.
+// tree and product pictures; then come the products, articles and SEO
+// metadata, in that order. Each kind makes Options.Concurrency calls at a
+// time; the products ProductBatch a call (product.create_many) and the
+// categories a level of the tree a call (category.create_many).
+// Options.Progress is called every Options.ProgressEvery items and at the
+// end of each kind, and long runs log progress lines.
 //
 // Each product's SKUs (about seven) get their stock with one
 // inventory.set_stock_many call, which writes them eight at a time; one
