@@ -82,96 +82,108 @@ func TestRequestsApplyOnce(t *testing.T) {
 	})
 }
 
-// flakyProducts fails the first creates with unavailable, like a product
-// service that is restarting.
-type flakyProducts struct {
-	product.Service
-	fails atomic.Int32
+// restarts fails the first calls it is asked about with unavailable,
+// like a service that is restarting.
+type restarts struct{ fails atomic.Int32 }
+
+// next returns the error of the next call: unavailable while failures are
+// left.
+func (f *restarts) next() error {
+	if f.fails.Add(-1) >= 0 {
+		return shop.Unavailable("service restarting")
+	}
+	return nil
 }
 
-func (p *flakyProducts) Create(ctx context.Context, r product.CreateRequest) (product.Product, error) {
-	if p.fails.Add(-1) >= 0 {
-		return product.Product{}, shop.Unavailable("product service restarting")
+// flakyProducts fails the first product creations.
+type flakyProducts struct {
+	product.Service
+	*restarts
+}
+
+func (p flakyProducts) Create(ctx context.Context, r product.CreateRequest) (product.Product, error) {
+	if err := p.next(); err != nil {
+		return product.Product{}, err
 	}
 	return p.Service.Create(ctx, r)
 }
 
-func (p *flakyProducts) CreateMany(ctx context.Context, r product.CreateManyRequest) ([]product.CreateResult, error) {
-	if p.fails.Add(-1) >= 0 {
-		return nil, shop.Unavailable("product service restarting")
+func (p flakyProducts) CreateMany(ctx context.Context, r product.CreateManyRequest) ([]product.CreateResult, error) {
+	if err := p.next(); err != nil {
+		return nil, err
 	}
 	return p.Service.CreateMany(ctx, r)
 }
 
-// TestRunRetriedAfterAFailure: a run that fails for a while (a service
-// unavailable) is not remembered, and the caller's retry, with the same
-// request id, runs again to the end. The retry logs the admin in afresh:
-// the session of the failed attempt was ended when it failed.
-func TestRunRetriedAfterAFailure(t *testing.T) {
-	s := startShop(t, bustest.New(t, "inproc"))
-	flaky := &flakyProducts{Service: s.products}
-	flaky.fails.Store(4) // every attempt the seeder makes at its first product
-	srv, _ := serveSeeder(t, s, seeder.Options{Products: flaky, Concurrency: 1})
-	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
-	defer cancel()
-	// Invoke retries a call that failed with unavailable, with its id.
-	rep, err := seeder.NewClient(s.bus).Run(ctx, seeder.RunRequest{Seed: 9, Products: 2})
-	if err != nil {
-		t.Fatalf("retried run: %v", err)
-	}
-	if flaky.fails.Load() >= 0 {
-		t.Fatal("the run never failed: the test proves nothing")
-	}
-	if c := rep.Counts[seeder.KindProducts]; c.Total() != 2 {
-		t.Errorf("products: %+v", c)
-	}
-	// Both attempts are one run, recorded once.
-	runs, err := srv.Runs(ctx, seeder.RunsRequest{})
-	if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
-		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
-	}
-}
-
-// flakySEO fails the first metadata writes with unavailable.
+// flakySEO fails the first metadata writes.
 type flakySEO struct {
 	seo.Service
-	fails atomic.Int32
+	*restarts
 }
 
-func (m *flakySEO) Put(ctx context.Context, r seo.PutRequest) (seo.Metadata, error) {
-	if m.fails.Add(-1) >= 0 {
-		return seo.Metadata{}, shop.Unavailable("seo service restarting")
+func (m flakySEO) Put(ctx context.Context, r seo.PutRequest) (seo.Metadata, error) {
+	if err := m.next(); err != nil {
+		return seo.Metadata{}, err
 	}
 	return m.Service.Put(ctx, r)
 }
 
-// TestRunRetriedAfterItsWrites: a run that fails at its last phase, after
-// it made the categories, products and stock, runs again to the end when
-// the caller retries it with the same request id. The retry's bulk
-// creations are requests of their own (under the retry's new admin
-// session), not repeats of the first attempt's, and find what it made.
-func TestRunRetriedAfterItsWrites(t *testing.T) {
-	s := startShop(t, bustest.New(t, "inproc"))
-	flaky := &flakySEO{Service: s.seo}
-	flaky.fails.Store(4) // every attempt the seeder makes at its first metadata
-	srv, _ := serveSeeder(t, s, seeder.Options{SEO: flaky, Concurrency: 1, NoImages: true})
-	ctx, cancel := context.WithTimeout(s.admin, time.Minute)
-	defer cancel()
-	rep, err := seeder.NewClient(s.bus).Run(ctx, seeder.RunRequest{Seed: 9, Products: 2})
-	if err != nil {
-		t.Fatalf("retried run: %v", err)
-	}
-	if flaky.fails.Load() >= 0 {
-		t.Fatal("the run never failed: the test proves nothing")
-	}
-	for _, k := range []seeder.Kind{seeder.KindCategories, seeder.KindProducts, seeder.KindStock} {
-		if c := rep.Counts[k]; c.Created != 0 || c.Different != 0 || c.Existing == 0 {
-			t.Errorf("%s in the retry: %+v, want all made by the first attempt", k, c)
-		}
-	}
-	runs, err := srv.Runs(ctx, seeder.RunsRequest{})
-	if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
-		t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+// TestRunRetriedAfterAFailure: a run that fails for a while (a service
+// unavailable) is not remembered, and the caller's retry, with the same
+// request id, runs again to the end and is recorded as one run. The retry
+// logs the admin in afresh: the session of the failed attempt was ended
+// when it failed. A run that failed at its last phase, after it made the
+// categories, products and stock, finds them: its bulk creations are
+// requests of their own (under the retry's new admin session), not
+// repeats of the first attempt's.
+func TestRunRetriedAfterAFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flaky func(s *testShop, f *restarts) seeder.Options
+		made  []seeder.Kind // what the retry finds made by the first attempt
+	}{{
+		name: "at the first product",
+		flaky: func(s *testShop, f *restarts) seeder.Options {
+			return seeder.Options{Products: flakyProducts{s.products, f}}
+		},
+	}, {
+		name: "after its writes",
+		flaky: func(s *testShop, f *restarts) seeder.Options {
+			return seeder.Options{SEO: flakySEO{s.seo, f}, NoImages: true}
+		},
+		made: []seeder.Kind{seeder.KindCategories, seeder.KindProducts, seeder.KindStock},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startShop(t, bustest.New(t, "inproc"))
+			f := &restarts{}
+			f.fails.Store(4) // every attempt the seeder's run makes at one call
+			opts := tc.flaky(s, f)
+			opts.Concurrency = 1
+			srv, _ := serveSeeder(t, s, opts)
+			ctx, cancel := context.WithTimeout(s.admin, time.Minute)
+			defer cancel()
+			// Invoke retries a call that failed with unavailable, with its id.
+			rep, err := seeder.NewClient(s.bus).Run(ctx, seeder.RunRequest{Seed: 9, Products: 2})
+			if err != nil {
+				t.Fatalf("retried run: %v", err)
+			}
+			if f.fails.Load() >= 0 {
+				t.Fatal("the run never failed: the test proves nothing")
+			}
+			if c := rep.Counts[seeder.KindProducts]; c.Total() != 2 {
+				t.Errorf("products: %+v", c)
+			}
+			for _, k := range tc.made {
+				if c := rep.Counts[k]; c.Created != 0 || c.Different != 0 || c.Existing == 0 {
+					t.Errorf("%s in the retry: %+v, want all made by the first attempt", k, c)
+				}
+			}
+			// Both attempts are one run, recorded once.
+			runs, err := srv.Runs(ctx, seeder.RunsRequest{})
+			if err != nil || len(runs) != 1 || runs[0].Status != seeder.StatusDone || runs[0].RunID != rep.RunID {
+				t.Errorf("runs: %+v, %v; want one, done, %s", runs, err, rep.RunID)
+			}
+		})
 	}
 }
 

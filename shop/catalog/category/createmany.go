@@ -8,7 +8,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/shopbus/shopbus/internal/audit"
-	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -148,37 +147,19 @@ func (s *Server) insertMany(ctx context.Context, ms []*making) error {
 	if len(live) == 0 {
 		return nil
 	}
-	release := func() {
-		for _, m := range live {
-			s.releaseSlug(ctx, m.doc.Slug, m.doc.ID)
-		}
-	}
 	pending := make([]outbox.Doc, len(live))
-	docs := make([]any, len(live))
 	for k, m := range live {
 		pending[k] = outbox.Doc{ID: m.doc.ID, Version: m.doc.Version, Events: m.doc.Events}
 	}
-	b, err := s.relay.Begin(ctx, pending)
-	if err != nil {
-		release()
-		return kit.Internal("store category events", err)
-	}
-	for k, m := range live {
-		m.doc.Events = outbox.Events{Batch: b.ID()}
-		docs[k] = m.doc
-	}
-	inserted, err := docstore.InsertEach(ctx, s.cats, docs)
+	inserted, err := kit.InsertBatch(ctx, s.relay, s.cats, s.logger, "categories", pending, func(k int, batch string) any {
+		live[k].doc.Events = outbox.Events{Batch: batch}
+		return live[k].doc
+	})
 	s.live.Changed(ctx)
 	if err != nil {
-		// Which went in is unknown: the batch's record stays for the
-		// relay, which publishes the events of those that did, and the
-		// slugs stay with them (a retry with the same request id finds
-		// its categories by id).
-		b.Leave()
-		return kit.Internal("insert categories", err)
-	}
-	if err := b.Commit(ctx, inserted); err != nil {
-		s.logger.Warn("category: events not published yet; the relay will retry", "categories", len(live), "err", err)
+		// Some may be stored: their slugs stay with them (a retry with
+		// the same request id finds its categories by id).
+		return err
 	}
 	for k, m := range live {
 		if inserted[k] {

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/internal/audit"
-	"github.com/shopbus/shopbus/internal/docstore"
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/outbox"
 	"github.com/shopbus/shopbus/shop"
@@ -405,27 +404,16 @@ func (s *Server) insertMany(ctx context.Context, ms []*making) error {
 		return nil
 	}
 	pending := make([]outbox.Doc, len(ms))
-	docs := make([]any, len(ms))
 	for k, m := range ms {
 		pending[k] = outbox.Doc{ID: m.doc.ID, Version: m.doc.Version, Events: m.doc.Events}
 	}
-	b, err := s.relay.Begin(ctx, pending)
+	stored, err := kit.InsertBatch(ctx, s.relay, s.products, s.logger, "products", pending, func(k int, batch string) any {
+		ms[k].doc.Events = outbox.Events{Batch: batch}
+		return ms[k].doc
+	})
 	if err != nil {
-		return kit.Internal("store product events", err)
-	}
-	for k, m := range ms {
-		m.doc.Events = outbox.Events{Batch: b.ID()}
-		docs[k] = m.doc
-	}
-	stored, err := docstore.InsertEach(ctx, s.products, docs)
-	if err != nil {
-		// Which went in is unknown: the batch's record stays for the
-		// relay, which publishes the events of those that did.
-		b.Leave()
-		return kit.Internal("insert products", err)
-	}
-	if err := b.Commit(ctx, stored); err != nil {
-		s.logger.Warn("product: events not published yet; the relay will retry", "products", len(ms), "err", err)
+		// Some may be stored: their slugs stay with them.
+		return err
 	}
 	for k, m := range ms {
 		if stored[k] {
