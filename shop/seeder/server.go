@@ -14,7 +14,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/shopbus/shopbus/internal/idem"
 	"github.com/shopbus/shopbus/internal/indexes"
@@ -510,16 +509,15 @@ func (r *run) seed() error {
 // together runs the phases at once and returns the first error of the
 // run; once one fails, the others start no new item (see fanOut).
 func (r *run) together(phases ...func() error) error {
-	var g errgroup.Group
+	var wg sync.WaitGroup
 	for _, ph := range phases {
-		g.Go(func() error {
+		wg.Go(func() {
 			if err := ph(); err != nil {
 				r.fail(err)
 			}
-			return nil
 		})
 	}
-	_ = g.Wait() // the phases return nil
+	wg.Wait()
 	return r.failed()
 }
 
